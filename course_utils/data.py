@@ -1,0 +1,447 @@
+"""Real datasets for the lessons: MNIST and Fashion-MNIST, checksummed, cached, with an offline path.
+
+Where a file comes from, in order:
+
+1. the cache (``COURSE_CACHE_DIR``, default ``~/.cache/image-synthesis-course``), if its SHA-256 matches;
+2. ``COURSE_DATA_MIRROR``, when set: a local folder or a URL prefix holding the same file names
+   (a classroom copy, for rooms without internet);
+3. the original address (Google's ``tf-keras-datasets`` bucket), unless ``COURSE_OFFLINE=1``.
+
+Every file is checked against its SHA-256 before use; a corrupt or partial file is never used silently.
+When none of these work, :func:`load_mnist` falls back to the 5,000 real MNIST digits bundled in the
+repository's ``data/`` folder (4,000 to train, 1,000 held out) and prints a notice saying so.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import socket
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+
+ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A downloadable file and the SHA-256 it must have.
+
+    Introduced in 00_start_here.
+    """
+
+    name: str
+    sha256: str
+    origin: str = ORIGIN
+
+
+MNIST_FILES = (RemoteFile("mnist.npz", "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"),)
+# SHA-256 values as recorded by TensorFlow Datasets (url_checksums/fashion_mnist.txt).
+FASHION_MNIST_FILES = (
+    RemoteFile("train-images-idx3-ubyte.gz", "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84"),
+    RemoteFile("train-labels-idx1-ubyte.gz", "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845"),
+    RemoteFile("t10k-images-idx3-ubyte.gz", "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073"),
+    RemoteFile("t10k-labels-idx1-ubyte.gz", "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5"),
+)
+BUNDLED_MNIST = RemoteFile("mnist_5k.npz", "f814240cf7e0d3cbaacc1a898905819a40ab46fb317a600d2a4b91a5c184c810", "")
+"""The offline subset in ``data/`` (see ``data/README.md`` for provenance and licence)."""
+
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+NETWORK_TIMEOUT_S = 20.0
+
+
+class DataUnavailableError(RuntimeError):
+    """Raised when a dataset cannot be had from the cache, the mirror, the network or ``data/``."""
+
+
+@dataclass
+class ImageDataset:
+    """Images and labels split into train and test, plus where they came from.
+
+    Unpacks like Keras' loaders: ``(x_train, y_train), (x_test, y_test) = load_mnist()``.
+
+    Introduced in 00_start_here.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    name: str
+    source: str
+    notice: str = field(default="", repr=False)
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        yield self.x_train, self.y_train
+        yield self.x_test, self.y_test
+
+    @property
+    def is_subset(self) -> bool:
+        """True when this is the bundled offline subset rather than the full dataset."""
+        return self.source == "bundled"
+
+    def summary(self) -> str:
+        """One line: name, source, split sizes."""
+        return (f"{self.name}: {len(self.x_train):,} train + {len(self.x_test):,} test images "
+                f"{self.x_train.shape[1:]} {self.x_train.dtype}, source: {self.source}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Locations and settings
+# ---------------------------------------------------------------------------------------------
+
+def data_dir() -> Path:
+    """Return the folder with the bundled data (the repository's ``data/``, or ``COURSE_DATA_DIR``).
+
+    Introduced in 00_start_here.
+    """
+    override = os.environ.get("COURSE_DATA_DIR")
+    if override:
+        return Path(override).expanduser()
+    return Path(__file__).resolve().parent.parent / "data"
+
+
+def cache_dir() -> Path:
+    """Return the download cache folder (``COURSE_CACHE_DIR``, default ``~/.cache/image-synthesis-course``).
+
+    Introduced in 00_start_here.
+    """
+    return Path(os.environ.get("COURSE_CACHE_DIR") or "~/.cache/image-synthesis-course").expanduser()
+
+
+def is_offline() -> bool:
+    """Return True when ``COURSE_OFFLINE`` is set to 1/true/yes: no network access is attempted.
+
+    Introduced in 00_start_here.
+    """
+    return os.environ.get("COURSE_OFFLINE", "").strip().lower() in {"1", "true", "yes"}
+
+
+def mirror() -> str | None:
+    """Return the classroom mirror (``COURSE_DATA_MIRROR``): a local folder or a URL prefix, or None.
+
+    Introduced in 00_start_here.
+
+    Raises:
+        ValueError: if it is set to something that is neither an existing folder nor an http(s)/file URL.
+    """
+    value = os.environ.get("COURSE_DATA_MIRROR", "").strip()
+    if not value:
+        return None
+    if urlparse(value).scheme in {"http", "https", "file"}:
+        return value
+    if Path(value).expanduser().is_dir():
+        return str(Path(value).expanduser())
+    raise ValueError(
+        f"COURSE_DATA_MIRROR must be an existing folder or an http(s):// or file:// URL prefix, got {value!r}"
+    )
+
+
+def describe_sources() -> str:
+    """Say in one line where datasets will come from (for the environment report).
+
+    Introduced in 00_start_here.
+    """
+    try:
+        mirror_value = mirror()
+    except ValueError as err:
+        mirror_value = f"INVALID ({err})"
+    parts = [f"cache {cache_dir()}"]
+    if mirror_value:
+        parts.append(f"mirror {mirror_value}")
+    parts.append("network off (COURSE_OFFLINE)" if is_offline() else f"network {ORIGIN}")
+    bundled = data_dir() / BUNDLED_MNIST.name
+    parts.append(f"offline fallback {bundled}" + ("" if bundled.exists() else " (missing)"))
+    return "; ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fetching files
+# ---------------------------------------------------------------------------------------------
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """Return the hexadecimal SHA-256 of a file, read in chunks.
+
+    Introduced in 00_start_here.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_file(path: str | os.PathLike, sha256: str) -> Path:
+    """Check that a file exists and has the expected SHA-256.
+
+    Introduced in 00_start_here.
+
+    Args:
+        path: the file.
+        sha256: expected hexadecimal digest.
+
+    Returns:
+        The path, as a ``Path``.
+
+    Raises:
+        ValueError: if the file is missing or its digest differs (corrupt, partial or a different file).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"expected a data file at {path}, found none")
+    actual = sha256_of(path)
+    if actual != sha256:
+        raise ValueError(
+            f"{path} is corrupt or incomplete: SHA-256 is {actual}, expected {sha256}. "
+            "Delete it (or fix the mirror) and load again."
+        )
+    return path
+
+
+def _copy_atomically(src: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name, suffix=".part")
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _download(url: str, spec: RemoteFile, subdir: str) -> Path:
+    """Download with Keras' ``get_file`` into a private temporary folder, check the hash, then move the
+    file into the cache in one atomic rename, so an interrupted download never leaves a file that looks whole."""
+    import keras  # imported here: reading the bundled data must not need TensorFlow
+
+    final = cache_dir() / subdir / spec.name
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dir = Path(tempfile.mkdtemp(dir=final.parent, prefix=".download-"))
+    old_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(NETWORK_TIMEOUT_S)
+    try:
+        path = keras.utils.get_file(
+            fname=spec.name, origin=url, file_hash=spec.sha256, hash_algorithm="sha256",
+            cache_dir=str(tmp_dir), cache_subdir=".",
+        )
+        verify_file(path, spec.sha256)
+        os.replace(path, final)
+    finally:
+        socket.setdefaulttimeout(old_timeout)
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    return verify_file(final, spec.sha256)
+
+
+def fetch(spec: RemoteFile, subdir: str = "datasets") -> tuple[Path, str]:
+    """Return a verified local copy of ``spec`` and the word for where it came from.
+
+    Tries the cache, then ``COURSE_DATA_MIRROR``, then the network (unless ``COURSE_OFFLINE=1``).
+
+    Introduced in 00_start_here.
+
+    Args:
+        spec: the file to get.
+        subdir: folder inside the cache.
+
+    Returns:
+        ``(path, source)`` with source one of ``"cache"``, ``"mirror"``, ``"download"``.
+
+    Raises:
+        ValueError: if the mirror setting is invalid or the mirror's copy is corrupt.
+        DataUnavailableError: if no source could provide the file.
+    """
+    cached = cache_dir() / subdir / spec.name
+    if cached.is_file():
+        if sha256_of(cached) == spec.sha256:
+            return cached, "cache"
+        # A partial or corrupt cached file: never used; replaced below if a source has a good copy.
+        cached.unlink()
+    reasons = []
+    mirror_value = mirror()
+    if mirror_value:
+        if urlparse(mirror_value).scheme in {"http", "https", "file"}:
+            try:
+                return _download(mirror_value.rstrip("/") + "/" + spec.name, spec, subdir), "mirror"
+            except ValueError:
+                raise
+            except Exception as err:  # network errors: try the next source
+                reasons.append(f"mirror {mirror_value}: {type(err).__name__}: {err}")
+        else:
+            candidate = Path(mirror_value) / spec.name
+            if candidate.is_file():
+                verify_file(candidate, spec.sha256)
+                _copy_atomically(candidate, cached)
+                return verify_file(cached, spec.sha256), "mirror"
+            reasons.append(f"mirror folder {mirror_value} has no {spec.name}")
+    if is_offline():
+        reasons.append("network disabled by COURSE_OFFLINE")
+    else:
+        try:
+            return _download(spec.origin + spec.name, spec, subdir), "download"
+        except Exception as err:
+            reasons.append(f"{spec.origin}{spec.name}: {type(err).__name__}: {err}")
+    raise DataUnavailableError(f"could not get {spec.name}: " + "; ".join(reasons))
+
+
+# ---------------------------------------------------------------------------------------------
+# Datasets
+# ---------------------------------------------------------------------------------------------
+
+def _check_images(x: np.ndarray, y: np.ndarray, where: str) -> None:
+    if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (28, 28):
+        raise ValueError(f"{where}: expected uint8 images of shape (n, 28, 28), got {x.dtype} {x.shape}")
+    if y.shape != (x.shape[0],) or y.size == 0 or int(y.max()) > 9:
+        raise ValueError(f"{where}: expected {x.shape[0]} labels in 0..9, got shape {y.shape}")
+
+
+def _read_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in keys if k not in f.files]
+            if missing:
+                raise ValueError(f"{path} lacks arrays {missing}; it has {f.files}")
+            return {k: f[k] for k in keys}
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        raise ValueError(f"{path} is not a readable .npz file ({err}); delete it and load again") from err
+
+
+def load_bundled_mnist() -> ImageDataset:
+    """Load the 5,000 real MNIST digits shipped in ``data/``: 4,000 to train, 1,000 held out.
+
+    The held-out split takes every fifth image of each class (100 per class), so both splits are balanced.
+
+    Introduced in 00_start_here.
+
+    Raises:
+        ValueError: if the file is corrupt or has the wrong content.
+        DataUnavailableError: if the file is missing (e.g. a pip install without the repository).
+    """
+    path = data_dir() / BUNDLED_MNIST.name
+    if not path.is_file():
+        raise DataUnavailableError(
+            f"the bundled MNIST subset is missing ({path}); clone the repository or set COURSE_DATA_DIR"
+        )
+    verify_file(path, BUNDLED_MNIST.sha256)
+    arrays = _read_npz(path, ("x", "y"))
+    x, y = arrays["x"], arrays["y"]
+    _check_images(x, y, str(path))
+    # The file is sorted by class in blocks of 500; a fixed rule makes a balanced held-out split,
+    # and a fixed permutation keeps training batches mixed.
+    held_out = np.arange(len(x)) % 5 == 4
+    order = np.random.default_rng(0).permutation(int((~held_out).sum()))
+    x_train, y_train = x[~held_out][order], y[~held_out][order]
+    x_test, y_test = x[held_out], y[held_out]
+    notice = (
+        "Offline: using the 5,000 real MNIST digits bundled in data/ (4,000 train, 1,000 held out), "
+        "not the full 70,000. Results will be a little weaker; set COURSE_DATA_MIRROR or go online for the full set."
+    )
+    return ImageDataset(x_train, y_train, x_test, y_test, "MNIST (bundled 5k subset)", "bundled", notice)
+
+
+def load_mnist(*, allow_fallback: bool = True, verbose: bool = True) -> ImageDataset:
+    """Load MNIST: the full 60,000 + 10,000 digits, or the bundled subset when offline.
+
+    Introduced in 00_start_here.
+
+    Args:
+        allow_fallback: if True (default), use the 5,000 digits in ``data/`` when the full set cannot be had.
+        verbose: print where the data came from (always printed when falling back).
+
+    Returns:
+        An :class:`ImageDataset` of uint8 images (n, 28, 28) and uint8 labels.
+
+    Raises:
+        ValueError: if a file is corrupt or the mirror setting is invalid.
+        DataUnavailableError: if nothing can be loaded (or fallback is disabled and the full set is unavailable).
+    """
+    try:
+        path, source = fetch(MNIST_FILES[0])
+    except DataUnavailableError as err:
+        if not allow_fallback:
+            raise
+        ds = load_bundled_mnist()
+        print(f"Notice: {ds.notice}\n  (why: {err})")
+        return ds
+    arrays = _read_npz(path, ("x_train", "y_train", "x_test", "y_test"))
+    for split in ("train", "test"):
+        _check_images(arrays[f"x_{split}"], arrays[f"y_{split}"], f"{path} ({split})")
+    ds = ImageDataset(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], "MNIST", source)
+    if verbose:
+        print(ds.summary())
+    return ds
+
+
+def _read_idx(path: Path, magic: int, ndim: int) -> np.ndarray:
+    try:
+        raw = gzip.decompress(path.read_bytes())
+    except (OSError, EOFError) as err:
+        raise ValueError(f"{path} is not a valid gzip file ({err})") from err
+    header = np.frombuffer(raw[:4 * (ndim + 1)], dtype=">i4")
+    if len(header) != ndim + 1 or header[0] != magic:
+        raise ValueError(f"{path}: expected IDX magic {magic}, got {header[:1].tolist()}")
+    shape = tuple(int(v) for v in header[1:])
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 * (ndim + 1))
+    if data.size != int(np.prod(shape)):
+        raise ValueError(f"{path}: header says {shape} ({int(np.prod(shape))} bytes), file holds {data.size}")
+    return data.reshape(shape)
+
+
+def load_fashion_mnist(*, verbose: bool = True) -> ImageDataset:
+    """Load Fashion-MNIST (60,000 + 10,000 clothing images, classes in ``FASHION_MNIST_CLASSES``).
+
+    There is no bundled copy: offline it needs ``COURSE_DATA_MIRROR`` or a filled cache.
+
+    Introduced in 00_start_here.
+
+    Raises:
+        ValueError: if a file is corrupt or the mirror setting is invalid.
+        DataUnavailableError: if the files cannot be had.
+    """
+    paths, sources = [], set()
+    for spec in FASHION_MNIST_FILES:
+        path, source = fetch(spec, subdir="datasets/fashion-mnist")
+        paths.append(path)
+        sources.add(source)
+    x_train = _read_idx(paths[0], 2051, 3)
+    y_train = _read_idx(paths[1], 2049, 1)
+    x_test = _read_idx(paths[2], 2051, 3)
+    y_test = _read_idx(paths[3], 2049, 1)
+    _check_images(x_train, y_train, "Fashion-MNIST train")
+    _check_images(x_test, y_test, "Fashion-MNIST test")
+    ds = ImageDataset(x_train, y_train, x_test, y_test, "Fashion-MNIST", "+".join(sorted(sources)))
+    if verbose:
+        print(ds.summary())
+    return ds
+
+
+def to_float_images(x: np.ndarray, *, low: float = -1.0, high: float = 1.0) -> np.ndarray:
+    """Turn uint8 images (n, 28, 28) or (n, 28, 28, 1) into float32 (n, 28, 28, 1) in ``[low, high]``.
+
+    ``[-1, 1]`` suits a generator ending in ``tanh``; ``[0, 1]`` suits a classifier.
+
+    Introduced in 00_start_here.
+
+    Raises:
+        ValueError: if ``x`` is not uint8, not 3-D/4-D with one channel, or ``low >= high``.
+    """
+    x = np.asarray(x)
+    if x.dtype != np.uint8:
+        raise ValueError(f"expected uint8 images (0..255), got dtype {x.dtype}")
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[-1] != 1:
+        raise ValueError(f"expected images of shape (n, h, w) or (n, h, w, 1), got {x.shape}")
+    if not low < high:
+        raise ValueError(f"expected low < high, got low={low}, high={high}")
+    return (x.astype(np.float32) / 255.0 * (high - low) + low).astype(np.float32)

@@ -1,0 +1,1 @@
+"""Automatic checks for the lessons' exercises, one module per lesson topic."""

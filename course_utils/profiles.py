@@ -1,0 +1,58 @@
+"""One switch for how much work a lesson does: ``COURSE_PROFILE=smoke|full``.
+
+Lessons read their epochs, steps and subset sizes through :func:`pick`, so the same notebook runs
+in seconds under the test suite (``smoke``) and shows real results for a learner (``full``, the default).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TypeVar
+
+T = TypeVar("T")
+
+PROFILES = ("smoke", "full")
+ENV_VAR = "COURSE_PROFILE"
+
+
+def get_profile() -> str:
+    """Return the active profile, read from the ``COURSE_PROFILE`` environment variable.
+
+    Introduced in 00_start_here.
+
+    Returns:
+        ``"full"`` (the default, when the variable is unset or empty) or ``"smoke"``.
+
+    Raises:
+        ValueError: if the variable holds anything else.
+    """
+    value = os.environ.get(ENV_VAR, "").strip().lower() or "full"
+    if value not in PROFILES:
+        raise ValueError(f"{ENV_VAR} must be one of {PROFILES}, got {os.environ.get(ENV_VAR)!r}")
+    return value
+
+
+def is_smoke() -> bool:
+    """Return True when the fast ``smoke`` profile (the one the tests use) is active.
+
+    Introduced in 00_start_here.
+    """
+    return get_profile() == "smoke"
+
+
+def pick(*, full: T, smoke: T) -> T:
+    """Return ``full`` or ``smoke`` according to the active profile.
+
+    Introduced in 00_start_here.
+
+    Args:
+        full: value for a learner's real run (default profile).
+        smoke: value for the test suite's quick run.
+
+    Returns:
+        The value for the active profile.
+
+    Example:
+        >>> EPOCHS = pick(full=20, smoke=1)
+    """
+    return smoke if is_smoke() else full

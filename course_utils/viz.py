@@ -1,0 +1,276 @@
+"""Plots the lessons share: image grids, training curves and animated GIFs (shown inline, savable).
+
+Nothing here changes matplotlib's global style. Every function returns what it drew, so a test can
+check it without a screen.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def _as_image_batch(images: np.ndarray) -> np.ndarray:
+    """Return images as float (n, h, w, c) with c in {1, 3}; accept (h, w), (n, h, w) and (n, h, w, c)."""
+    arr = np.asarray(images)
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise ValueError(f"expected numeric images, got dtype {arr.dtype}")
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim == 3:
+        arr = arr[..., None]
+    if arr.ndim != 4 or arr.shape[-1] not in (1, 3) or arr.shape[0] == 0:
+        raise ValueError(f"expected images shaped (n, h, w), (n, h, w, 1) or (n, h, w, 3) with n >= 1, got {arr.shape}")
+    return arr
+
+
+def to_display_range(images: np.ndarray, value_range: tuple[float, float] | str = "auto") -> np.ndarray:
+    """Map images to float32 in [0, 1] for display.
+
+    Introduced in 00_start_here.
+
+    Args:
+        images: image batch (see :func:`image_grid`).
+        value_range: ``(low, high)`` of the input, or ``"auto"``: uint8 -> (0, 255); float with negatives
+            -> (-1, 1); other floats -> (0, 1).
+
+    Returns:
+        float32 array of the same shape, clipped to [0, 1].
+
+    Raises:
+        ValueError: if the range is not a pair with low < high, or ``images`` holds NaN/inf.
+    """
+    arr = np.asarray(images)
+    if value_range == "auto":
+        if np.issubdtype(arr.dtype, np.integer):
+            value_range = (0.0, 255.0)
+        else:
+            value_range = (-1.0, 1.0) if arr.size and float(np.min(arr)) < 0 else (0.0, 1.0)
+    if (not isinstance(value_range, (tuple, list)) or len(value_range) != 2
+            or not float(value_range[0]) < float(value_range[1])):
+        raise ValueError(f"value_range must be 'auto' or (low, high) with low < high, got {value_range!r}")
+    arr = arr.astype(np.float32)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("images contain NaN or infinite values; training may have diverged")
+    low, high = map(float, value_range)
+    return np.clip((arr - low) / (high - low), 0.0, 1.0)
+
+
+def image_grid(images: np.ndarray, ncols: int | None = None, *, pad: int = 1,
+               value_range: tuple[float, float] | str = "auto") -> np.ndarray:
+    """Tile a batch of images into one array (rows x cols), in [0, 1].
+
+    Introduced in 00_start_here.
+
+    Args:
+        images: (n, h, w), (n, h, w, 1) or (n, h, w, 3).
+        ncols: images per row (default: about sqrt(n)).
+        pad: pixels of padding between images (value 1, white).
+        value_range: see :func:`to_display_range`.
+
+    Returns:
+        float32 array (H, W) for one channel or (H, W, 3) for colour.
+
+    Raises:
+        ValueError: on a bad shape, dtype, ``ncols`` or ``pad``.
+    """
+    batch = _as_image_batch(images)
+    n, h, w, c = batch.shape
+    if ncols is None:
+        ncols = int(np.ceil(np.sqrt(n)))
+    if not isinstance(ncols, (int, np.integer)) or ncols < 1:
+        raise ValueError(f"ncols must be a positive int, got {ncols!r}")
+    if not isinstance(pad, (int, np.integer)) or pad < 0:
+        raise ValueError(f"pad must be a non-negative int, got {pad!r}")
+    ncols = min(int(ncols), n)
+    nrows = int(np.ceil(n / ncols))
+    batch = to_display_range(batch, value_range)
+    grid = np.ones((nrows * (h + pad) + pad, ncols * (w + pad) + pad, c), dtype=np.float32)
+    for i in range(n):
+        r, col = divmod(i, ncols)
+        top, left = pad + r * (h + pad), pad + col * (w + pad)
+        grid[top:top + h, left:left + w] = batch[i]
+    return grid[..., 0] if c == 1 else grid
+
+
+def show_images(images: np.ndarray, ncols: int | None = None, *, title: str | None = None,
+                labels: Sequence[str] | None = None, value_range: tuple[float, float] | str = "auto",
+                size: float = 0.9, save: str | os.PathLike | None = None):
+    """Show a batch of images as a grid (with optional per-image labels) and optionally save it as PNG.
+
+    Introduced in 00_start_here.
+
+    Args:
+        images: (n, h, w), (n, h, w, 1) or (n, h, w, 3).
+        ncols: images per row.
+        title: figure title.
+        labels: one short caption per image (drawn under each one).
+        value_range: see :func:`to_display_range`.
+        size: inches per image.
+        save: path of a PNG to write (written atomically).
+
+    Returns:
+        The matplotlib ``Figure``.
+
+    Raises:
+        ValueError: on bad images, or when ``labels`` does not have one entry per image.
+    """
+    import matplotlib.pyplot as plt
+
+    batch = _as_image_batch(images)
+    n = batch.shape[0]
+    if labels is not None and len(labels) != n:
+        raise ValueError(f"expected {n} labels (one per image), got {len(labels)}")
+    ncols = min(int(ncols or np.ceil(np.sqrt(n))), n)
+    if ncols < 1:
+        raise ValueError(f"ncols must be a positive int, got {ncols!r}")
+    nrows = int(np.ceil(n / ncols))
+    disp = to_display_range(batch, value_range)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * (1.25 if labels else 1.0)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            img = disp[i, ..., 0] if disp.shape[-1] == 1 else disp[i]
+            ax.imshow(img, cmap="gray" if disp.shape[-1] == 1 else None, vmin=0, vmax=1)
+            if labels is not None:
+                ax.set_title(str(labels[i]), fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    if save is not None:
+        save_figure(fig, save)
+    return fig
+
+
+def plot_history(history: Mapping[str, Sequence[float]], keys: Sequence[str] | None = None, *,
+                 title: str | None = None, xlabel: str = "step", groups: Sequence[Sequence[str]] | None = None,
+                 save: str | os.PathLike | None = None):
+    """Plot training curves from a dict of lists (e.g. ``keras.callbacks.History.history``).
+
+    Introduced in 00_start_here.
+
+    Args:
+        history: name -> sequence of values.
+        keys: which curves to draw (default: all), in one panel; ignored when ``groups`` is given.
+        title: figure title.
+        xlabel: label of the x axis.
+        groups: several panels side by side, each a list of keys (e.g. ``[["d_loss", "g_loss"], ["fid"]]``).
+        save: path of a PNG to write (written atomically).
+
+    Returns:
+        The matplotlib ``Figure``.
+
+    Raises:
+        ValueError: if a key is missing or a curve is empty.
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(history, Mapping):
+        raise ValueError(f"history must be a mapping of name -> list of values, got {type(history).__name__}")
+    panels = [list(g) for g in groups] if groups else [list(keys) if keys else list(history)]
+    for key in (k for panel in panels for k in panel):
+        if key not in history:
+            raise ValueError(f"no curve named {key!r}; available: {sorted(history)}")
+        if len(history[key]) == 0:
+            raise ValueError(f"curve {key!r} is empty")
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.2), squeeze=False)
+    for ax, panel in zip(axes.flat, panels):
+        for key in panel:
+            ax.plot(np.arange(1, len(history[key]) + 1), np.asarray(history[key], dtype=float), label=key)
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    if save is not None:
+        save_figure(fig, save)
+    return fig
+
+
+def _atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
+    """Save a matplotlib figure as PNG, atomically (a crash never leaves half a file).
+
+    Introduced in 00_start_here.
+    """
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return _atomic_write_bytes(path, buf.getvalue())
+
+
+def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, *, duration_ms: int = 200,
+             scale: int = 2, value_range: tuple[float, float] | str = "auto", loop: int = 0) -> Path:
+    """Write an animated GIF from frames (each an image or a grid from :func:`image_grid`), atomically.
+
+    Introduced in 00_start_here.
+
+    Args:
+        frames: sequence of 2-D (grey) or (h, w, 3) arrays, all the same shape.
+        path: where to write (parent folders are created).
+        duration_ms: time per frame.
+        scale: integer upscaling factor (nearest neighbour), so small digits are visible.
+        value_range: see :func:`to_display_range` (frames from ``image_grid`` are already in [0, 1]).
+        loop: 0 = loop forever.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: if there are no frames, they differ in shape, or an argument is out of range.
+    """
+    from PIL import Image
+
+    if len(frames) == 0:
+        raise ValueError("expected at least one frame, got none")
+    if not isinstance(scale, int) or scale < 1 or duration_ms <= 0:
+        raise ValueError(f"scale must be a positive int and duration_ms > 0, got {scale!r}, {duration_ms!r}")
+    shape = np.shape(frames[0])
+    pil = []
+    for i, frame in enumerate(frames):
+        if np.shape(frame) != shape:
+            raise ValueError(f"all frames must have the same shape: frame 0 is {shape}, frame {i} is {np.shape(frame)}")
+        if len(shape) not in (2, 3) or (len(shape) == 3 and shape[-1] != 3):
+            raise ValueError(f"expected frames of shape (h, w) or (h, w, 3), got {shape}")
+        arr = (to_display_range(frame, value_range) * 255).round().astype(np.uint8)
+        if scale > 1:
+            arr = np.kron(arr, np.ones((scale, scale) + (1,) * (arr.ndim - 2), dtype=np.uint8))
+        pil.append(Image.fromarray(arr))
+    buf = io.BytesIO()
+    pil[0].save(buf, format="GIF", save_all=True, append_images=pil[1:], duration=duration_ms, loop=loop)
+    return _atomic_write_bytes(path, buf.getvalue())
+
+
+def show_gif(path: str | os.PathLike):
+    """Display a GIF inline in a notebook (returns an ``IPython.display.Image``).
+
+    Introduced in 00_start_here.
+
+    Raises:
+        ValueError: if the file does not exist.
+    """
+    from IPython.display import Image as IPImage
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no GIF at {path}")
+    return IPImage(data=path.read_bytes(), format="gif")

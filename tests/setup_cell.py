@@ -1,0 +1,14 @@
+# Set-up (the same in every lesson): on Colab, fetch the course and install its helpers without touching
+# Colab's own TensorFlow and Keras; anywhere else this cell only quiets TensorFlow's C++ log lines.
+import os
+import subprocess
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if "google.colab" in sys.modules:
+    COURSE_DIR = "/content/gans-and-cnns"
+    if not os.path.isdir(COURSE_DIR):
+        subprocess.run(["git", "clone", "--quiet", "--depth", "1",
+                        "https://github.com/image-synthesis-course/gans-and-cnns", COURSE_DIR], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "-e", COURSE_DIR], check=True)
+    sys.path.insert(0, COURSE_DIR)

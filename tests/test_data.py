@@ -1,0 +1,215 @@
+"""course_utils.data: real data, checksums, cache, classroom mirror, offline fallback, bad input."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import shutil
+import struct
+
+import numpy as np
+import pytest
+
+from course_utils import data
+
+
+def _fake_mnist_npz(path, n_train=30, n_test=10):
+    rng = np.random.default_rng(0)
+    np.savez_compressed(
+        path,
+        x_train=rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8), y_train=np.arange(n_train, dtype=np.uint8) % 10,
+        x_test=rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8), y_test=np.arange(n_test, dtype=np.uint8) % 10,
+    )
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def mirror_with_fake_mnist(tmp_path, monkeypatch):
+    """A classroom mirror folder holding a stand-in mnist.npz, and MNIST_FILES pointing at its checksum."""
+    folder = tmp_path / "mirror"
+    folder.mkdir()
+    sha = _fake_mnist_npz(folder / "mnist.npz")
+    monkeypatch.setattr(data, "MNIST_FILES", (data.RemoteFile("mnist.npz", sha, "https://invalid.invalid/"),))
+    monkeypatch.setenv("COURSE_DATA_MIRROR", str(folder))
+    return folder, sha
+
+
+def test_bundled_subset_is_real_balanced_mnist():
+    ds = data.load_bundled_mnist()
+    assert ds.x_train.shape == (4000, 28, 28) and ds.x_test.shape == (1000, 28, 28)
+    assert ds.x_train.dtype == np.uint8 and ds.y_train.dtype == np.uint8
+    assert np.bincount(ds.y_test, minlength=10).tolist() == [100] * 10
+    assert np.bincount(ds.y_train, minlength=10).tolist() == [400] * 10
+    # Training batches must not be sorted by class.
+    assert len(set(ds.y_train[:50].tolist())) >= 8
+    # Real digits: mostly dark background, some bright strokes.
+    assert 20 < ds.x_train.mean() < 50 and ds.x_train.max() == 255
+
+
+def test_offline_load_falls_back_with_visible_notice(capsys):
+    ds = data.load_mnist()
+    out = capsys.readouterr().out
+    assert ds.source == "bundled" and ds.is_subset
+    assert "Offline" in out and "5,000" in out and "COURSE_OFFLINE" in out
+    (x_train, y_train), (x_test, y_test) = ds
+    assert len(x_train) == len(y_train) == 4000 and len(x_test) == len(y_test) == 1000
+
+
+def test_without_fallback_offline_is_a_clear_error():
+    with pytest.raises(data.DataUnavailableError, match="mnist.npz.*COURSE_OFFLINE"):
+        data.load_mnist(allow_fallback=False)
+
+
+def test_mirror_folder_is_used_then_cached(mirror_with_fake_mnist, tmp_path):
+    ds = data.load_mnist(verbose=False)
+    assert ds.source == "mirror" and not ds.is_subset and ds.x_train.shape == (30, 28, 28)
+    assert (tmp_path / "cache" / "datasets" / "mnist.npz").is_file()
+    assert data.load_mnist(verbose=False).source == "cache"
+
+
+def test_corrupt_mirror_file_is_refused(mirror_with_fake_mnist):
+    folder, _ = mirror_with_fake_mnist
+    raw = (folder / "mnist.npz").read_bytes()
+    (folder / "mnist.npz").write_bytes(raw[: len(raw) // 2])  # a partial copy
+    with pytest.raises(ValueError, match="corrupt or incomplete.*expected"):
+        data.load_mnist()
+
+
+def test_corrupt_cache_file_is_replaced_never_used(mirror_with_fake_mnist, tmp_path):
+    cached = tmp_path / "cache" / "datasets" / "mnist.npz"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"half a download")
+    ds = data.load_mnist(verbose=False)
+    assert ds.source == "mirror"
+    assert data.sha256_of(cached) == mirror_with_fake_mnist[1]
+
+
+def test_corrupt_cache_offline_without_mirror_falls_back(tmp_path, capsys):
+    cached = tmp_path / "cache" / "datasets" / "mnist.npz"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"garbage")
+    ds = data.load_mnist()
+    assert ds.source == "bundled" and not cached.exists()
+
+
+def test_mirror_url_downloads_atomically(tmp_path, monkeypatch):
+    folder = tmp_path / "served"
+    folder.mkdir()
+    sha = _fake_mnist_npz(folder / "mnist.npz")
+    monkeypatch.setattr(data, "MNIST_FILES", (data.RemoteFile("mnist.npz", sha, "https://invalid.invalid/"),))
+    monkeypatch.setenv("COURSE_DATA_MIRROR", folder.as_uri())
+    assert data.load_mnist(verbose=False).source == "mirror"
+    leftovers = [p.name for p in (tmp_path / "cache" / "datasets").iterdir()]
+    assert leftovers == ["mnist.npz"]
+
+
+def test_mirror_url_with_bad_file_leaves_nothing_behind(tmp_path, monkeypatch):
+    folder = tmp_path / "served"
+    folder.mkdir()
+    (folder / "mnist.npz").write_bytes(b"not the real file")
+    monkeypatch.setenv("COURSE_DATA_MIRROR", folder.as_uri())
+    with pytest.raises(ValueError, match="(?i)corrupt"):
+        data.load_mnist()
+    assert list((tmp_path / "cache" / "datasets").iterdir()) == []
+
+
+@pytest.mark.parametrize("value", ["/no/such/folder", "ftp://example.com/x", "mirror-please"])
+def test_bad_mirror_setting_is_a_clear_error(monkeypatch, value):
+    monkeypatch.setenv("COURSE_DATA_MIRROR", value)
+    with pytest.raises(ValueError, match=f"COURSE_DATA_MIRROR must be an existing folder.*got '{value}'"):
+        data.load_mnist()
+
+
+def test_mirror_folder_without_the_file_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_DATA_MIRROR", str(tmp_path))
+    with pytest.raises(data.DataUnavailableError, match="has no mnist.npz"):
+        data.load_mnist(allow_fallback=False)
+
+
+def test_corrupt_bundled_file_is_detected(tmp_path, monkeypatch):
+    shutil.copy(data.data_dir() / "mnist_5k.npz", tmp_path / "mnist_5k.npz")
+    raw = (tmp_path / "mnist_5k.npz").read_bytes()
+    (tmp_path / "mnist_5k.npz").write_bytes(raw[:-100])
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match="corrupt or incomplete"):
+        data.load_bundled_mnist()
+
+
+def test_missing_bundled_file_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    with pytest.raises(data.DataUnavailableError, match="bundled MNIST subset is missing"):
+        data.load_mnist()
+
+
+def test_npz_with_wrong_content_is_refused(tmp_path, monkeypatch):
+    folder = tmp_path / "mirror"
+    folder.mkdir()
+    np.savez_compressed(folder / "mnist.npz", x_train=np.zeros((3, 28, 28), np.float32), y_train=np.zeros(3),
+                        x_test=np.zeros((3, 28, 28), np.uint8), y_test=np.zeros(3, np.uint8))
+    sha = hashlib.sha256((folder / "mnist.npz").read_bytes()).hexdigest()
+    monkeypatch.setattr(data, "MNIST_FILES", (data.RemoteFile("mnist.npz", sha),))
+    monkeypatch.setenv("COURSE_DATA_MIRROR", str(folder))
+    with pytest.raises(ValueError, match="expected uint8 images of shape \\(n, 28, 28\\), got float32"):
+        data.load_mnist()
+
+
+def _idx_gz(path, array, magic):
+    header = struct.pack(">i", magic) + b"".join(struct.pack(">i", d) for d in array.shape)
+    path.write_bytes(gzip.compress(header + array.tobytes()))
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_fashion_mnist_from_mirror_parses_idx(tmp_path, monkeypatch):
+    folder = tmp_path / "mirror"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    arrays = [rng.integers(0, 256, (20, 28, 28), dtype=np.uint8), np.arange(20, dtype=np.uint8) % 10,
+              rng.integers(0, 256, (5, 28, 28), dtype=np.uint8), np.arange(5, dtype=np.uint8)]
+    specs = []
+    for spec, arr in zip(data.FASHION_MNIST_FILES, arrays):
+        sha = _idx_gz(folder / spec.name, arr, 2051 if arr.ndim == 3 else 2049)
+        specs.append(data.RemoteFile(spec.name, sha))
+    monkeypatch.setattr(data, "FASHION_MNIST_FILES", tuple(specs))
+    monkeypatch.setenv("COURSE_DATA_MIRROR", str(folder))
+    ds = data.load_fashion_mnist(verbose=False)
+    np.testing.assert_array_equal(ds.x_train, arrays[0])
+    np.testing.assert_array_equal(ds.y_test, arrays[3])
+    assert ds.source == "mirror"
+
+
+def test_fashion_mnist_offline_has_no_silent_substitute():
+    with pytest.raises(data.DataUnavailableError, match="train-images-idx3-ubyte.gz"):
+        data.load_fashion_mnist()
+
+
+def test_idx_with_wrong_magic_or_size_is_refused(tmp_path):
+    bad = tmp_path / "bad.gz"
+    _idx_gz(bad, np.zeros((2, 28, 28), np.uint8), 1234)
+    with pytest.raises(ValueError, match="expected IDX magic 2051, got \\[1234\\]"):
+        data._read_idx(bad, 2051, 3)
+    bad.write_bytes(gzip.compress(struct.pack(">iiii", 2051, 5, 28, 28) + b"\0" * 100))
+    with pytest.raises(ValueError, match="header says"):
+        data._read_idx(bad, 2051, 3)
+    bad.write_bytes(b"not gzip")
+    with pytest.raises(ValueError, match="not a valid gzip file"):
+        data._read_idx(bad, 2051, 3)
+
+
+def test_to_float_images_ranges_and_errors():
+    x = np.array([[[0, 255]]], dtype=np.uint8)
+    out = data.to_float_images(x)
+    assert out.shape == (1, 1, 2, 1) and out.dtype == np.float32
+    np.testing.assert_allclose(out.ravel(), [-1.0, 1.0])
+    np.testing.assert_allclose(data.to_float_images(x, low=0.0, high=1.0).ravel(), [0.0, 1.0])
+    with pytest.raises(ValueError, match="expected uint8 images \\(0..255\\), got dtype float64"):
+        data.to_float_images(x.astype(float))
+    with pytest.raises(ValueError, match="expected images of shape \\(n, h, w\\) or \\(n, h, w, 1\\), got \\(1, 1, 2, 3\\)"):
+        data.to_float_images(np.zeros((1, 1, 2, 3), np.uint8))
+    with pytest.raises(ValueError, match="low < high"):
+        data.to_float_images(x, low=1.0, high=0.0)
+
+
+def test_describe_sources_mentions_every_source(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_DATA_MIRROR", str(tmp_path))
+    text = data.describe_sources()
+    assert "cache" in text and str(tmp_path) in text and "COURSE_OFFLINE" in text and "mnist_5k.npz" in text
