@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.course-installed
 KERNEL := image-synthesis-course
 LAB_ARGS ?=
+# Jupyter refuses to run as root unless told; containers and CI often are root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 PYTEST_ARGS ?=
 # Which lessons `make notebooks` re-executes (default: all).
 LESSONS ?= $(sort $(wildcard notebooks/[0-9][0-9]_*.py))
@@ -16,7 +18,7 @@ help:
 	@echo "make lab        set up .venv if needed and open the course in JupyterLab"
 	@echo "make test       set up .venv if needed and run every test (unit, notebooks, pairs, lint)"
 	@echo "make notebooks  re-execute lessons in the full profile and rewrite outputs + .py twins"
-	@echo "make sync       jupytext --sync every lesson pair"
+	@echo "make sync       copy tests/setup_cell.py into every lesson, then jupytext --sync each pair"
 	@echo "make benchmark  time-to-quality benchmark (benchmarks/README.md)"
 
 # The bootstrap: (re)built only when the lock or the package definition changes.
@@ -30,7 +32,7 @@ $(STAMP): pyproject.toml requirements-lock.txt
 	@echo "Environment ready in $(VENV) (kernel: $(KERNEL))."
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab $(LAB_ARGS) notebooks/00_start_here.ipynb
+	$(VENV)/bin/jupyter lab $(ROOT_FLAG) $(LAB_ARGS) notebooks/00_start_here.ipynb
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -39,6 +41,7 @@ test: $(STAMP) lint
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
 sync: $(STAMP)
+	$(PY) tools/sync_lessons.py
 	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.py
 
 notebooks: $(STAMP)

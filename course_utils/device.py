@@ -40,6 +40,32 @@ class DeviceConfig:
         return "GPU" if self.gpus else "CPU"
 
 
+def quiet_tensorflow_startup():
+    """Import TensorFlow and probe for GPUs once, with the C++ start-up lines it writes to stderr muted.
+
+    TensorFlow 2.21 prints absl log lines (oneDNN, CUDA probing) straight to the process's stderr before
+    ``TF_CPP_MIN_LOG_LEVEL`` takes effect; in a notebook they land in the cell's output. The set-up cell of every
+    lesson calls this once; Python exceptions still surface normally.
+
+    Introduced in 00_start_here.
+
+    Returns:
+        The ``tensorflow`` module.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow as tf
+
+            tf.config.list_physical_devices("GPU")
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    return tf
+
+
 def list_gpus() -> tuple[str, ...]:
     """Return the names of the GPUs TensorFlow can see (empty tuple when there are none).
 

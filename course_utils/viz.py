@@ -17,7 +17,7 @@ import numpy as np
 
 def _as_image_batch(images: np.ndarray) -> np.ndarray:
     """Return images as float (n, h, w, c) with c in {1, 3}; accept (h, w), (n, h, w) and (n, h, w, c)."""
-    arr = np.asarray(images)
+    arr = original = np.asarray(images)
     if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
         raise ValueError(f"expected numeric images, got dtype {arr.dtype}")
     if arr.ndim == 2:
@@ -25,7 +25,7 @@ def _as_image_batch(images: np.ndarray) -> np.ndarray:
     if arr.ndim == 3:
         arr = arr[..., None]
     if arr.ndim != 4 or arr.shape[-1] not in (1, 3) or arr.shape[0] == 0:
-        raise ValueError(f"expected images shaped (n, h, w), (n, h, w, 1) or (n, h, w, 3) with n >= 1, got {arr.shape}")
+        raise ValueError(f"expected images shaped (n, h, w), (n, h, w, 1) or (n, h, w, 3) with n >= 1, got {original.shape}")
     return arr
 
 
@@ -135,7 +135,9 @@ def show_images(images: np.ndarray, ncols: int | None = None, *, title: str | No
                              squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
-        if i < n:
+        if i >= n:
+            fig.delaxes(ax)
+        else:
             img = disp[i, ..., 0] if disp.shape[-1] == 1 else disp[i]
             ax.imshow(img, cmap="gray" if disp.shape[-1] == 1 else None, vmin=0, vmax=1)
             if labels is not None:

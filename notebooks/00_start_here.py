@@ -1,0 +1,334 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version,-jupytext.formats
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Start here: image synthesis with GANs and CNNs
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/image-synthesis-course/gans-and-cnns/blob/main/notebooks/00_start_here.ipynb)
+# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/image-synthesis-course/gans-and-cnns/main?labpath=notebooks%2F00_start_here.ipynb)
+#
+# ## Overview
+#
+# This course turns one source article, a Chinese-language overview of deep learning for image synthesis
+# (《深度学习在图像合成中的应用》), into runnable, tested lessons. The article is a starting point, not an authority:
+# its GAN code does not run, some formulas are loose and its reference list is wrong in many places. Each lesson
+# shows the article's version, explains what is wrong, and teaches what is right, with every formula checked by code.
+#
+# **Learning objectives.** After this lesson you can:
+# - run the course on a laptop, on Binder, on Colab or in a classroom without internet;
+# - read the environment report and know where the data comes from;
+# - load real MNIST digits and look at them;
+# - explain the article's core concepts: generation vs restoration, GANs vs CNNs, and how they connect;
+# - find the lesson that teaches each section of the article.
+#
+# **Prerequisites.** Python and NumPy; no deep-learning background is assumed.
+#
+# **Source article.** Sections 1 "背景介绍" (background) and 2 "核心概念与联系" (core concepts and their links),
+# plus a map of all sections, the trends of section 5 "未来发展趋势与挑战" and the reference list.
+
+# %%
+# Set-up (the same in every lesson): on Colab, fetch the course and install its helpers without touching
+# Colab's own TensorFlow and Keras; anywhere else it only imports TensorFlow quietly.
+import os
+import subprocess
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if "google.colab" in sys.modules:
+    COURSE_DIR = "/content/gans-and-cnns"
+    if not os.path.isdir(COURSE_DIR):
+        subprocess.run(["git", "clone", "--quiet", "--depth", "1",
+                        "https://github.com/image-synthesis-course/gans-and-cnns", COURSE_DIR], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "-e", COURSE_DIR], check=True)
+    sys.path.insert(0, COURSE_DIR)
+
+from course_utils.device import quiet_tensorflow_startup
+
+tf = quiet_tensorflow_startup()  # import TensorFlow once, without its C++ start-up log lines
+
+# %%
+import time
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+from keras import layers
+
+from course_utils import data, device, profiles, viz
+
+config = device.setup(seed=0)
+report = device.environment_report(config)
+
+# %% [markdown]
+# ## 1. Run the course
+#
+# | where | how | what to expect |
+# |---|---|---|
+# | your laptop (Linux/macOS, Python 3.11+, `make`) | `make lab` in the repository | creates `.venv` once, registers the kernel *Python (image synthesis course)*, opens this notebook |
+# | Binder | the Binder badge above | a ready environment from `environment.yml`; 1 CPU, 2 GB RAM: every lesson fits |
+# | Colab | the Colab badge above | the set-up cell clones the course and installs its helpers, keeping Colab's TensorFlow; a GPU makes training faster, never different |
+# | classroom without internet | set `COURSE_DATA_MIRROR` to a shared folder or a local web server holding `mnist.npz` (and the four Fashion-MNIST `.gz` files) | every file is checked against its SHA-256 before use |
+# | fully offline | nothing to do | lessons use the 5,000 real MNIST digits bundled in `data/` and print a notice saying so |
+#
+# **Profiles.** `COURSE_PROFILE=full` (the default) runs the real thing: every lesson in minutes on a 2-core laptop.
+# `COURSE_PROFILE=smoke` runs each lesson in seconds with tiny sizes; it is what the automatic tests use.
+# A lesson reads its sizes through `profiles.pick(full=..., smoke=...)`:
+
+# %%
+EPOCHS = profiles.pick(full=3, smoke=1)
+print(f"profile: {profiles.get_profile()}, denoiser epochs in this lesson: {EPOCHS}")
+
+# %% [markdown]
+# ## 2. Look at the data
+#
+# The lessons train on MNIST: 70,000 handwritten digits, 28×28 pixels, grey levels 0–255
+# (LeCun, Cortes and Burges; licence CC BY-SA 3.0). `load_mnist()` downloads it once through
+# `keras.utils.get_file` with its SHA-256 checksum and caches it; offline it falls back to the bundled subset.
+
+# %%
+mnist = data.load_mnist()
+(x_train, y_train), (x_test, y_test) = mnist
+print(mnist.summary())
+print("pixel range:", x_train.min(), "to", x_train.max(), "| labels:", np.unique(y_train))
+
+# %% [markdown]
+# Every digit class is present in both splits (the bundled subset is exactly balanced: 400 training and 100
+# held-out images per class).
+
+# %%
+counts = np.bincount(y_train, minlength=10)
+assert counts.sum() == len(x_train) and (counts > 0).all()
+plt.figure(figsize=(6, 2.2))
+plt.bar(range(10), counts)
+plt.xticks(range(10))
+plt.xlabel("digit")
+plt.ylabel("training images")
+plt.title(mnist.name)
+plt.show()
+
+# %%
+first_of_each = np.array([np.flatnonzero(y_train == d)[:4] for d in range(10)]).T.ravel()
+viz.show_images(x_train[first_of_each], ncols=10, labels=[str(d) for d in y_train[first_of_each]],
+                title="Four real training digits of each class")
+
+# %% [markdown]
+# Fashion-MNIST (Zalando, MIT licence) has the same format with clothing instead of digits. Lesson 03 uses it
+# when it can be had; there is no bundled copy, so offline it is skipped with a message.
+
+# %%
+try:
+    fashion = data.load_fashion_mnist()
+    idx = np.array([np.flatnonzero(fashion.y_train == c)[0] for c in range(10)])
+    viz.show_images(fashion.x_train[idx], ncols=10, labels=[data.FASHION_MNIST_CLASSES[c][:7] for c in range(10)])
+except data.DataUnavailableError as err:
+    print(f"Fashion-MNIST skipped: {err}")
+
+# %% [markdown]
+# ## 3. The article's core concepts (its section 2)
+#
+# The article splits image synthesis into two tasks and gives each a family of networks:
+#
+# > 在深度学习中，图像合成可以分为两个主要方面：一是生成图像，二是修复图像。生成图像通常使用生成对抗网络（GANs）等方法，而修复图像通常使用卷积神经网络（CNNs）等方法。
+# >
+# > *In deep learning, image synthesis has two main sides: generating images and restoring images. Generation usually
+# > uses generative adversarial networks (GANs), restoration usually uses convolutional neural networks (CNNs).*
+#
+# - **Generation** makes new images from random noise: nothing is given but a sample from a simple distribution.
+#   A **GAN** (Goodfellow et al., 2014) trains a *generator* G that turns noise z into an image and a
+#   *discriminator* D that tells real images from generated ones; each improves against the other (lessons 01 and 04).
+# - **Restoration** starts from a damaged image (noisy, blurred, low-resolution, with holes) and recovers a clean
+#   one: a function from image to image. **CNNs** suit it because convolutions are local and share weights
+#   (lessons 02 and 03).
+# - **The link.** The article says GANs "use CNNs as the base model of the generator and the discriminator"
+#   (GANs中使用了CNNs作为生成器和判别器的基础模型). That is true of DCGAN (Radford et al., 2016), which lesson 04 builds.
+#
+# What the article states loosely, and what is more accurate:
+#
+# | the article says | more precisely |
+# |---|---|
+# | restoration "usually uses CNNs" — then lists CNN applications as classification, detection, segmentation | those are *analysis* tasks, not restoration. CNN restoration means denoising (DnCNN, Zhang et al. 2017), super-resolution (SRCNN, Dong et al. 2014), inpainting |
+# | generation uses GANs, restoration uses CNNs | the split is not clean: GANs restore too (SRGAN, Ledig et al. 2017; pix2pix, Isola et al. 2017), and the adversarial loss is added to a CNN restorer to make its output sharp |
+# | "first repair with CNNs, then generate with GANs" | the usual combination is one network: a CNN generator trained with a reconstruction loss *plus* an adversarial loss |
+#
+# The cell below makes restoration concrete: a small CNN learns to remove noise from real digits in seconds.
+# Generation from pure noise is harder; it is lesson 04's subject.
+
+# %%
+def add_noise(images01, sigma, rng):
+    """Gaussian noise on images in [0, 1], clipped back to [0, 1]."""
+    return np.clip(images01 + sigma * rng.standard_normal(images01.shape), 0, 1).astype(np.float32)
+
+
+rng = np.random.default_rng(0)
+clean_train = data.to_float_images(x_train, low=0.0, high=1.0)
+clean_test = data.to_float_images(x_test, low=0.0, high=1.0)
+noisy_train, noisy_test = add_noise(clean_train, 0.4, rng), add_noise(clean_test, 0.4, rng)
+
+denoiser = keras.Sequential([
+    keras.Input((28, 28, 1)),
+    layers.Conv2D(32, 3, padding="same", activation="relu"),
+    layers.Conv2D(32, 3, padding="same", activation="relu"),
+    layers.Conv2D(1, 3, padding="same"),
+], name="denoiser")
+denoiser.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+start = time.perf_counter()
+denoiser.fit(noisy_train, clean_train, epochs=EPOCHS, batch_size=32, verbose=0)
+print(f"trained {denoiser.count_params():,} parameters for {EPOCHS} epoch(s) in {time.perf_counter() - start:.1f} s")
+
+# %%
+restored_test = np.clip(denoiser.predict(noisy_test, verbose=0), 0, 1)
+restored = restored_test[:8]
+mse_noisy = float(np.mean((noisy_test - clean_test) ** 2))
+mse_restored = float(np.mean((restored_test - clean_test) ** 2))
+print(f"mean squared error vs the clean digits: noisy {mse_noisy:.4f}, restored {mse_restored:.4f}")
+assert mse_restored < mse_noisy, "the denoiser should make images closer to the clean ones"
+viz.show_images(np.concatenate([noisy_test[:8], restored, clean_test[:8]]), ncols=8,
+                title="Restoration with a CNN — rows: noisy input, CNN output, clean original")
+
+# %% [markdown]
+# ## 4. Where each article section is taught
+#
+# | article section (original title) | English | lesson |
+# |---|---|---|
+# | 1 背景介绍 | background | 00 (this lesson) |
+# | 2 核心概念与联系 | core concepts and links | 00 (this lesson, §3) |
+# | 3.1 生成对抗网络（GANs）: 3.1.1 基本概念, 3.1.2 算法原理 | GANs: concept, principle | 01_gan_objective |
+# | 3.1.3 数学模型公式 | the GAN objective | 01_gan_objective (derived and checked; the article's "maximize L(G), minimize L(D)" corrected) |
+# | 3.1.4 具体操作步骤 | the alternating training steps | 01_gan_objective (pseudocode + live 1-D GAN), 04_dcgan |
+# | 3.2 卷积神经网络（CNNs）: 3.2.1–3.2.3 | convolution and pooling, their math | 02_convolution_and_pooling |
+# | 3.2.4 具体操作步骤 | a CNN's forward pass step by step | 02_convolution_and_pooling, 03_cnn_classifier |
+# | 4.1 生成对抗网络（GANs）代码实例 | the GAN code listing | 04_dcgan (the broken listing diagnosed, then a working DCGAN) |
+# | 4.2 卷积神经网络（CNNs）代码实例 | the CNN code listing | 03_cnn_classifier (made to run on real data; becomes the course's evaluator) |
+# | 5 未来发展趋势与挑战 | trends and challenges | 00 (this lesson, §5) and the close of 04_dcgan |
+# | 6 结论 | conclusion | 00 |
+# | 参考文献 | references | 00 (this lesson, §6: corrected) |
+#
+# ## 5. Trends and challenges (the article's section 5), read critically
+#
+# The article predicts "more powerful generative models", "smarter synthesis", "better image quality" and "stronger
+# image processing", and names three challenges: too little data (数据不足), limited compute (计算资源限制) and
+# opaque models (模型解释性问题). Since it was written, the field moved in ways worth knowing:
+# - generation quality jumped with **diffusion models** (Ho et al., 2020) and text-to-image systems
+#   (DALL·E, Ramesh et al., 2021), which the article attributes to the wrong authors;
+# - **compute** is the challenge this course attacks directly: lesson 04 trains a GAN to recognisable digits on a
+#   laptop CPU in minutes, and the benchmark measures how much faster that is than a standard tutorial recipe;
+# - **evaluation** is a challenge the article omits: a GAN's loss does not say how good its images are. The course
+#   measures quality with a Fréchet distance in a classifier's feature space (lesson 03) and detects mode collapse
+#   (lesson 01) — problems the article never mentions.
+#
+# ## 6. The reference list, corrected
+#
+# Many entries in the article's list name the wrong authors, years or venues; several are duplicates and a few
+# could not be matched to any real paper. The main corrections:
+#
+# | # | the article says | the actual publication |
+# |---|---|---|
+# | 2, 14 | Radford, Metz & Chintala (2020) / Chen et al. (2020), "DALL-E" | Ramesh et al., "Zero-Shot Text-to-Image Generation", ICML 2021. Radford, Metz & Chintala wrote **DCGAN**, ICLR 2016 |
+# | 5 | Ulyanov et al. (2018), "Deep Image Prior for Image-to-Image Translation" | Ulyanov, Vedaldi & Lempitsky, "Deep Image Prior", CVPR 2018 |
+# | 6, 15 | Isola, Zhu, Deng & Efros (2016/2017) | Isola, Zhu, Zhou & Efros, "Image-to-Image Translation with Conditional Adversarial Networks", CVPR 2017 |
+# | 7, 9 | Liu et al. (2017) / Chen et al. (2017), "StyleGAN" | Karras, Laine & Aila, "A Style-Based Generator Architecture for GANs", CVPR 2019 |
+# | 10 | Brock, Donahue, Krizhevsky & Kim (2018), CVPR | Brock, Donahue & Simonyan, "Large Scale GAN Training for High Fidelity Natural Image Synthesis", ICLR 2019 |
+# | 11 | Karras et al. (2018), CVPR | Progressive GANs: ICLR 2018 |
+# | 12 | Liu, Zhang & Tang (2020), "StyleGAN 2" | Karras et al., "Analyzing and Improving the Image Quality of StyleGAN", CVPR 2020 |
+# | 13, 19 | Wang, Zhang, Liu & Tang (2018) / Wang, Liu & Tang | Wang, Liu, Zhu, Tao, Kautz & Catanzaro, pix2pixHD, CVPR 2018 |
+# | 16 | CycleGAN, CVPR 2017 | Zhu, Park, Isola & Efros, ICCV 2017 |
+# | 17, 18 | "SRGAN" by Zhang, Liu & Tang; Ledig, Thekkepat & Timofte | one paper: Ledig, Theis, Huszár, Caballero et al., CVPR 2017 |
+# | 20 | AlexNet at CVPR 2012 | Krizhevsky, Sutskever & Hinton, NIPS 2012 |
+# | 23 | Schmidhuber (2015) in *Foundations and Trends in ML* | *Neural Networks* 61, 85–117 (2015) |
+# | 24, 25 | VGG at CVPR 2014; ResNet at CVPR 2015 | VGG: ICLR 2015; ResNet: CVPR 2016 |
+# | 26 | YOLO by Redmon, Farhadi & Zisserman | Redmon, Divvala, Girshick & Farhadi, CVPR 2016 |
+# | 28, 44 | DenseNet by Huang, Liu, Van Den Driessche & Tang | Huang, Liu, van der Maaten & Weinberger, CVPR 2017 |
+# | 29, 45 | Hu et al. (2018), "Convolutional Blocks as Attention Mechanisms" | Hu, Shen & Sun, "Squeeze-and-Excitation Networks", CVPR 2018 |
+# | 31 | Focal loss by Lin, Dai, Fan & Tang, CVPR | Lin, Goyal, Girshick, He & Dollár, ICCV 2017 |
+# | 33, 46 | Deformable ConvNets by Chen, Kang, Zhang & Wang, CVPR | Dai et al., ICCV 2017 |
+# | 37 | ViT at CVPR 2020 | Dosovitskiy et al., ICLR 2021 |
+# | 40, 41 | FCN by Long, Gan & Tippet; by Shelhamer, Larsson & Berg | Long, Shelhamer & Darrell, CVPR 2015; journal version TPAMI 2017 |
+# | 42 | DeepLab at CVPR 2017 | Chen, Papandreou, Kokkinos, Murphy & Yuille, TPAMI 2018 |
+# | 43 | Network in Network by Lin, Dai, Fan & Tang, CVPR 2014 | Lin, Chen & Yan, ICLR 2014 |
+# | 34–36, 47, 49 | "Single Image Reflection Separation with Spatially Adaptive Attention" (five times) | no such paper could be matched; treat as unreliable |
+#
+# Entries 1 (Goodfellow et al., NIPS 2014), 21 (LeCun, Bengio & Hinton, *Nature* 2015), 22 (Goodfellow, Bengio &
+# Courville, MIT Press 2016) and 32 (U-Net, MICCAI 2015) are right. The list also stops mid-entry at [50].
+#
+# ## 7. Glossary (English – 中文)
+#
+# | English | 中文 | where |
+# |---|---|---|
+# | image synthesis | 图像合成 | 00 |
+# | image restoration | 图像修复 | 00 |
+# | generative adversarial network (GAN) | 生成对抗网络 | 01, 04 |
+# | generator / discriminator | 生成器 / 判别器 | 01, 04 |
+# | noise, latent space | 噪声, 潜在空间 | 01, 04 |
+# | data distribution | 数据分布 | 01 |
+# | loss function, cross-entropy | 损失函数, 交叉熵 | 01 |
+# | Jensen–Shannon divergence | JS 散度 | 01 |
+# | mode collapse | 模式崩溃 | 01, 04 |
+# | convolutional neural network (CNN) | 卷积神经网络 | 02, 03 |
+# | convolution, filter (kernel) | 卷积, 过滤器（卷积核） | 02 |
+# | stride, padding, dilation | 步幅, 填充, 空洞（膨胀） | 02 |
+# | pooling (max / average) | 池化（最大 / 平均） | 02 |
+# | feature map, receptive field | 特征图, 感受野 | 02, 03 |
+# | transposed convolution | 转置卷积 | 02, 04 |
+# | backpropagation, gradient | 反向传播, 梯度 | 02 |
+# | fully connected (dense) layer | 全连接层 | 03 |
+# | batch normalization | 批归一化 | 04 |
+# | optimizer (Adam) | 优化器 | 03, 04 |
+# | Fréchet distance (FID) | Fréchet 距离 | 03, 04 |
+
+# %% [markdown]
+# ## Summary
+#
+# - The course runs the same way on a laptop (`make lab`), on Binder, on Colab and offline; the environment report
+#   says what you are running on and where the data comes from.
+# - MNIST loads through a checksummed, cached download; offline, the 5,000 real digits in `data/` are used, with a notice.
+# - The article's section 2 splits synthesis into generation (GANs) and restoration (CNNs); in practice the two
+#   overlap, and a GAN is built from CNNs.
+# - Every section of the article has a lesson; the reference list needs the corrections above.
+#
+# ## Exercises
+#
+# **Exercise 1.** Write `class_counts(labels)` that returns how many images of each digit 0–9 there are,
+# as an array of length 10 (zeros for digits that do not appear).
+
+# %%
+from course_utils.exercises import start as ex
+
+
+def class_counts(labels):
+    ### BEGIN SOLUTION
+    return np.bincount(labels, minlength=10)
+    ### END SOLUTION
+
+
+ex.check_class_counts(class_counts)
+
+# %% [markdown]
+# **Exercise 2.** A GAN's generator ends in `tanh`, whose outputs lie in [-1, 1]. Write `to_tanh_range(images)` that
+# maps uint8 pixels 0..255 to float32 in [-1, 1] (0 → -1, 255 → 1).
+
+# %%
+def to_tanh_range(images):
+    ### BEGIN SOLUTION
+    return (images.astype(np.float32) / 127.5 - 1.0).astype(np.float32)
+    ### END SOLUTION
+
+
+ex.check_scale_to_tanh_range(to_tanh_range)
+
+# %% [markdown]
+# ## Next
+#
+# [01_gan_objective](01_gan_objective.ipynb): the GAN objective of the article's section 3.1, derived, corrected and
+# checked numerically, with a GAN you can train with sliders.

@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from course_utils import viz
+
+
+def test_image_grid_layout_and_range():
+    imgs = np.stack([np.full((4, 5), v, np.uint8) for v in (0, 255, 0)])
+    grid = viz.image_grid(imgs, ncols=2, pad=1)
+    assert grid.shape == (2 * 5 + 1, 2 * 6 + 1)
+    assert grid[1, 1] == 0.0 and grid[1, 7] == 1.0  # first image black, second white
+    assert grid[0, 0] == 1.0  # padding
+    assert grid[7, 8] == 1.0  # the empty fourth slot stays white
+
+
+def test_image_grid_float_tanh_range_and_colour():
+    imgs = np.full((2, 3, 3, 1), -1.0, np.float32)
+    assert viz.image_grid(imgs).max() == 1.0 and viz.image_grid(imgs, pad=0).max() == 0.0
+    colour = viz.image_grid(np.zeros((4, 3, 3, 3), np.float32))
+    assert colour.ndim == 3 and colour.shape[-1] == 3
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.zeros((2, 3, 3, 2)), r"expected images shaped .* got \(2, 3, 3, 2\)"),
+    (np.zeros((0, 3, 3)), r"n >= 1, got \(0, 3, 3\)"),
+    (np.array([["a"]]), "expected numeric images, got dtype <U1"),
+])
+def test_image_grid_bad_input(bad, match):
+    with pytest.raises(ValueError, match=match):
+        viz.image_grid(bad)
+
+
+def test_nan_images_are_reported():
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        viz.image_grid(np.full((1, 2, 2), np.nan))
+
+
+def test_bad_value_range_and_ncols():
+    with pytest.raises(ValueError, match="value_range must be"):
+        viz.image_grid(np.zeros((1, 2, 2)), value_range=(1, 0))
+    with pytest.raises(ValueError, match="ncols must be a positive int, got 0"):
+        viz.image_grid(np.zeros((1, 2, 2)), ncols=0)
+
+
+def test_show_images_saves_png(tmp_path):
+    fig = viz.show_images(np.zeros((3, 8, 8), np.uint8), labels=["a", "b", "c"], title="t", save=tmp_path / "g.png")
+    assert len(fig.axes) == 3
+    assert Image.open(tmp_path / "g.png").format == "PNG"
+    with pytest.raises(ValueError, match="expected 3 labels \\(one per image\\), got 2"):
+        viz.show_images(np.zeros((3, 8, 8), np.uint8), labels=["a", "b"])
+
+
+def test_plot_history_panels_and_errors(tmp_path):
+    fig = viz.plot_history({"d_loss": [1, 0.5], "g_loss": [2, 1], "fid": [50, 20]},
+                           groups=[["d_loss", "g_loss"], ["fid"]], save=tmp_path / "h.png")
+    assert len(fig.axes) == 2 and (tmp_path / "h.png").stat().st_size > 0
+    with pytest.raises(ValueError, match="no curve named 'acc'"):
+        viz.plot_history({"loss": [1]}, keys=["acc"])
+    with pytest.raises(ValueError, match="curve 'loss' is empty"):
+        viz.plot_history({"loss": []})
+
+
+def test_save_gif_frames_scale_and_atomic(tmp_path):
+    frames = [viz.image_grid(np.full((4, 6, 6), v, np.uint8)) for v in (0, 128, 255)]
+    path = viz.save_gif(frames, tmp_path / "sub" / "train.gif", scale=3)
+    gif = Image.open(path)
+    assert gif.n_frames == 3 and gif.size == (frames[0].shape[1] * 3, frames[0].shape[0] * 3)
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["train.gif"]
+    assert viz.show_gif(path).data[:6] == b"GIF89a"
+
+
+def test_save_gif_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="at least one frame"):
+        viz.save_gif([], tmp_path / "x.gif")
+    with pytest.raises(ValueError, match="frame 0 is \\(2, 2\\), frame 1 is \\(3, 3\\)"):
+        viz.save_gif([np.zeros((2, 2)), np.zeros((3, 3))], tmp_path / "x.gif")
+    with pytest.raises(ValueError, match="no GIF at"):
+        viz.show_gif(tmp_path / "missing.gif")
