@@ -32,7 +32,8 @@ $(STAMP): pyproject.toml requirements-lock.txt
 	@echo "Environment ready in $(VENV) (kernel: $(KERNEL))."
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab $(ROOT_FLAG) $(LAB_ARGS) notebooks/00_start_here.ipynb
+	$(VENV)/bin/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir="$(CURDIR)" \
+	  --LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb $(LAB_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -42,6 +42,9 @@ def test_make_lab_serves_the_course(tmp_path):
                 time.sleep(1)
         assert page is not None, "JupyterLab did not answer within 90 s"
         assert page[0] == 200 and "JupyterLab" in page[1]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab/tree/notebooks/00_start_here.ipynb?token={token}",
+                                    timeout=10) as r:
+            assert r.status == 200
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents/notebooks?token={token}", timeout=10) as r:
             names = {item["name"] for item in json.load(r)["content"]}
         assert "00_start_here.ipynb" in names
