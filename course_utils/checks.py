@@ -25,7 +25,11 @@ def passed(name: str) -> bool:
     return True
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
+    """Describe a value for a feedback message: small arrays in full, large ones by shape and dtype.
+
+    Introduced in 00_start_here.
+    """
     arr = np.asarray(value)
     if arr.ndim == 0:
         return repr(value)
@@ -54,11 +58,11 @@ def check_close(got: Any, expected: Any, *, what: str, rtol: float = 1e-5, atol:
     if got_arr.shape != exp_arr.shape:
         raise ExerciseError(f"{what}: expected shape {exp_arr.shape}, got shape {got_arr.shape}")
     if not np.all(np.isfinite(got_arr)) and np.all(np.isfinite(exp_arr)):
-        raise ExerciseError(f"{what}: got NaN or infinity ({_describe(got_arr)}), expected {_describe(exp_arr)}. "
+        raise ExerciseError(f"{what}: got NaN or infinity ({describe(got_arr)}), expected {describe(exp_arr)}. "
                             "Is the computation numerically stable?")
     if not np.allclose(got_arr, exp_arr, rtol=rtol, atol=atol):
         worst = float(np.max(np.abs(got_arr - exp_arr)))
-        raise ExerciseError(f"{what}: expected {_describe(exp_arr)}, got {_describe(got_arr)} "
+        raise ExerciseError(f"{what}: expected {describe(exp_arr)}, got {describe(got_arr)} "
                             f"(largest difference {worst:.3g})")
 
 

@@ -1,0 +1,131 @@
+"""course_utils.receptive_field: the recurrence, literature values, Keras models and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from course_utils.receptive_field import (
+    ALEXNET_LAYERS,
+    VGG16_LAYERS,
+    LayerSpec,
+    ReceptiveField,
+    from_keras,
+    receptive_field,
+    receptive_fields,
+)
+
+
+def test_single_layer_is_its_kernel():
+    assert receptive_field([(5, 1)]) == ReceptiveField(size=5, jump=1, start=2.0)
+
+
+def test_two_3x3_convolutions_see_5x5():
+    assert [f.size for f in receptive_fields([(3, 1), (3, 1)])] == [3, 5]
+
+
+def test_stride_multiplies_later_growth():
+    fields = receptive_fields([(3, 2), (3, 1), (3, 1)])
+    assert [(f.size, f.jump) for f in fields] == [(3, 2), (7, 2), (11, 2)]
+
+
+def test_dilation_widens_kernel():
+    assert receptive_field([(3, 1, 2)]).size == 5
+    assert receptive_field([(3, 1, 1), (3, 1, 2), (3, 1, 4)]).size == 15   # WaveNet-style doubling
+
+
+def test_vgg16_literature_values():
+    # Araujo, Norris & Sim, "Computing receptive fields of convolutional neural networks", Distill 2019.
+    fields = receptive_fields(VGG16_LAYERS)
+    by_name = {spec.name: f for spec, f in zip(VGG16_LAYERS, fields)}
+    assert by_name["conv5_3"].size == 196
+    assert by_name["pool5"].size == 212
+    assert by_name["pool5"].jump == 32
+    assert by_name["conv1_2"].size == 5
+
+
+def test_alexnet_literature_value():
+    field = receptive_field(ALEXNET_LAYERS)
+    assert (field.size, field.jump) == (195, 32)
+    # Centre of the first pool5 pixel's field: 5 (conv1) + 1*4 (pool1) + 1*8 (pool2) + 1*16 (pool5) = 33.
+    assert field.start == 33.0
+
+
+def test_accepts_mappings_and_specs():
+    layers = [{"kernel": 3, "stride": 2}, LayerSpec(3), (2, 2, 1, 0)]
+    assert receptive_field(layers).size == receptive_field([(3, 2), (3, 1), (2, 2)]).size
+
+
+def test_padding_moves_start_only():
+    a = receptive_field([(3, 1, 1, 0), (3, 1, 1, 0)])
+    b = receptive_field([(3, 1, 1, 1), (3, 1, 1, 1)])
+    assert (a.size, a.jump) == (b.size, b.jump)
+    assert (a.start, b.start) == (2.0, 0.0)
+
+
+@pytest.mark.parametrize("bad, match", [
+    ([], "at least one layer"),
+    ("conv", "sequence of layers"),
+    (None, "sequence of layers"),
+    ([(0, 1)], "kernel must be an int >= 1"),
+    ([(3, 0)], "stride must be an int >= 1"),
+    ([(3, 1, -1)], "dilation must be an int >= 1"),
+    ([(3, 1, 1, -2)], "padding must be an int >= 0"),
+    ([(3.5, 1)], "kernel must be an int"),
+    ([{"size": 3}], "mapping with 'kernel'"),
+    ([(3, 1, 1, 0, 0)], "tuple"),
+    ([3], "tuple"),
+])
+def test_rejects_bad_input(bad, match):
+    with pytest.raises(ValueError, match=match):
+        receptive_fields(bad)
+
+
+def _centre_gradient_extent(model, size):
+    import tensorflow as tf
+
+    x = tf.constant(np.random.default_rng(0).uniform(size=(1, size, size, 1)).astype(np.float32))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = model(x)
+        centre = y[0, y.shape[1] // 2, y.shape[2] // 2, 0]
+    rows, cols = np.nonzero(tape.gradient(centre, x).numpy()[0, :, :, 0])
+    return rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+
+
+def test_from_keras_matches_gradient_extent():
+    keras = pytest.importorskip("keras")
+    layers = keras.layers
+    ones = {"kernel_initializer": "ones", "use_bias": False}
+    model = keras.Sequential([
+        keras.Input((64, 64, 1)),
+        layers.Conv2D(1, 3, **ones), layers.ReLU(),
+        layers.Conv2D(1, 5, strides=2, padding="same", **ones),
+        layers.AveragePooling2D(3, strides=2),
+        layers.Conv2D(1, 3, dilation_rate=3, **ones),
+    ])
+    specs = from_keras(model)
+    assert [s.kernel for s in specs] == [3, 5, 3, 3]
+    field = receptive_field(specs)
+    assert field.size == 3 + 4 + 2 * 2 + 3 * 2 * 4    # = 35
+    assert _centre_gradient_extent(model, 64) == (field.size, field.size)
+
+
+def test_from_keras_rejects_bad_input():
+    keras = pytest.importorskip("keras")
+    with pytest.raises(ValueError, match="axis"):
+        from_keras(keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(1, 3)]), axis=2)
+    with pytest.raises(ValueError, match="keras.Model"):
+        from_keras([(3, 1)])
+    with pytest.raises(ValueError, match="no Conv2D"):
+        from_keras(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]))
+    with pytest.raises(ValueError, match="not supported"):
+        from_keras(keras.Sequential([keras.Input((8, 8, 1)), keras.layers.UpSampling2D(2)]))
+
+
+@pytest.mark.slow
+def test_from_keras_on_keras_vgg16():
+    keras = pytest.importorskip("keras")
+    model = keras.applications.VGG16(weights=None, include_top=False, input_shape=(64, 64, 3))
+    fields = receptive_fields(from_keras(model))
+    assert fields[-1].size == 212 and fields[-1].jump == 32
