@@ -1,0 +1,804 @@
+#!/usr/bin/env python
+"""Time to quality: the course's DCGAN recipe against the TensorFlow DCGAN tutorial's recipe.
+
+Both recipes train in one run, on the same data, on the same machine, for the same budget of *training* time
+each. Every few seconds of training the clock stops and the course evaluator scores 2,000 samples drawn from a
+fixed noise batch (FID in a small MNIST classifier's feature space, and class coverage); only training time counts.
+The run writes a JSON record, a plot of FID against training time and the samples side by side.
+
+The headline is the **speed-up to quality**: the training time the tutorial's recipe needs to reach its best FID
+within the budget, divided by the training time the course's recipe needs to reach that same FID
+(see ``benchmarks/README.md`` for the exact definition).
+
+Usage::
+
+    make benchmark BENCH_ARGS="--budget 300"          # the measurement reported in the README
+    python benchmarks/time_to_quality.py --quick       # CI: a few seconds per recipe, still writes JSON and PNGs
+    python benchmarks/time_to_quality.py --device gpu  # adds the course recipe with mixed precision + XLA
+
+The course recipe is loaded with ``course_utils.lessons.load_lesson_code("04_dcgan")``, so the benchmark trains
+exactly the code the lesson shows. The tutorial recipe is re-implemented below from
+https://www.tensorflow.org/tutorials/generative/dcgan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import platform
+import resource
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+import numpy as np
+
+SCHEMA = "time_to_quality/1"
+LESSON = "04_dcgan"
+DEFAULT_BUDGET_S = 300.0
+QUICK_BUDGET_S = 8.0
+DEFAULT_FID_SAMPLES = 2000
+QUICK_FID_SAMPLES = 500
+GENERATE_BATCH = 500
+GRID_SAMPLES = 64
+TARGET_FID = 10.0
+
+# The tutorial's recipe, as its text and code give it.
+TUTORIAL = {
+    "source": "https://www.tensorflow.org/tutorials/generative/dcgan",
+    "batch_size": 256,
+    "noise_dim": 100,
+    "learning_rate": 1e-4,
+    "optimizer": "Adam(1e-4) for both networks (Keras defaults otherwise: beta_1=0.9)",
+    "loss": "BinaryCrossentropy(from_logits=True); D: real->1 + fake->0, G: fake->1",
+    "leaky_relu_negative_slope": 0.3,
+    "dropout": 0.3,
+}
+TUTORIAL_G_PARAMS = 2_330_944
+TUTORIAL_D_PARAMS = 212_865
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------------
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse and check the command line."""
+    parser = argparse.ArgumentParser(
+        description="Time to quality: the course's DCGAN recipe vs the TensorFlow DCGAN tutorial's recipe.")
+    parser.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+                        help=f"training time per recipe, clock paused during evaluation "
+                             f"(default {DEFAULT_BUDGET_S:g}; {QUICK_BUDGET_S:g} with --quick)")
+    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
+                        help="cpu hides every GPU from TensorFlow; gpu requires one; auto = gpu when present")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"CI mode: {QUICK_BUDGET_S:g} s per recipe, {QUICK_FID_SAMPLES} FID samples, "
+                             "4 evaluations")
+    parser.add_argument("--gpu-variants", action="store_true",
+                        help="also train the course recipe with mixed precision + XLA (automatic with a GPU)")
+    parser.add_argument("--fid-samples", type=int, default=None,
+                        help=f"samples per FID evaluation (default {DEFAULT_FID_SAMPLES}; "
+                             f"{QUICK_FID_SAMPLES} with --quick)")
+    parser.add_argument("--seed", type=int, default=42, help="seed for weights, noise and batch order")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default benchmarks/results/full, or benchmarks/results/quick)")
+    args = parser.parse_args(argv)
+    if args.budget is None:
+        args.budget = QUICK_BUDGET_S if args.quick else DEFAULT_BUDGET_S
+    if not (math.isfinite(args.budget) and args.budget > 0):
+        parser.error(f"--budget must be a positive number of seconds, got {args.budget}")
+    if args.fid_samples is None:
+        args.fid_samples = QUICK_FID_SAMPLES if args.quick else DEFAULT_FID_SAMPLES
+    if args.fid_samples < GRID_SAMPLES:
+        parser.error(f"--fid-samples must be at least {GRID_SAMPLES}, got {args.fid_samples}")
+    if args.seed < 0:
+        parser.error(f"--seed must be a non-negative int, got {args.seed}")
+    if args.out is None:
+        args.out = REPO_ROOT / "benchmarks" / "results" / ("quick" if args.quick else "full")
+    return args
+
+
+def eval_schedule(budget: float, quick: bool) -> list[float]:
+    """Training times (s) at which to evaluate: 0, dense early, every 15 s later, and the end of the budget."""
+    if quick:
+        points = [budget / 4, budget / 2]
+    else:
+        points = [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60] + list(range(75, int(budget), 15))
+    return [0.0] + sorted({float(p) for p in points if 0 < p < budget}) + [float(budget)]
+
+
+# ---------------------------------------------------------------------------------------------
+# The TensorFlow tutorial's recipe, re-implemented
+# ---------------------------------------------------------------------------------------------
+
+def build_tutorial_generator():
+    """The tutorial's ``make_generator_model``: 7x7x256 -> 7x7x128 -> 14x14x64 -> 28x28x1, no biases.
+
+    LeakyReLU is written with ``negative_slope=0.3``, the Keras default the tutorial relies on (it calls
+    ``layers.LeakyReLU()`` without an argument; tf.keras 2's ``alpha`` default was also 0.3).
+    """
+    import keras
+    from keras import layers
+
+    slope = TUTORIAL["leaky_relu_negative_slope"]
+    return keras.Sequential([
+        keras.Input(shape=(TUTORIAL["noise_dim"],)),
+        layers.Dense(7 * 7 * 256, use_bias=False),
+        layers.BatchNormalization(),
+        layers.LeakyReLU(negative_slope=slope),
+        layers.Reshape((7, 7, 256)),
+        layers.Conv2DTranspose(128, (5, 5), strides=(1, 1), padding="same", use_bias=False),
+        layers.BatchNormalization(),
+        layers.LeakyReLU(negative_slope=slope),
+        layers.Conv2DTranspose(64, (5, 5), strides=(2, 2), padding="same", use_bias=False),
+        layers.BatchNormalization(),
+        layers.LeakyReLU(negative_slope=slope),
+        layers.Conv2DTranspose(1, (5, 5), strides=(2, 2), padding="same", use_bias=False, activation="tanh"),
+    ], name="tutorial_generator")
+
+
+def build_tutorial_discriminator():
+    """The tutorial's ``make_discriminator_model``: two strided 5x5 convolutions with dropout, then one logit."""
+    import keras
+    from keras import layers
+
+    slope = TUTORIAL["leaky_relu_negative_slope"]
+    return keras.Sequential([
+        keras.Input(shape=(28, 28, 1)),
+        layers.Conv2D(64, (5, 5), strides=(2, 2), padding="same"),
+        layers.LeakyReLU(negative_slope=slope),
+        layers.Dropout(TUTORIAL["dropout"]),
+        layers.Conv2D(128, (5, 5), strides=(2, 2), padding="same"),
+        layers.LeakyReLU(negative_slope=slope),
+        layers.Dropout(TUTORIAL["dropout"]),
+        layers.Flatten(),
+        layers.Dense(1),
+    ], name="tutorial_discriminator")
+
+
+def make_tutorial_optimizers():
+    """``tf.keras.optimizers.Adam(1e-4)`` for each network, as in the tutorial."""
+    import keras
+
+    return keras.optimizers.Adam(TUTORIAL["learning_rate"]), keras.optimizers.Adam(TUTORIAL["learning_rate"])
+
+
+def make_tutorial_train_step(generator, discriminator, g_opt, d_opt, *, jit_compile: bool = False):
+    """The tutorial's ``train_step`` (two tapes, BCE from logits), returning the course contract's metrics."""
+    import keras
+    import tensorflow as tf
+
+    cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
+    batch_size, noise_dim = TUTORIAL["batch_size"], TUTORIAL["noise_dim"]
+
+    def discriminator_loss(real_output, fake_output):
+        real_loss = cross_entropy(tf.ones_like(real_output), real_output)
+        fake_loss = cross_entropy(tf.zeros_like(fake_output), fake_output)
+        return real_loss + fake_loss
+
+    def generator_loss(fake_output):
+        return cross_entropy(tf.ones_like(fake_output), fake_output)
+
+    @tf.function(jit_compile=jit_compile)
+    def train_step(images):
+        noise = tf.random.normal([batch_size, noise_dim])
+        with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
+            generated_images = generator(noise, training=True)
+            real_output = discriminator(images, training=True)
+            fake_output = discriminator(generated_images, training=True)
+            gen_loss = generator_loss(fake_output)
+            disc_loss = discriminator_loss(real_output, fake_output)
+        gradients_of_generator = gen_tape.gradient(gen_loss, generator.trainable_variables)
+        gradients_of_discriminator = disc_tape.gradient(disc_loss, discriminator.trainable_variables)
+        g_opt.apply_gradients(zip(gradients_of_generator, generator.trainable_variables))
+        d_opt.apply_gradients(zip(gradients_of_discriminator, discriminator.trainable_variables))
+        return {"d_loss": disc_loss, "g_loss": gen_loss,
+                "d_real": tf.reduce_mean(tf.sigmoid(tf.cast(real_output, tf.float32))),
+                "d_fake": tf.reduce_mean(tf.sigmoid(tf.cast(fake_output, tf.float32)))}
+
+    return train_step
+
+
+# ---------------------------------------------------------------------------------------------
+# The course's recipe, from the lesson
+# ---------------------------------------------------------------------------------------------
+
+COURSE_CONTRACT = ("NOISE_DIM", "RECIPE", "build_generator", "build_discriminator", "make_optimizers",
+                   "make_train_step")
+
+
+def _register_cell_sources(stem: str, tag: str = "export") -> None:
+    """Put the lesson's exported cells into ``linecache`` under the file names ``load_lesson_code`` compiles them
+    with, so AutoGraph (``tf.function``) can read their source: without it, it warns and skips converting them."""
+    import linecache
+
+    import jupytext
+
+    from course_utils import lessons
+
+    path = lessons.NOTEBOOKS / f"{stem}.py"
+    cells = [c for c in jupytext.read(path).cells if c.cell_type == "code" and tag in c.metadata.get("tags", [])]
+    for i, cell in enumerate(cells):
+        name = f"{path}:{tag}-cell-{i}"
+        text = cell.source if cell.source.endswith("\n") else cell.source + "\n"
+        linecache.cache[name] = (len(text), None, text.splitlines(keepends=True), name)
+
+
+def load_course_recipe() -> dict[str, Any]:
+    """Execute the lesson's ``export`` cells and check that they define the recipe contract."""
+    from course_utils import lessons
+
+    ns = lessons.load_lesson_code(LESSON)
+    _register_cell_sources(LESSON)
+    missing = [name for name in COURSE_CONTRACT if name not in ns]
+    if missing:
+        raise ValueError(f"notebooks/{LESSON}.py export cells must define {list(COURSE_CONTRACT)}; missing {missing}")
+    if not isinstance(ns["RECIPE"], dict) or "batch_size" not in ns["RECIPE"]:
+        raise ValueError(f"RECIPE in notebooks/{LESSON}.py must be a dict with 'batch_size', got {ns['RECIPE']!r}")
+    return ns
+
+
+# ---------------------------------------------------------------------------------------------
+# Training under a clock, evaluation with the clock paused
+# ---------------------------------------------------------------------------------------------
+
+class Batches:
+    """Shuffled mini-batches of the same float images for every recipe; a fresh permutation each epoch, last
+    partial batch dropped (so ``tf.function`` traces one shape)."""
+
+    def __init__(self, x: np.ndarray, batch_size: int, seed: int):
+        if not 0 < batch_size <= len(x):
+            raise ValueError(f"batch_size must be in 1..{len(x)}, got {batch_size}")
+        self.x, self.batch_size = x, int(batch_size)
+        self.rng = np.random.default_rng(seed)
+        self.order = np.empty(0, dtype=np.int64)
+        self.pos = 0
+        self.epochs = 0
+
+    def peek(self):
+        """A batch for the warm-up step, taken without moving through the data."""
+        import tensorflow as tf
+
+        return tf.convert_to_tensor(self.x[:self.batch_size])
+
+    def next(self):
+        import tensorflow as tf
+
+        if self.pos + self.batch_size > len(self.order):
+            self.order = self.rng.permutation(len(self.x))
+            self.pos = 0
+            self.epochs += 1
+        idx = self.order[self.pos:self.pos + self.batch_size]
+        self.pos += self.batch_size
+        return tf.convert_to_tensor(self.x[idx])
+
+
+@dataclass
+class Runner:
+    """One recipe: its networks, its train step, its own training clock and its curve."""
+
+    key: str
+    label: str
+    generator: Any
+    discriminator: Any
+    optimizers: tuple[Any, Any]
+    train_step: Callable
+    batches: Batches
+    fixed_noise: np.ndarray
+    info: dict[str, Any]
+    steps: int = 0
+    train_time_s: float = 0.0
+    first_step_s: float | None = None
+    compile_s: float | None = None
+    eval_time_s: float = 0.0
+    curve: list[dict[str, Any]] = field(default_factory=list)
+    grids: dict[int, np.ndarray] = field(default_factory=dict)
+    last_metrics: dict[str, float] = field(default_factory=dict)
+    diverged: bool = False
+    sampler: Any = None  # the network samples are drawn from (the course's weight-averaged generator), if not G
+
+    def __post_init__(self):
+        import tensorflow as tf
+
+        gen = self.sampler if self.sampler is not None else self.generator
+        self._sample = tf.function(lambda z: tf.cast(gen(z, training=False), tf.float32))
+
+    def warm_up(self) -> float:
+        """Trace (and with XLA compile) the train step outside the clock, then undo that step exactly.
+
+        One step is run on a real batch and timed as ``compile_s``; the weights of both networks (batch-norm
+        statistics included) and both optimizers' state are then restored to their values before it, so the
+        step that paid for tracing teaches the networks nothing and the training clock starts from step 0.
+        """
+        g_opt, d_opt = self.optimizers
+        g_opt.build(self.generator.trainable_variables)
+        d_opt.build(self.discriminator.trainable_variables)
+        state, seen = [], set()
+        for opt in (g_opt, d_opt):  # a LossScaleOptimizer (mixed precision) wraps an inner optimizer
+            for var in list(getattr(opt, "variables", [])) + list(getattr(getattr(opt, "inner_optimizer", None),
+                                                                        "variables", [])):
+                if id(var) not in seen:
+                    seen.add(id(var))
+                    state.append(var)
+        sampler = list(self.sampler.weights) if self.sampler is not None else []
+        state = list(self.generator.weights) + list(self.discriminator.weights) + sampler + state
+        saved = [v.numpy() for v in state]
+        start = time.perf_counter()
+        out = self.train_step(self.batches.peek())
+        float(out["d_loss"])
+        self.compile_s = time.perf_counter() - start
+        for var, value in zip(state, saved):
+            var.assign(value)
+        return self.compile_s
+
+    def train_until(self, target_s: float, budget_s: float) -> None:
+        """Take steps until this recipe's training clock reaches ``min(target_s, budget_s)``.
+
+        The clock is read after every step (the last step may overrun by at most one step); data loading counts
+        as training time; tracing/compilation was paid in :meth:`warm_up`.
+        """
+        stop = min(target_s, budget_s)
+        while self.train_time_s < stop and not self.diverged:
+            start = time.perf_counter()
+            out = self.train_step(self.batches.next())
+            d_loss = float(out["d_loss"])  # reading a value waits for the step to finish (GPUs run async)
+            elapsed = time.perf_counter() - start
+            self.train_time_s += elapsed
+            self.steps += 1
+            if self.first_step_s is None:
+                self.first_step_s = elapsed
+            if not math.isfinite(d_loss):
+                self.diverged = True
+                print(f"  {self.label}: discriminator loss is {d_loss} at step {self.steps}; stopping this recipe")
+            self._last_out = out
+
+    def samples(self) -> np.ndarray:
+        """Generate from the fixed noise batch (inference mode), as float32 (n, 28, 28, 1)."""
+        parts = [self._sample(self.fixed_noise[i:i + GENERATE_BATCH]).numpy()
+                 for i in range(0, len(self.fixed_noise), GENERATE_BATCH)]
+        return np.concatenate(parts).astype(np.float32)
+
+    def evaluate(self, quality: Quality) -> dict[str, Any] | None:
+        """Score the generator with the clock stopped; record and return the curve point (None if no new step)."""
+        if self.curve and self.curve[-1]["step"] == self.steps:
+            return None
+        start = time.perf_counter()
+        images = self.samples()
+        scores = quality(images)
+        elapsed = time.perf_counter() - start
+        self.eval_time_s += elapsed
+        if self.steps and hasattr(self, "_last_out"):
+            self.last_metrics = {k: float(v) for k, v in self._last_out.items()}
+        epoch = self.steps * self.batches.batch_size / len(self.batches.x)
+        point = {"time_s": round(self.train_time_s, 4), "step": self.steps, "epoch": round(epoch, 3), **scores,
+                 "eval_s": round(elapsed, 3),
+                 **{k: round(v, 5) for k, v in self.last_metrics.items()}}
+        self.curve.append(point)
+        self.grids[self.steps] = images[:GRID_SAMPLES]
+        return point
+
+    def summary(self) -> dict[str, Any]:
+        """Speed and quality figures for the JSON record."""
+        steady = self.train_time_s / self.steps if self.steps else None
+        bs = self.batches.batch_size
+        finite = [p for p in self.curve if math.isfinite(p["fid"])]
+        best = min(finite, key=lambda p: p["fid"]) if finite else None
+        final = self.curve[-1] if self.curve else None
+        return {
+            "label": self.label,
+            **self.info,
+            "params": {"generator": int(self.generator.count_params()),
+                       "discriminator": int(self.discriminator.count_params())},
+            "steps": self.steps,
+            "epochs": round(self.steps * bs / len(self.batches.x), 3),
+            "train_time_s": round(self.train_time_s, 3),
+            "compile_s": round(self.compile_s, 3) if self.compile_s is not None else None,
+            "first_step_s": round(self.first_step_s, 3) if self.first_step_s is not None else None,
+            "ms_per_step": round(1000 * steady, 3) if steady else None,
+            "images_per_s": round(bs / steady, 1) if steady else None,
+            "eval_time_s": round(self.eval_time_s, 3),
+            "diverged": self.diverged,
+            "best_fid": best["fid"] if best else None,
+            "best_fid_time_s": best["time_s"] if best else None,
+            "best_fid_step": best["step"] if best else None,
+            "coverage_at_best_fid": best["coverage"] if best else None,
+            "final_fid": final["fid"] if final else None,
+            "final_coverage": final["coverage"] if final else None,
+            "time_to_fid_10": time_to_reach(self.curve, TARGET_FID),
+            "curve": self.curve,
+        }
+
+
+class Quality:
+    """FID and class coverage from the course evaluator (``course_utils.evaluator``, shipped weights)."""
+
+    def __init__(self):
+        from course_utils import evaluator
+
+        self.module = evaluator
+        self.evaluator = evaluator.load_evaluator()
+
+    def __call__(self, images: np.ndarray) -> dict[str, float]:
+        """Score a batch of generated images in [-1, 1]; a batch with NaN/inf scores FID NaN, coverage 0."""
+        if not np.all(np.isfinite(images)):
+            return {"fid": float("nan"), "coverage": 0, "effective_classes": 0.0, "mean_confidence": 0.0}
+        fid = float(self.evaluator.fid(images))
+        cov = self.evaluator.class_coverage(images)
+        return {"fid": fid, "coverage": int(cov.n_covered), "effective_classes": round(float(cov.effective_classes), 3),
+                "mean_confidence": round(float(cov.mean_confidence), 4)}
+
+
+def time_to_reach(curve: Sequence[dict[str, Any]], target: float) -> dict[str, float | None]:
+    """Training time at which a curve first reaches FID <= ``target``.
+
+    Returns ``first_point_s``, the time of the first evaluation at or below the target, and ``interpolated_s``,
+    the crossing found by linear interpolation (in time and FID) between that evaluation and the one before it.
+    Both are None when the curve never gets there.
+    """
+    for i, point in enumerate(curve):
+        if math.isfinite(point["fid"]) and point["fid"] <= target:
+            t1, f1 = point["time_s"], point["fid"]
+            interp = t1
+            if i > 0 and math.isfinite(curve[i - 1]["fid"]) and curve[i - 1]["fid"] > f1:
+                t0, f0 = curve[i - 1]["time_s"], curve[i - 1]["fid"]
+                interp = t0 + (f0 - target) / (f0 - f1) * (t1 - t0)
+            return {"first_point_s": t1, "interpolated_s": round(interp, 4), "step": point["step"]}
+    return {"first_point_s": None, "interpolated_s": None, "step": None}
+
+
+def speedup_to_quality(tutorial: dict[str, Any], course: dict[str, Any]) -> dict[str, Any]:
+    """Tutorial's time to its best FID / the course's time to that FID (both definitions of the latter)."""
+    result: dict[str, Any] = {
+        "definition": "tutorial_time_s = training time of the tutorial recipe's first evaluation at its best FID "
+                      "within the budget; course time = training time at which the course recipe first reaches "
+                      "FID <= that value: first evaluation at/below it (speedup, the headline, conservative) or "
+                      "linear interpolation between that evaluation and the previous one (speedup_interpolated); "
+                      "speedup_incl_compile adds each recipe's one-off tracing/compilation time (compile_s) to "
+                      "both times of the headline",
+        "target_fid": tutorial["best_fid"],
+        "tutorial_time_s": tutorial["best_fid_time_s"],
+        "course_time_s": None, "course_time_interpolated_s": None,
+        "speedup": None, "speedup_interpolated": None, "speedup_incl_compile": None,
+        "compile_s": {"tutorial": tutorial["compile_s"], "course": course["compile_s"]},
+    }
+    if tutorial["best_fid"] is None or not tutorial["best_fid_time_s"]:
+        return result
+    reach = time_to_reach(course["curve"], tutorial["best_fid"])
+    result["course_time_s"], result["course_time_interpolated_s"] = reach["first_point_s"], reach["interpolated_s"]
+    if reach["first_point_s"] == 0:
+        result["note"] = ("the course recipe's untrained generator already scores at or below the tutorial's best "
+                          "FID: the tutorial recipe did not improve within the budget, so no speed-up is defined")
+    if reach["first_point_s"]:
+        result["speedup"] = round(tutorial["best_fid_time_s"] / reach["first_point_s"], 2)
+    if reach["interpolated_s"]:
+        result["speedup_interpolated"] = round(tutorial["best_fid_time_s"] / reach["interpolated_s"], 2)
+    if reach["first_point_s"] is not None and tutorial["compile_s"] is not None and course["compile_s"] is not None:
+        result["speedup_incl_compile"] = round((tutorial["best_fid_time_s"] + tutorial["compile_s"])
+                                               / (reach["first_point_s"] + course["compile_s"]), 2)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Machine, plots, record
+# ---------------------------------------------------------------------------------------------
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (or ``platform.processor()`` elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info(device_kind: str) -> dict[str, Any]:
+    """CPU, cores, RAM, GPUs (physical and visible to this run) and the load average."""
+    import tensorflow as tf
+
+    gpus = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            gpus.append(tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name))
+        except Exception:  # details are best effort
+            gpus.append(gpu.name)
+    try:
+        ram_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3, 1)
+    except (ValueError, OSError, AttributeError):
+        ram_gb = None
+    return {
+        "cpu_model": cpu_model(),
+        "cpu_cores": os.cpu_count(),
+        "cpu_cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "ram_gb": ram_gb,
+        "gpus": gpus,
+        "gpus_used": [d.name for d in tf.config.get_visible_devices("GPU")],
+        "device": device_kind,
+        "platform": platform.platform(terse=True),
+        "load_avg_start": [round(v, 2) for v in os.getloadavg()],
+    }
+
+
+def plot_curves(record: dict[str, Any], path: Path) -> Path:
+    """FID (log scale) and class coverage against training time, one line per recipe."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from course_utils import viz
+
+    fig, (ax, ax_cov) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [2, 1]})
+    for rec in record["recipes"].values():
+        pts = [p for p in rec["curve"] if math.isfinite(p["fid"])]
+        t = [p["time_s"] for p in pts]
+        ax.plot(t, [max(p["fid"], 1e-3) for p in pts], marker="o", ms=3, label=rec["label"])
+        ax_cov.plot([p["time_s"] for p in rec["curve"]], [p["coverage"] for p in rec["curve"]], marker="o", ms=3,
+                    label=rec["label"])
+    ax.axhline(TARGET_FID, color="grey", ls=":", lw=1, label=f"FID = {TARGET_FID:g}")
+    sp = record["speedup_to_quality"]
+    if sp["target_fid"] is not None:
+        ax.axhline(sp["target_fid"], color="C0", ls="--", lw=0.8, alpha=0.6)
+        if sp["speedup"]:
+            ax.annotate(f"tutorial's best FID {sp['target_fid']:.1f} at {sp['tutorial_time_s']:.0f} s\n"
+                        f"course reaches it at {sp['course_time_s']:.1f} s: {sp['speedup']:.0f}x faster",
+                        xy=(sp["course_time_s"], sp["target_fid"]), xytext=(0.35, 0.75), textcoords="axes fraction",
+                        arrowprops={"arrowstyle": "->", "color": "grey"}, fontsize=9)
+    ax.set_yscale("log")
+    ax.set_xlabel("training time (s), evaluation excluded")
+    ax.set_ylabel(f"FID (course evaluator, {record['fid_samples']} samples)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    ax_cov.set_xlabel("training time (s)")
+    ax_cov.set_ylabel("classes covered (of 10)")
+    ax_cov.set_ylim(0, 10.5)
+    ax_cov.grid(alpha=0.3)
+    m = record["machine"]
+    fig.suptitle(f"Time to quality, {record['budget_s']:g} s per recipe on {m['device'].upper()}: "
+                 f"{m['cpu_model']}, {m['cpu_cores']} cores" + (f", {', '.join(m['gpus_used'])}" if m["gpus_used"]
+                                                                 else ""), fontsize=10)
+    fig.tight_layout()
+    viz.save_figure(fig, path)
+    plt.close(fig)
+    return path
+
+
+def plot_samples(panels: Sequence[tuple[str, np.ndarray]], path: Path) -> Path:
+    """Sample grids side by side, one panel per (title, images)."""
+    import matplotlib.pyplot as plt
+
+    from course_utils import viz
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 4.0), squeeze=False)
+    for ax, (title, images) in zip(axes.flat, panels):
+        ax.imshow(viz.image_grid(images, ncols=8), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    fig.tight_layout()
+    viz.save_figure(fig, path)
+    plt.close(fig)
+    return path
+
+
+def sample_panels(runners: dict[str, Runner], speedup: dict[str, Any]) -> list[tuple[str, np.ndarray]]:
+    """Final samples of every recipe, plus the course's samples when it first matched the tutorial's best FID."""
+    panels = []
+    for key, runner in runners.items():
+        last = runner.curve[-1]
+        panels.append((f"{runner.label}\nafter {last['time_s']:.0f} s ({last['step']} steps), FID {last['fid']:.1f}",
+                       runner.grids[last["step"]]))
+        if key == "course" and speedup.get("course_time_s"):
+            match = next(p for p in runner.curve if p["time_s"] == speedup["course_time_s"])
+            if match["step"] != last["step"]:
+                panels.insert(len(panels) - 1, (
+                    f"{runner.label}\nafter {match['time_s']:.1f} s ({match['step']} steps), FID {match['fid']:.1f}",
+                    runner.grids[match["step"]]))
+    return panels
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return float(value) if math.isfinite(value) else None
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    return repr(value)
+
+
+def write_json(record: dict[str, Any], path: Path) -> Path:
+    """Write the record atomically (NaN/inf become null)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.part")
+    tmp.write_text(json.dumps(_jsonable(record), indent=1) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------------------------
+
+def choose_device(requested: str) -> str:
+    """Make the requested device the only one TensorFlow uses; return ``"cpu"`` or ``"gpu"``."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if requested == "gpu" and not gpus:
+        raise SystemExit("--device gpu: TensorFlow sees no GPU on this machine (use --device cpu)")
+    if requested == "cpu" or (requested == "auto" and not gpus):
+        if gpus:
+            tf.config.set_visible_devices([], "GPU")
+        return "cpu"
+    return "gpu"
+
+
+def build_runners(args: argparse.Namespace, x: np.ndarray, device_kind: str) -> dict[str, Runner]:
+    """The tutorial's recipe, the course's recipe and (on GPU) the course's recipe with mixed precision + XLA."""
+    import keras
+
+    from course_utils import device
+
+    course = load_course_recipe()
+    runners: dict[str, Runner] = {}
+
+    def noise(dim: int, salt: int) -> np.ndarray:
+        return np.random.default_rng([args.seed, salt]).standard_normal((args.fid_samples, dim)).astype(np.float32)
+
+    device.setup(args.seed, mixed_precision=False, xla=False)
+    g, d = build_tutorial_generator(), build_tutorial_discriminator()
+    if (g.count_params(), d.count_params()) != (TUTORIAL_G_PARAMS, TUTORIAL_D_PARAMS):
+        raise RuntimeError(f"tutorial networks have {g.count_params():,} + {d.count_params():,} parameters, "
+                           f"expected {TUTORIAL_G_PARAMS:,} + {TUTORIAL_D_PARAMS:,}")
+    g_opt, d_opt = make_tutorial_optimizers()
+    runners["tutorial"] = Runner(
+        "tutorial", "TF tutorial recipe", g, d, (g_opt, d_opt), make_tutorial_train_step(g, d, g_opt, d_opt),
+        Batches(x, TUTORIAL["batch_size"], args.seed), noise(TUTORIAL["noise_dim"], 1),
+        {"recipe": dict(TUTORIAL), "batch_size": TUTORIAL["batch_size"], "noise_dim": TUTORIAL["noise_dim"],
+         "precision": "float32", "jit_compile": False})
+
+    variants = [("course", "course recipe", False)]
+    if device_kind == "gpu" or args.gpu_variants:
+        variants.append(("course_mp_xla", "course recipe, mixed precision + XLA", True))
+    for key, label, fast in variants:
+        device.setup(args.seed, mixed_precision=fast, xla=fast)
+        try:
+            g, d = course["build_generator"](), course["build_discriminator"]()
+            g_opt, d_opt = course["make_optimizers"]()
+            ema = course["make_ema"](g) if "make_ema" in course else None  # sample as the lesson does
+            kwargs = {"ema": ema} if ema is not None else {}
+            step = course["make_train_step"](g, d, g_opt, d_opt, jit_compile=fast, **kwargs)
+        finally:
+            keras.config.set_dtype_policy("float32")
+        bs, nd = int(course["RECIPE"]["batch_size"]), int(course["NOISE_DIM"])
+        runners[key] = Runner(key, label, g, d, (g_opt, d_opt), step, Batches(x, bs, args.seed), noise(nd, 2),
+                              {"recipe": dict(course["RECIPE"]), "batch_size": bs, "noise_dim": nd,
+                               "precision": "mixed_float16" if fast else "float32", "jit_compile": fast,
+                               "source": f"notebooks/{LESSON}.py (cells tagged export)",
+                               "samples_from": "weight-averaged generator (make_ema)" if ema is not None
+                               else "generator"}, sampler=ema)
+    return runners
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark and return the record it wrote."""
+    wall_start = time.perf_counter()
+    args = parse_args(argv)
+    import tensorflow as tf  # noqa: F401  (imported after the log level is set)
+
+    device_kind = choose_device(args.device)
+    from course_utils import data, device
+
+    machine = machine_info(device_kind)
+    environment = device.environment_report(show=False)
+    ds = data.load_mnist(verbose=False)
+    x = data.to_float_images(ds.x_train)
+    print(f"Data: {ds.summary()}")
+    quality = Quality()
+    runners = build_runners(args, x, device_kind)
+    schedule = eval_schedule(args.budget, args.quick)
+    print(f"Device: {device_kind.upper()} ({machine['cpu_model']}, {machine['cpu_cores']} cores"
+          + (f", {', '.join(machine['gpus'])}" if device_kind == "gpu" else "") + f"); load average "
+          f"{machine['load_avg_start']}; budget {args.budget:g} s of training per recipe; "
+          f"{len(schedule)} evaluations of {args.fid_samples} samples each")
+    for r in runners.values():
+        r.warm_up()
+        print(f"  {r.label}: batch {r.batches.batch_size}, noise {r.fixed_noise.shape[1]}, "
+              f"{r.generator.count_params():,} + {r.discriminator.count_params():,} parameters; "
+              f"warm-up (tracing{', XLA' if r.info['jit_compile'] else ''}) {r.compile_s:.1f} s, not timed")
+
+    # Round robin: every recipe trains up to the same point of its own clock before any moves on, so slow
+    # changes in machine load (a shared CPU) fall on all recipes alike.
+    for target in schedule:
+        for r in runners.values():
+            r.train_until(target, args.budget)
+            point = r.evaluate(quality)
+            if point is not None:
+                print(f"  [{r.key:>13}] t={point['time_s']:7.2f} s  step {point['step']:5d}  "
+                      f"FID {point['fid']:8.2f}  coverage {point['coverage']:g}  (eval {point['eval_s']:.1f} s)",
+                      flush=True)
+
+    summaries = {key: r.summary() for key, r in runners.items()}
+    speedup = speedup_to_quality(summaries["tutorial"], summaries["course"])
+    machine["load_avg_end"] = [round(v, 2) for v in os.getloadavg()]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    record: dict[str, Any] = {
+        "schema": SCHEMA,
+        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "mode": "quick" if args.quick else "full",
+        "command": " ".join([Path(sys.argv[0]).name] + list(argv if argv is not None else sys.argv[1:])),
+        "seed": args.seed,
+        "budget_s": args.budget,
+        "fid_samples": args.fid_samples,
+        "eval_schedule_s": schedule,
+        "clock": "training time only: the clock stops while samples are generated and scored",
+        "machine": machine,
+        "environment": environment,
+        "data": {"name": ds.name, "source": ds.source, "train_images": len(x), "preprocessing": "[-1, 1] float32"},
+        "evaluator": {"module": quality.module.__name__, "fid_samples": args.fid_samples,
+                      "noise": "one fixed batch per recipe (seeded), generator in inference mode"},
+        "recipes": summaries,
+        "speedup_to_quality": speedup,
+        "speedup_to_quality_by_variant": {key: speedup_to_quality(summaries["tutorial"], rec)
+                                          for key, rec in summaries.items() if key != "tutorial"},
+        "course_time_to_fid_10": summaries["course"]["time_to_fid_10"],
+    }
+    files = {"json": out / "time_to_quality.json", "plot": out / "fid_vs_time.png", "samples": out / "samples.png"}
+    record["files"] = {k: str(v) for k, v in files.items()}
+    plot_curves(record, files["plot"])
+    plot_samples(sample_panels(runners, speedup), files["samples"])
+    record["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    record["wall_time_s"] = round(time.perf_counter() - wall_start, 2)
+    write_json(record, files["json"])
+    print_summary(record)
+    return record
+
+
+def _fmt(value: Any, spec: str = ".1f", unit: str = "") -> str:
+    return "n/a" if value is None else f"{value:{spec}}{unit}"
+
+
+def print_summary(record: dict[str, Any]) -> None:
+    """A short table on stdout."""
+    print(f"\n{'recipe':<40} {'steps':>6} {'ms/step':>9} {'img/s':>8} {'best FID':>9} {'at (s)':>7} {'cov':>5}")
+    for rec in record["recipes"].values():
+        print(f"{rec['label']:<40} {rec['steps']:>6} {_fmt(rec['ms_per_step']):>9} "
+              f"{_fmt(rec['images_per_s'], '.0f'):>8} {_fmt(rec['best_fid'], '.2f'):>9} "
+              f"{_fmt(rec['best_fid_time_s']):>7} {_fmt(rec['coverage_at_best_fid'], 'g'):>5}")
+    sp = record["speedup_to_quality"]
+    t10 = record["course_time_to_fid_10"]
+    print(f"\nSpeed-up to quality: tutorial best FID {_fmt(sp['target_fid'], '.2f')} at "
+          f"{_fmt(sp['tutorial_time_s'])} s; course reaches it at {_fmt(sp['course_time_s'], '.2f')} s (interpolated "
+          f"{_fmt(sp['course_time_interpolated_s'], '.2f')} s) -> {_fmt(sp['speedup'], '.1f', 'x')} "
+          f"(interpolated {_fmt(sp['speedup_interpolated'], '.1f', 'x')})")
+    for key, other in record["speedup_to_quality_by_variant"].items():
+        if key != "course":
+            print(f"  {record['recipes'][key]['label']}: reaches it at {_fmt(other['course_time_s'], '.2f')} s -> "
+                  f"{_fmt(other['speedup'], '.1f', 'x')} (interpolated {_fmt(other['speedup_interpolated'], '.1f', 'x')})")
+    print(f"Course time to FID <= {TARGET_FID:g}: {_fmt(t10['first_point_s'], '.1f', ' s')} "
+          f"(interpolated {_fmt(t10['interpolated_s'], '.1f', ' s')})")
+    print(f"Peak RSS {record['peak_rss_mb']:.0f} MB; wall time {record['wall_time_s']:.0f} s; load average "
+          f"{record['machine']['load_avg_start']} -> {record['machine']['load_avg_end']}")
+    print(f"Wrote {record['files']['json']}, {record['files']['plot']}, {record['files']['samples']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""The time-to-quality benchmark (benchmarks/time_to_quality.py): its arithmetic, and its quick mode end to end.
+
+The end-to-end test runs ``--quick`` in a subprocess (a few seconds of training per recipe) and checks the JSON
+record and the figures it writes, so the script cannot rot. It asserts nothing about speed: CI machines differ.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SCRIPT = REPO / "benchmarks" / "time_to_quality.py"
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location("time_to_quality", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+ttq = _load_script()
+
+
+def _curve(*points):
+    return [{"time_s": t, "step": i, "fid": f} for i, (t, f) in enumerate(points)]
+
+
+def test_time_to_reach_first_point_and_interpolation():
+    curve = _curve((0.0, 300.0), (5.0, 100.0), (10.0, 20.0), (15.0, 8.0))
+    reach = ttq.time_to_reach(curve, 10.0)
+    assert reach["first_point_s"] == 15.0
+    assert math.isclose(reach["interpolated_s"], 10.0 + (20.0 - 10.0) / (20.0 - 8.0) * 5.0, abs_tol=1e-3)
+    assert ttq.time_to_reach(curve, 20.0)["interpolated_s"] == 10.0  # exactly on an evaluation
+    assert ttq.time_to_reach(curve, 1.0) == {"first_point_s": None, "interpolated_s": None, "step": None}
+    # A NaN evaluation (diverged samples) never counts as reaching the target.
+    assert ttq.time_to_reach(_curve((0.0, 50.0), (1.0, float("nan")), (2.0, 5.0)), 10.0)["first_point_s"] == 2.0
+
+
+def test_speedup_is_tutorial_time_to_its_best_over_course_time_to_that_fid():
+    tutorial = {"best_fid": 40.0, "best_fid_time_s": 300.0, "compile_s": 2.0}
+    course = {"curve": _curve((0.0, 400.0), (4.0, 80.0), (6.0, 30.0)), "compile_s": 1.0}
+    sp = ttq.speedup_to_quality(tutorial, course)
+    assert sp["course_time_s"] == 6.0 and sp["speedup"] == 50.0
+    assert math.isclose(sp["course_time_interpolated_s"], 4.0 + 40.0 / 50.0 * 2.0, abs_tol=1e-3)
+    assert sp["speedup_interpolated"] == round(300.0 / 5.6, 2)
+    assert sp["speedup_incl_compile"] == round(302.0 / 7.0, 2)
+    never = ttq.speedup_to_quality(tutorial, {"curve": _curve((0.0, 400.0), (6.0, 90.0)), "compile_s": 1.0})
+    assert never["speedup"] is None and never["course_time_s"] is None
+
+
+def test_eval_schedule_starts_at_zero_is_dense_early_and_ends_at_the_budget():
+    full = ttq.eval_schedule(300.0, quick=False)
+    assert full[0] == 0.0 and full[-1] == 300.0 and full == sorted(set(full))
+    assert [t for t in full if t <= 10] == [0, 1, 2, 3, 4, 5, 6, 8, 10]
+    assert max(b - a for a, b in zip(full, full[1:])) <= 15
+    assert ttq.eval_schedule(8.0, quick=True) == [0.0, 2.0, 4.0, 8.0]
+
+
+@pytest.mark.parametrize("argv", [["--budget", "0"], ["--budget", "nan"], ["--fid-samples", "10"],
+                                  ["--device", "tpu"], ["--seed", "-1"]])
+def test_bad_command_line_is_refused(argv, capsys):
+    with pytest.raises(SystemExit) as err:
+        ttq.parse_args(argv)
+    assert err.value.code == 2
+    assert "error" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_quick_mode_writes_a_complete_record(tmp_path):
+    out = tmp_path / "bench"
+    env = dict(os.environ, COURSE_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--device", "cpu", "--out", str(out)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n" \
+                                 f"{proc.stderr[-3000:]}"
+
+    def no_nan(token):
+        raise AssertionError(f"JSON must be strict, found {token}")
+
+    record = json.loads((out / "time_to_quality.json").read_text(), parse_constant=no_nan)
+    assert record["schema"] == ttq.SCHEMA and record["mode"] == "quick"
+    assert record["budget_s"] == ttq.QUICK_BUDGET_S and record["fid_samples"] == ttq.QUICK_FID_SAMPLES
+    for key in ("cpu_model", "cpu_cores", "ram_gb", "gpus", "load_avg_start", "load_avg_end"):
+        assert key in record["machine"], key
+    assert record["machine"]["device"] == "cpu" and record["machine"]["gpus_used"] == []
+    assert "TensorFlow" in record["environment"] and "Keras" in record["environment"]
+    assert record["peak_rss_mb"] > 0
+
+    recipes = record["recipes"]
+    assert {"tutorial", "course"} <= set(recipes)
+    assert recipes["tutorial"]["params"] == {"generator": 2_330_944, "discriminator": 212_865}
+    assert recipes["tutorial"]["batch_size"] == 256 and recipes["tutorial"]["noise_dim"] == 100
+    for key, rec in recipes.items():
+        assert rec["params"]["generator"] > 0 and rec["params"]["discriminator"] > 0, key
+        assert rec["steps"] > 0 and rec["ms_per_step"] > 0 and rec["images_per_s"] > 0, key
+        assert rec["compile_s"] >= 0, key
+        assert rec["train_time_s"] >= record["budget_s"] or rec["diverged"], key
+        curve = rec["curve"]
+        assert len(curve) >= 2 and curve[0]["time_s"] == 0 and curve[0]["step"] == 0, key
+        times, steps = [p["time_s"] for p in curve], [p["step"] for p in curve]
+        assert all(a < b for a, b in zip(times, times[1:])), f"{key}: times not increasing: {times}"
+        assert all(a < b for a, b in zip(steps, steps[1:])), f"{key}: steps not increasing: {steps}"
+        assert steps[-1] == rec["steps"]
+        for p in curve:
+            assert isinstance(p["fid"], float) and math.isfinite(p["fid"]) and p["fid"] >= -1e-6, (key, p)
+            assert 0 <= p["coverage"] <= 10, (key, p)
+        assert rec["best_fid"] == min(p["fid"] for p in curve)
+
+    sp = record["speedup_to_quality"]
+    for key in ("target_fid", "tutorial_time_s", "course_time_s", "course_time_interpolated_s", "speedup",
+                "speedup_interpolated", "definition"):
+        assert key in sp, key
+    assert set(record["course_time_to_fid_10"]) == {"first_point_s", "interpolated_s", "step"}
+
+    for name in ("plot", "samples"):
+        path = Path(record["files"][name])
+        assert path.parent == out and path.suffix == ".png", path
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5_000, path

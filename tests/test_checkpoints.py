@@ -1,0 +1,471 @@
+"""Tests for ``course_utils.checkpoints``: exact resume, damaged or foreign checkpoints, atomic model files, SIGKILL."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras import layers
+
+from course_utils.checkpoints import GANCheckpoint, load_model_checked, save_model_atomic
+
+REPO = Path(__file__).resolve().parents[1]
+
+# The tiny GAN every test uses; the SIGKILL test's script is given the same three functions' source.
+
+def make_gan(seed=0, width=8, loss_scale=False):
+    """A Dense generator 4 -> width (batch norm) -> 3 and a Dense discriminator 3 -> 8 -> 1, with Adam(2e-4, 0.5)."""
+    keras.utils.set_random_seed(seed)
+    generator = keras.Sequential([keras.Input((4,)), layers.Dense(width), layers.BatchNormalization(), layers.ReLU(),
+                                  layers.Dense(3, dtype="float32")])
+    discriminator = keras.Sequential([keras.Input((3,)), layers.Dense(8), layers.LeakyReLU(0.2),
+                                      layers.Dense(1, dtype="float32")])
+    opts = [keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5)]
+    if loss_scale:
+        opts = [keras.optimizers.LossScaleOptimizer(opt) for opt in opts]
+    return dict(generator=generator, discriminator=discriminator, g_optimizer=opts[0], d_optimizer=opts[1])
+
+
+def make_train_step(gan):
+    """One non-saturating GAN step on (z, x); returns (d_loss, g_loss)."""
+    g, d, g_opt, d_opt = gan["generator"], gan["discriminator"], gan["g_optimizer"], gan["d_optimizer"]
+    scaled = isinstance(g_opt, keras.optimizers.LossScaleOptimizer)
+
+    @tf.function
+    def train_step(z, x):
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            fake = g(z, training=True)
+            real_logits, fake_logits = d(x, training=True), d(fake, training=True)
+            d_loss = tf.reduce_mean(tf.nn.softplus(-real_logits)) + tf.reduce_mean(tf.nn.softplus(fake_logits))
+            g_loss = tf.reduce_mean(tf.nn.softplus(-fake_logits))
+            g_obj, d_obj = (g_opt.scale_loss(g_loss), d_opt.scale_loss(d_loss)) if scaled else (g_loss, d_loss)
+        g_opt.apply_gradients(zip(g_tape.gradient(g_obj, g.trainable_variables), g.trainable_variables))
+        d_opt.apply_gradients(zip(d_tape.gradient(d_obj, d.trainable_variables), d.trainable_variables))
+        return d_loss, g_loss
+
+    return train_step
+
+
+def make_batches(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return [(tf.constant(rng.normal(size=(8, 4)), tf.float32), tf.constant(rng.normal(1.0, 0.5, size=(8, 3)), tf.float32))
+            for _ in range(n)]
+
+
+def snapshot(gan, optimizers: bool = True) -> list[tuple[str, np.ndarray]]:
+    """Every variable of both networks (and optimizers), in order, named independently of Keras' name counters."""
+    out = []
+    for key in ("generator", "discriminator"):
+        out += [(f"{key}/{i}:{v.name}", v.numpy()) for i, v in enumerate(gan[key].weights)]
+    for key in ("g_optimizer", "d_optimizer") if optimizers else ():
+        out += [(f"{key}/{i}:{v.name.rsplit('_', 1)[-1]}", v.numpy()) for i, v in enumerate(gan[key].variables)]
+    return out
+
+
+def assert_same_state(got, expected):
+    assert [name for name, _ in got] == [name for name, _ in expected]
+    for (name, a), (_, b) in zip(got, expected):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def train_and_save(run_dir, steps=3, *, every=3, extra=None, **gan_kwargs):
+    gan = make_gan(**gan_kwargs)
+    ckpt = GANCheckpoint(run_dir, **gan, every_n_steps=every, extra=extra)
+    ckpt.restore()
+    train_step = make_train_step(gan)
+    for z, x in make_batches(steps):
+        train_step(z, x)
+        ckpt.advance()
+        ckpt.maybe_save()
+    return gan, ckpt
+
+
+# --- exact resume ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mixed", [False, True], ids=["adam", "mixed_float16-loss_scale"])
+def test_resume_restores_everything_exactly_and_training_continues_identically(tmp_path, capsys, mixed):
+    if mixed:
+        keras.config.set_dtype_policy("mixed_float16")
+    try:
+        batches = make_batches(5)
+        original = make_gan(seed=0, loss_scale=mixed)
+        ckpt = GANCheckpoint(tmp_path / "run", **original, every_n_steps=3)
+        assert ckpt.restore() == 0
+        step = make_train_step(original)
+        for z, x in batches[:3]:
+            step(z, x)
+            ckpt.advance()
+        ckpt.advance_epoch()
+        assert ckpt.maybe_save() == str(tmp_path / "run" / "ckpt-3")
+        saved = snapshot(original)
+
+        fresh = make_gan(seed=1, loss_scale=mixed)  # other initial weights, optimizers not built
+        assert not fresh["g_optimizer"].built and not fresh["d_optimizer"].built
+        resumed = GANCheckpoint(tmp_path / "run", **fresh, every_n_steps=3)
+        capsys.readouterr()
+        assert resumed.restore() == 3 and resumed.steps_done == 3 and resumed.epochs_done == 1
+        assert f"Resumed from step 3 (epoch 1) in {tmp_path / 'run'}" in capsys.readouterr().out
+        # Right after restore(), before any step: weights, BN moving stats, iterations and Adam moments
+        # (these only exist here because restore() built the optimizers) equal the saved ones.
+        assert_same_state(snapshot(fresh), saved)
+        g_opt = fresh["g_optimizer"].inner_optimizer if mixed else fresh["g_optimizer"]
+        assert int(g_opt.iterations.numpy()) == 3
+        moments = [v.numpy() for v in g_opt.variables if v.name.endswith(("momentum", "velocity"))]
+        assert len(moments) == 2 * len(fresh["generator"].trainable_variables) and all(np.any(m != 0) for m in moments)
+        bn = fresh["generator"].layers[1]
+        assert np.any(bn.moving_mean.numpy() != 0) and np.any(bn.moving_variance.numpy() != 1)
+        if mixed:
+            assert [v.name for v in fresh["g_optimizer"].variables if "scale" in v.name] == ["dynamic_scale"]
+
+        # Two more steps on both: the resumed run is bit-for-bit the uninterrupted one.
+        step_fresh = make_train_step(fresh)
+        for z, x in batches[3:]:
+            step(z, x)
+            step_fresh(z, x)
+        assert_same_state(snapshot(fresh), snapshot(original))
+    finally:
+        keras.config.set_dtype_policy("float32")
+
+
+def test_no_checkpoint_starts_from_zero_and_changes_nothing(tmp_path, capsys):
+    gan = make_gan()
+    before = snapshot(gan, optimizers=False)
+    ckpt = GANCheckpoint(tmp_path / "nothing-here", **gan)
+    assert ckpt.restore() == 0 and ckpt.epochs_done == 0 and ckpt.latest is None
+    assert f"No checkpoint in {tmp_path / 'nothing-here'}: starting from scratch" in capsys.readouterr().out
+    assert_same_state(snapshot(gan, optimizers=False), before)
+    assert gan["g_optimizer"].built  # built by restore(), ready to be saved with its moments
+
+
+# --- what gets saved when --------------------------------------------------------------------------
+
+def test_maybe_save_respects_every_n_steps(tmp_path):
+    ckpt = GANCheckpoint(tmp_path / "run", **make_gan(), every_n_steps=3)
+    ckpt.restore()
+    saved_at = []
+    for _ in range(7):
+        ckpt.advance()
+        if ckpt.maybe_save():
+            saved_at.append(ckpt.steps_done)
+        assert ckpt.maybe_save() is None  # never twice at one step
+    assert saved_at == [3, 6] and ckpt.saved_steps == [3, 6]
+    assert ckpt.save() == str(tmp_path / "run" / "ckpt-7")  # save() does not wait for a multiple
+
+
+def test_max_to_keep_prunes_old_checkpoints_and_their_history(tmp_path):
+    run = tmp_path / "run"
+    history = {"step": []}
+    ckpt = GANCheckpoint(run, **make_gan(), every_n_steps=1, max_to_keep=2, extra=history)
+    ckpt.restore()
+    run.mkdir()
+    (run / "ckpt-99.history.json.part").write_text("{")  # left by a killed save
+    (run / "ckpt-98_temp").mkdir()  # TensorFlow's staging folder, left by a killed save
+    (run / "notes.txt").write_text("mine")  # not ours: left alone
+    for _ in range(4):
+        history["step"].append(ckpt.advance())
+        ckpt.maybe_save()
+    assert ckpt.saved_steps == [3, 4]
+    names = sorted(p.name for p in run.iterdir())
+    assert names == ["checkpoint", "ckpt-3.data-00000-of-00001", "ckpt-3.history.json", "ckpt-3.index",
+                     "ckpt-4.data-00000-of-00001", "ckpt-4.history.json", "ckpt-4.index", "notes.txt"]
+    assert json.loads((run / "ckpt-3.history.json").read_text()) == {"step": [1, 2, 3]}
+
+
+def test_history_round_trips_and_matches_the_checkpoint_restored(tmp_path, capsys, monkeypatch):
+    run = tmp_path / "run"
+    history = {"d_loss": [], "fid": [np.float64(91.5)], "note": "first run"}
+    gan = make_gan()
+    ckpt = GANCheckpoint(run, **gan, every_n_steps=2, extra=history)
+    ckpt.restore()
+    step = make_train_step(gan)
+    for z, x in make_batches(4):
+        d_loss, _ = step(z, x)
+        history["d_loss"].append(d_loss)  # an eager tensor: stored as a number
+        ckpt.advance()
+        ckpt.maybe_save()
+    expected = json.loads(json.dumps({**history, "d_loss": [float(v) for v in history["d_loss"]]}))
+
+    # A kill after step 6's history file was written but before its checkpoint: step 4 and its history win.
+    for _ in range(2):
+        history["d_loss"].append(0.0)
+        ckpt.advance()
+    monkeypatch.setattr(ckpt.manager, "save", lambda **kw: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        ckpt.maybe_save()
+    assert (run / "ckpt-6.history.json").is_file() and ckpt.saved_steps == [2, 4]
+
+    restored_history = {"d_loss": ["stale"], "other": 1}
+    resumed = GANCheckpoint(run, **make_gan(seed=1), extra=restored_history)
+    assert resumed.restore() == 4
+    assert resumed.history is restored_history and restored_history == expected  # updated in place
+    assert len(restored_history["d_loss"]) == resumed.steps_done
+    capsys.readouterr()
+    resumed.save()  # the next save removes the orphan history file of step 6
+    assert not (run / "ckpt-6.history.json").exists()
+
+
+def test_resaving_a_step_records_the_new_epoch_and_an_interrupted_rewrite_falls_back(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    history = {"epochs": []}
+    _, ckpt = train_and_save(run, steps=4, every=2, extra=history)  # checkpoints at steps 2 and 4
+    history["epochs"].append(1)
+    ckpt.advance_epoch()
+    assert ckpt.save() == str(run / "ckpt-4")  # the epoch ended on a multiple of every_n_steps: same number
+    assert ckpt.saved_steps == [2, 4]
+    check = GANCheckpoint(run, **make_gan(seed=1), extra={})
+    assert check.restore() == 4 and check.epochs_done == 1 and check.history == {"epochs": [1]}
+
+    history["epochs"].append(2)
+    ckpt.advance_epoch()
+    monkeypatch.setattr(GANCheckpoint, "_new_manager", _manager_that_dies_on_save(GANCheckpoint._new_manager))
+    with pytest.raises(KeyboardInterrupt):
+        ckpt.save()  # killed while rewriting ckpt-4: the state file already points at ckpt-2
+    monkeypatch.undo()
+    survivor = GANCheckpoint(run, **make_gan(seed=2), extra={})
+    assert survivor.restore() == 2 and survivor.history == {"epochs": []}
+
+
+def _manager_that_dies_on_save(new_manager):
+    def patched(self):
+        manager = new_manager(self)
+        manager.save = lambda **kw: (_ for _ in ()).throw(KeyboardInterrupt())
+        return manager
+    return patched
+
+
+def test_restore_brings_back_the_saved_learning_rate_and_says_so(tmp_path, capsys):
+    train_and_save(tmp_path / "run", steps=3)
+    gan = make_gan(seed=1)
+    gan["g_optimizer"].learning_rate = 1e-3
+    GANCheckpoint(tmp_path / "run", **gan).restore()
+    assert np.isclose(float(gan["g_optimizer"].learning_rate.numpy()), 2e-4)
+    out = capsys.readouterr().out
+    assert "g_optimizer learning rate is 0.0002 as saved (was 0.001" in out and "d_optimizer" not in out
+
+
+def test_saving_over_an_earlier_run_without_restore_is_refused(tmp_path):
+    train_and_save(tmp_path / "run", steps=3)
+    other = GANCheckpoint(tmp_path / "run", **make_gan(seed=1), every_n_steps=3)
+    other.advance(3)
+    with pytest.raises(ValueError, match=r"already holds a checkpoint \(step 3\).*call restore\(\) first.*start over"):
+        other.maybe_save()
+
+
+# --- foreign and damaged checkpoints ---------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs", [dict(width=16), dict(loss_scale=True)], ids=["wider-generator", "loss-scale-optimizer"])
+def test_checkpoint_of_another_set_up_is_refused_and_changes_nothing(tmp_path, kwargs):
+    train_and_save(tmp_path / "run", steps=3)
+    gan = make_gan(seed=1, **kwargs)
+    other = GANCheckpoint(tmp_path / "run", **gan)
+    for key in ("g_optimizer", "d_optimizer"):
+        gan[key].build(gan["generator" if key == "g_optimizer" else "discriminator"].trainable_variables)
+    before = snapshot(gan)
+    match = r"does not fit these networks.*expected .*got a checkpoint with .*delete .*run to start over"
+    with pytest.raises(ValueError, match=match):
+        other.restore()
+    assert_same_state(snapshot(gan), before)
+    assert other.steps_done == 0
+
+
+@pytest.mark.parametrize("damage", ["truncate-data", "flip-a-byte", "truncate-index", "delete-index", "empty-state"])
+def test_damaged_checkpoint_raises_instead_of_being_used(tmp_path, damage):
+    run = tmp_path / "run"
+    train_and_save(run, steps=3)
+    data_file, index = run / "ckpt-3.data-00000-of-00001", run / "ckpt-3.index"
+    if damage == "truncate-data":
+        data_file.write_bytes(data_file.read_bytes()[: data_file.stat().st_size // 2])
+    elif damage == "flip-a-byte":
+        raw = bytearray(data_file.read_bytes())
+        raw[len(raw) // 2] ^= 0xFF
+        data_file.write_bytes(bytes(raw))
+    elif damage == "truncate-index":
+        index.write_bytes(index.read_bytes()[:40])
+    elif damage == "delete-index":
+        index.unlink()
+    else:
+        (run / "checkpoint").write_text("")
+    match = {"delete-index": "ckpt-3.index is missing", "empty-state": "lists no usable checkpoint"}.get(
+        damage, "is damaged or truncated and was not used")
+    gan = make_gan(seed=1)
+    before = snapshot(gan, optimizers=False)
+    with pytest.raises(ValueError, match=rf"{match}.*delete .*run to start over"):
+        GANCheckpoint(run, **gan).restore()
+    assert_same_state(snapshot(gan, optimizers=False), before)
+
+
+def test_damaged_history_file_raises(tmp_path):
+    run = tmp_path / "run"
+    train_and_save(run, steps=3, extra={"loss": [1.0]})
+    (run / "ckpt-3.history.json").write_text('{"loss": [1.0')
+    with pytest.raises(ValueError, match=r"run history .*ckpt-3.history.json is damaged"):
+        GANCheckpoint(run, **make_gan(seed=1), extra={}).restore()
+
+
+# --- argument checks -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("change, match", [
+    (dict(every_n_steps=0), r"every_n_steps must be an int >= 1, got 0"),
+    (dict(every_n_steps=2.5), r"every_n_steps must be an int >= 1, got 2.5"),
+    (dict(every_n_steps=True), r"every_n_steps must be an int >= 1, got True"),
+    (dict(max_to_keep=0), r"max_to_keep must be an int >= 1, got 0"),
+    (dict(generator="G"), r"generator must be a keras.Model \(Keras 3\), got builtins.str"),
+    (dict(d_optimizer=object()), r"d_optimizer must be a keras.optimizers.Optimizer .*got builtins.object"),
+    (dict(extra=[1, 2]), r"extra must be a dict of run history \(or None\), got list"),
+    ("same-optimizer", r"two different optimizer objects"),
+])
+def test_bad_arguments(tmp_path, change, match):
+    kwargs = make_gan()
+    if change == "same-optimizer":
+        kwargs["d_optimizer"] = kwargs["g_optimizer"]
+    else:
+        kwargs.update(change)
+    with pytest.raises(ValueError, match=match):
+        GANCheckpoint(tmp_path / "run", **kwargs)
+
+
+def test_unbuilt_model_advance_and_unserialisable_history_are_reported(tmp_path):
+    gan = make_gan()
+    gan["generator"] = keras.Sequential([layers.Dense(3)])  # no Input: no weights yet
+    with pytest.raises(ValueError, match=r"the generator has no weights yet: expected a built model"):
+        GANCheckpoint(tmp_path / "a", **gan).restore()
+    ckpt = GANCheckpoint(tmp_path / "b", **make_gan(), extra={"fn": print})
+    with pytest.raises(ValueError, match=r"n_steps must be an int >= 1, got 0"):
+        ckpt.advance(0)
+    ckpt.restore()
+    with pytest.raises(ValueError, match=r"extra must be JSON-serialisable"):
+        ckpt.save()
+    assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
+
+
+# --- single model files ----------------------------------------------------------------------------
+
+def test_save_model_atomic_round_trip(tmp_path):
+    model = make_gan()["generator"]
+    path = save_model_atomic(model, tmp_path / "models" / "generator.keras")
+    assert path == tmp_path / "models" / "generator.keras" and sorted(os.listdir(path.parent)) == ["generator.keras"]
+    loaded = load_model_checked(path)
+    z = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.predict(z, verbose=0), model.predict(z, verbose=0))
+    for a, b in zip(loaded.weights, model.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize("name, suffix", [("generator.h5", ".h5"), ("generator", "(none)"), ("g.keras.bak", ".bak")])
+def test_wrong_suffix_is_refused(tmp_path, name, suffix):
+    model = make_gan()["generator"]
+    match = rf"expected a path ending in '.keras', got suffix '{re.escape(suffix)}' in "
+    with pytest.raises(ValueError, match=match):
+        save_model_atomic(model, tmp_path / name)
+    with pytest.raises(ValueError, match=match):
+        load_model_checked(tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_save_leaves_the_old_file_untouched(tmp_path, monkeypatch):
+    model = make_gan()["generator"]
+    path = save_model_atomic(model, tmp_path / "generator.keras")
+    old = path.read_bytes()
+
+    def broken_save(target, *args, **kwargs):
+        Path(target).write_bytes(b"PK half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(model, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        save_model_atomic(model, path)
+    assert path.read_bytes() == old and os.listdir(tmp_path) == ["generator.keras"]
+
+
+def test_missing_or_truncated_model_file_raises(tmp_path):
+    with pytest.raises(ValueError, match=r"expected a saved model at .*nope.keras, found no such file"):
+        load_model_checked(tmp_path / "nope.keras")
+    path = save_model_atomic(make_gan()["generator"], tmp_path / "generator.keras")
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ValueError, match=r"generator.keras is damaged or truncated .*re-run the training cell to recreate it"):
+        load_model_checked(path)
+
+
+# --- a real kill -9 in the middle of training ------------------------------------------------------
+
+TRAIN_SCRIPT = '''
+import sys, time
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+from course_utils.checkpoints import GANCheckpoint
+''' + "\n".join(inspect.getsource(f) for f in (make_gan, make_train_step, make_batches)) + '''
+run_dir, mode = sys.argv[1], sys.argv[2]
+gan = make_gan()
+history = {"g_loss": []}
+ckpt = GANCheckpoint(run_dir, **gan, every_n_steps=5, max_to_keep=2, extra=history)
+start = ckpt.restore()
+print(f"resumed {start} {len(history['g_loss'])}", flush=True)
+train_step = make_train_step(gan)
+batches = make_batches(7)
+stop, deadline = (start + 10 if mode == "resume" else 10**9), time.monotonic() + 120
+while ckpt.steps_done < stop and time.monotonic() < deadline:
+    _, g_loss = train_step(*batches[ckpt.steps_done % 7])
+    history["g_loss"].append(float(g_loss))
+    ckpt.advance()
+    if ckpt.maybe_save():
+        print(f"saved {ckpt.steps_done}", flush=True)
+print(f"done {ckpt.steps_done}", flush=True)
+'''
+
+
+def test_sigkill_during_training_resumes_from_the_last_saved_step(tmp_path):
+    script, run = tmp_path / "train_gan.py", tmp_path / "run"
+    script.write_text(textwrap.dedent(TRAIN_SCRIPT))
+    python_path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": python_path, "CUDA_VISIBLE_DEVICES": ""}
+    lines: list[str] = []
+    with open(tmp_path / "stderr.txt", "w") as err:
+        proc = subprocess.Popen([sys.executable, str(script), str(run), "train"], stdout=subprocess.PIPE, stderr=err,
+                                text=True, env=env)
+        reader = threading.Thread(target=lambda: [lines.append(line) for line in proc.stdout], daemon=True)
+        reader.start()
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and proc.poll() is None:
+                saves = [int(line.split()[1]) for line in list(lines) if line.startswith("saved")]
+                if len(saves) >= 2 and saves[-1] >= 10:
+                    break
+                time.sleep(0.05)
+            stderr = (tmp_path / "stderr.txt").read_text
+            assert proc.poll() is None, f"the training script stopped early:\n{''.join(lines)}\n{stderr()}"
+            os.kill(proc.pid, signal.SIGKILL)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=30)
+            reader.join(timeout=30)
+            proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL
+    saves = [int(line.split()[1]) for line in lines if line.startswith("saved")]
+    assert len(saves) >= 2 and saves[-1] >= 10, f"killed before two saves:\n{''.join(lines)}"
+
+    resumed = subprocess.run([sys.executable, str(script), str(run), "resume"], capture_output=True, text=True,
+                             env=env, timeout=180)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    notice, marker, *rest = resumed.stdout.splitlines()
+    start, n_history = map(int, marker.split()[1:])
+    assert marker.startswith("resumed") and notice == f"Resumed from step {start} (epoch 0) in {run}"
+    # The last save printed, or the one after it if the kill came between its save and its print.
+    assert start in (saves[-1], saves[-1] + 5) and start >= 10
+    assert n_history == start  # the history restored is the one saved with that checkpoint
+    assert rest == [f"saved {start + 5}", f"saved {start + 10}", f"done {start + 10}"]

@@ -1,0 +1,319 @@
+"""Lesson 04 (the DCGAN): the recipe the lesson, the tests and the benchmark share, driven without the notebook.
+
+Everything comes from the lesson's cells tagged ``export`` (``course_utils.lessons.load_lesson_code``), so a change
+to the lesson that breaks shapes, losses, the shared update, checkpoint/resume or the latent-space callbacks fails
+here even if nobody runs the notebook.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from course_utils.lessons import load_lesson_code
+
+ROOT = Path(__file__).resolve().parent.parent
+LESSON = ROOT / "notebooks" / "04_dcgan.py"
+
+
+@pytest.fixture(scope="module")
+def L():
+    return load_lesson_code("04_dcgan")
+
+
+@pytest.fixture(scope="module")
+def tiny_real():
+    from course_utils import data
+
+    x = data.to_float_images(data.load_bundled_mnist().x_train[:64])
+    return x
+
+
+def _weights(*models):
+    return [w.copy() for m in models for w in m.get_weights()]
+
+
+# ---- shapes, sizes, recipe ----------------------------------------------------------------------------------
+
+def test_recipe_follows_dcgan_and_shapes_meet(L):
+    import keras
+
+    r = L["RECIPE"]
+    assert (r["learning_rate"], r["beta_1"], r["leaky_slope"]) == (2e-4, 0.5, 0.2)  # Radford et al. (2016)
+    assert r["noise_dim"] == L["NOISE_DIM"]
+    g, d = L["build_generator"](), L["build_discriminator"]()
+    z = np.random.default_rng(0).standard_normal((5, L["NOISE_DIM"])).astype("float32")
+    images = g(z, training=False)
+    assert images.shape == (5, 28, 28, 1)
+    assert float(np.max(np.abs(images))) <= 1.0
+    assert d(images).shape == (5, 1)
+    kinds = [type(layer).__name__ for layer in g.layers]
+    assert kinds.count("Conv2DTranspose") == 2 and kinds.count("BatchNormalization") == 2 and "ReLU" in kinds
+    assert g.layers[-1].get_config()["activation"] == "tanh"
+    dkinds = [type(layer).__name__ for layer in d.layers]
+    assert "LeakyReLU" in dkinds and "MaxPooling2D" not in dkinds and "Dense" == dkinds[-1]
+    assert all(layer.strides == (2, 2) for layer in d.layers if isinstance(layer, keras.layers.Conv2D))
+    g_opt, d_opt = L["make_optimizers"]()
+    assert g_opt is not d_opt
+    assert float(g_opt.learning_rate) == pytest.approx(2e-4) and float(g_opt.beta_1) == 0.5
+
+
+def test_losses_match_the_formulas_and_stay_finite_for_huge_logits(L):
+    import tensorflow as tf
+
+    real = tf.constant([[-3.0], [0.0], [2.0], [800.0]])
+    fake = tf.constant([[1.0], [-800.0], [0.5], [-2.0]])
+    sp = lambda v: np.logaddexp(0.0, v)  # noqa: E731
+    a = L["RECIPE"]["real_label"]
+    assert 0.8 <= a <= 1.0
+    d_expected = np.mean(a * sp(-real.numpy()) + (1 - a) * sp(real.numpy())) + np.mean(sp(fake.numpy()))
+    assert float(L["discriminator_loss"](real, fake, real_label=1.0)) == pytest.approx(
+        np.mean(sp(-real.numpy())) + np.mean(sp(fake.numpy())), rel=1e-6)  # lesson 01's loss without smoothing
+    g_expected = np.mean(sp(-fake.numpy()))
+    assert float(L["discriminator_loss"](real, fake)) == pytest.approx(d_expected, rel=1e-6)
+    assert float(L["generator_loss"](fake)) == pytest.approx(g_expected, rel=1e-6)
+    assert np.isfinite(float(L["generator_loss"](tf.constant([[-1e4]]))))
+
+
+# ---- one update, two front ends -------------------------------------------------------------------------------
+
+def test_one_step_updates_both_players_and_reports_finite_metrics(L, tiny_real):
+    import tensorflow as tf
+
+    g, d = L["build_generator"](), L["build_discriminator"]()
+    g_opt, d_opt = L["make_optimizers"]()
+    step = L["make_train_step"](g, d, g_opt, d_opt)
+    before_g, before_d = _weights(g), _weights(d)
+    out = step(tf.constant(tiny_real))
+    assert set(out) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert all(np.isfinite(float(v)) for v in out.values())
+    assert 0 < float(out["d_real"]) < 1 and 0 < float(out["d_fake"]) < 1
+    assert any(not np.array_equal(a, b) for a, b in zip(before_g, _weights(g)))
+    assert any(not np.array_equal(a, b) for a, b in zip(before_d, _weights(d)))
+    assert int(g_opt.iterations) == 1 and int(d_opt.iterations) == 1
+
+
+def test_ema_generator_is_the_running_average_of_the_trained_one(L, tiny_real):
+    import tensorflow as tf
+
+    g, d = L["build_generator"](), L["build_discriminator"]()
+    ema = L["make_ema"](g)
+    for a, b in zip(_weights(g), _weights(ema)):
+        np.testing.assert_array_equal(a, b)
+    step = L["make_train_step"](g, d, *L["make_optimizers"](), ema=ema)
+    before = _weights(ema)
+    step(tf.constant(tiny_real[:16]))
+    beta = L["RECIPE"]["ema_decay"]
+    assert 0.9 <= beta < 1
+    changed = 0
+    for old, new_g, new_ema in zip(before, _weights(g), _weights(ema)):
+        np.testing.assert_allclose(new_ema, beta * old + (1 - beta) * new_g, rtol=1e-5, atol=1e-7)
+        changed += not np.array_equal(old, new_ema)
+    assert changed > 0
+    gan = L["DCGAN"](g, d, ema)
+    gan.compile(*L["make_optimizers"]())
+    before = _weights(ema)
+    gan.fit(tf.data.Dataset.from_tensors(tf.constant(tiny_real[:16])), epochs=1, shuffle=False, verbose=0)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, _weights(ema))), "fit() must update the average too"
+
+
+def test_explicit_loop_and_keras_fit_give_the_same_weights(L, tiny_real):
+    import keras
+    import tensorflow as tf
+
+    real = tf.constant(tiny_real[:32])
+    noise = tf.random.normal([32, L["NOISE_DIM"]], seed=3)
+    g1, d1 = L["build_generator"](), L["build_discriminator"]()
+    g2, d2 = keras.models.clone_model(g1), keras.models.clone_model(d1)
+    g2.set_weights(g1.get_weights())
+    d2.set_weights(d1.get_weights())
+    tf.function(L["gan_update"])(g1, d1, *L["make_optimizers"](), real, noise)
+    gan = L["DCGAN"](g2, d2)
+    gan.compile(*L["make_optimizers"]())
+    gan.train_step = lambda batch: L["gan_update"](gan.generator, gan.discriminator, gan.g_optimizer,
+                                                   gan.d_optimizer, batch, noise)
+    gan.fit(tf.data.Dataset.from_tensors(real), epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(_weights(g1, d1), _weights(g2, d2)):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_dcgan_model_trains_with_fit_and_its_own_noise(L, tiny_real):
+    import tensorflow as tf
+
+    gan = L["DCGAN"](L["build_generator"](), L["build_discriminator"]())
+    gan.compile(*L["make_optimizers"]())
+    hist = gan.fit(tf.data.Dataset.from_tensor_slices(tiny_real).batch(16), epochs=1, shuffle=False, verbose=0)
+    assert set(hist.history) >= {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert gan(tf.zeros([2, L["NOISE_DIM"]])).shape == (2, 28, 28, 1)
+
+
+def test_mixed_precision_uses_loss_scaling_and_float32_outputs(L, tiny_real):
+    import keras
+    import tensorflow as tf
+
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        g, d = L["build_generator"](), L["build_discriminator"]()
+        g_opt, d_opt = L["make_optimizers"]()
+        assert isinstance(g_opt, keras.optimizers.LossScaleOptimizer)
+        assert isinstance(d_opt, keras.optimizers.LossScaleOptimizer)
+        assert g.layers[0].compute_dtype == "float16"
+        z = tf.random.normal([4, L["NOISE_DIM"]])
+        assert g(z).dtype == tf.float32 and d(g(z)).dtype == tf.float32
+        out = L["make_train_step"](g, d, g_opt, d_opt)(tf.constant(tiny_real[:16]))
+        assert all(np.isfinite(float(v)) for v in out.values())
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert not isinstance(L["make_optimizers"]()[0], keras.optimizers.LossScaleOptimizer)
+
+
+# ---- training loop with checkpoints -----------------------------------------------------------------------------
+
+def _setup_run(L, directory, every=4):
+    from course_utils import checkpoints
+
+    g, d = L["build_generator"](), L["build_discriminator"]()
+    ema = L["make_ema"](g)
+    g_opt, d_opt = L["make_optimizers"]()
+    step = L["make_train_step"](g, d, g_opt, d_opt, ema=ema)
+    ckpt = checkpoints.GANCheckpoint(directory, generator=g, discriminator=d, g_optimizer=g_opt, d_optimizer=d_opt,
+                                     every_n_steps=every, extra={}, ema_generator=ema)
+    ckpt.restore()
+    return g, ema, step, ckpt
+
+
+def test_train_gan_resumes_where_it_stopped_and_keeps_the_history(L, tiny_real, tmp_path):
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices(tiny_real).repeat().batch(16)
+    g, ema, step, ckpt = _setup_run(L, tmp_path / "ckpt")
+    calls = []
+    hist = L["train_gan"](step, dataset, epochs=2, steps_per_epoch=3, checkpoint=ckpt, progress=False,
+                          on_epoch_end=lambda e, m: calls.append(e) or {"fid": 100.0 - e})
+    assert calls == [0, 1] and hist["fid"] == [100.0, 99.0] and len(hist["d_loss"]) == 2
+    saved = _weights(g, ema)
+
+    g2, ema2, step2, ckpt2 = _setup_run(L, tmp_path / "ckpt")  # "after a kernel restart"
+    assert (ckpt2.steps_done, ckpt2.epochs_done) == (6, 2)
+    assert ckpt2.history["fid"] == [100.0, 99.0]
+    for a, b in zip(saved, _weights(g2, ema2)):
+        np.testing.assert_array_equal(a, b)
+    calls.clear()
+    hist2 = L["train_gan"](step2, dataset, epochs=3, steps_per_epoch=3, checkpoint=ckpt2, progress=False,
+                           on_epoch_end=lambda e, m: calls.append(e) or {"fid": 50.0})
+    assert calls == [2], "only the missing epoch runs"
+    assert hist2["fid"] == [100.0, 99.0, 50.0] and ckpt2.steps_done == 9
+
+
+KILL_SCRIPT = textwrap.dedent("""
+    import os, sys
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    import numpy as np, tensorflow as tf
+    from course_utils import checkpoints, data
+    from course_utils.lessons import load_lesson_code
+    L = load_lesson_code("04_dcgan")
+    g, d = L["build_generator"](), L["build_discriminator"]()
+    ema = L["make_ema"](g)
+    g_opt, d_opt = L["make_optimizers"]()
+    step = L["make_train_step"](g, d, g_opt, d_opt, ema=ema)
+    ckpt = checkpoints.GANCheckpoint(sys.argv[1], generator=g, discriminator=d, g_optimizer=g_opt,
+                                     d_optimizer=d_opt, every_n_steps=3, extra={}, ema_generator=ema)
+    start = ckpt.restore()
+    print("START", start, flush=True)
+    x = data.to_float_images(data.load_bundled_mnist().x_train[:256])
+    ds = tf.data.Dataset.from_tensor_slices(x).repeat().batch(16)
+    class Loud:
+        def __init__(self, inner): self.inner = inner
+        def __getattr__(self, name): return getattr(self.inner, name)
+        def maybe_save(self):
+            path = self.inner.maybe_save()
+            if path: print("SAVED", self.inner.steps_done, flush=True)
+            return path
+    L["train_gan"](step, ds, epochs=int(sys.argv[2]), steps_per_epoch=4, checkpoint=Loud(ckpt), progress=False)
+    print("DONE", ckpt.steps_done, flush=True)
+""")
+
+
+def test_training_killed_mid_run_resumes_from_the_last_checkpoint(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(KILL_SCRIPT)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
+    ckpt_dir = tmp_path / "ckpt"
+    proc = subprocess.Popen([sys.executable, str(script), str(ckpt_dir), "1000"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, env=env)
+    saved = []
+    deadline = time.monotonic() + 240
+    try:
+        for line in proc.stdout:
+            if line.startswith("SAVED"):
+                saved.append(int(line.split()[1]))
+                if len(saved) >= 3:
+                    break
+            if time.monotonic() > deadline:
+                break
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert len(saved) >= 3, f"the training process saved {saved} before the deadline"
+    assert proc.returncode == -signal.SIGKILL
+
+    done = subprocess.run([sys.executable, str(script), str(ckpt_dir), "0"], capture_output=True, text=True,
+                          env=env, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    start = int(re.search(r"START (\d+)", done.stdout).group(1))
+    assert start >= saved[-1] and start % 3 == 0, f"resumed at {start}, last checkpoint reported at {saved[-1]}"
+
+
+# ---- latent space -----------------------------------------------------------------------------------------------
+
+def test_slerp_keeps_the_length_and_hits_both_ends(L):
+    path = L["interpolation_path"](1, 2, 9, "slerp")
+    lin = L["interpolation_path"](1, 2, 9, "linear")
+    assert path.shape == (9, L["NOISE_DIM"]) and path.dtype == np.float32
+    np.testing.assert_allclose(path[0], lin[0], atol=1e-6)
+    np.testing.assert_allclose(path[-1], lin[-1], atol=1e-6)
+    norms, lin_norms = np.linalg.norm(path, axis=1), np.linalg.norm(lin, axis=1)
+    assert norms.min() > 0.9 * min(norms[0], norms[-1])
+    assert lin_norms[4] < 0.85 * min(lin_norms[0], lin_norms[-1])  # the straight line cuts through the middle
+    z = np.ones(4, np.float32)
+    np.testing.assert_allclose(L["slerp"](z, 2 * z, 0.5), 1.5 * z, rtol=1e-6)  # parallel: linear fallback
+    with pytest.raises(ValueError, match="mode"):
+        L["interpolation_path"](1, 2, 5, "cubic")
+    with pytest.raises(ValueError, match="steps"):
+        L["interpolation_path"](1, 2, 1)
+
+
+def test_widget_callbacks_draw_and_walk(L):
+    g = L["build_generator"]()
+    images = L["draw_samples"](g, 7, n=6)
+    assert images.shape == (6, 28, 28, 1)
+    np.testing.assert_allclose(images, L["draw_samples"](g, 7, n=6), atol=1e-6)  # same seed, same digits
+    a = L["walk_latent"](g, 3, 4, 0.0)
+    b = L["walk_latent"](g, 3, 4, 1.0)
+    assert a.shape == (28, 28, 1)
+    np.testing.assert_allclose(a, L["draw_samples"](g, 3, n=1)[0], atol=1e-5)  # t=0 is seed A's first sample
+    z3 = L["interpolation_path"](3, 4, 2)
+    np.testing.assert_allclose(a, L["sample"](g, z3[:1])[0], atol=1e-5)
+    np.testing.assert_allclose(b, L["sample"](g, z3[1:])[0], atol=1e-5)
+    with pytest.raises(ValueError, match="t must be"):
+        L["walk_latent"](g, 3, 4, 1.5)
+    with pytest.raises(ValueError, match="seed"):
+        L["draw_samples"](g, -1)
+
+
+COMMON_TO_7_AND_8 = {"IntSlider", "FloatSlider", "Dropdown", "HTML", "VBox", "HBox", "interactive_output", "Output",
+                     "Button"}
+
+
+def test_lesson_uses_only_widget_apis_common_to_ipywidgets_7_and_8():
+    used = set(re.findall(r"widgets\.(\w+)", LESSON.read_text(encoding="utf-8")))
+    assert used and used <= COMMON_TO_7_AND_8, f"widget APIs outside the common set: {used - COMMON_TO_7_AND_8}"
