@@ -582,7 +582,7 @@ assert gap < 1e-5
 # halves of real MNIST score about 1.5) and class coverage (10/10 for a healthy generator).
 
 # %%
-EPOCHS = profiles.pick(full=34, smoke=2)
+EPOCHS = profiles.pick(full=36, smoke=2)
 STEPS_PER_EPOCH = profiles.pick(full=250, smoke=10)
 FID_SAMPLES = profiles.pick(full=2000, smoke=500)
 batch_size = RECIPE["batch_size"]
@@ -724,13 +724,13 @@ plt.show()
 # | 10 | 82 s | 22.5 | 10/10 |
 # | 20 | 163 s | 13.6 | 10/10 |
 # | 30 | 243 s | 10.4 | 10/10 |
-# | 34 (end) | 276 s | **10.05** (best 10.02, epoch 31) | 10/10 |
+# | 34 | 274 s | 10.05 | 10/10 |
+# | 36 (end) | 290 s | **9.54** | 10/10 |
 #
-# So on this machine the recipe reaches FID ≈ 10 with every class present in under 5 minutes of training (about
-# 8.1 s per epoch of 250 steps, plus about 0.5 s per evaluation). The kernel's memory peaks at about 1.25 GB. With
-# this seed the run stops at 10.05, just above 10; the curve is still falling, and a few more epochs take it below.
-# The benchmark trains the same recipe with another seed for 300 s and reaches FID ≤ 10 after 195 s and 7.75 at
-# the end (`benchmarks/README.md`). The spread between seeds is about one FID point.
+# So on this machine the recipe reaches FID ≤ 10 with every class present in under 5 minutes of training (about
+# 8.1 s per epoch of 250 steps, plus about 0.5 s per evaluation). The kernel's memory peaks at about 1.25 GB. The
+# benchmark trains the same recipe with another seed for 300 s; it reaches FID ≤ 10 after 195 s and 7.75 at the end
+# (`benchmarks/README.md`). The spread between seeds is about one FID point.
 #
 # Your numbers will differ a little (another CPU, another TensorFlow build, full MNIST when online). For scale: lesson 03 measured FID ≈ 1.2
 # between real digits and held-out real digits, ≈ 6.6 for real digits with noise of standard deviation 0.2 added,
