@@ -25,18 +25,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 
-def best_times(fns, repeats: int) -> list[float]:
-    """Minimum wall-clock seconds of each function over ``repeats`` rounds; the functions take turns within a
-    round, so a burst of load from other programs hits all of them alike."""
-    times: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, record in zip(fns, times):
-            start = time.perf_counter()
-            fn()
-            record.append(time.perf_counter() - start)
-    return [min(record) for record in times]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15, help="runs per timing; the minimum is reported")
@@ -50,7 +38,7 @@ def main() -> None:
     from course_utils.lessons import load_lesson_code
 
     lesson = load_lesson_code("02_convolution_and_pooling")
-    conv_loops, conv_vec = lesson["conv2d_loops"], lesson["conv2d_vectorized"]
+    conv_loops, conv_vec, best_times = lesson["conv2d_loops"], lesson["conv2d_vectorized"], lesson["best_times"]
 
     rng = np.random.default_rng(1)
     x = rng.standard_normal((8, 64, 64, 16)).astype(np.float32)

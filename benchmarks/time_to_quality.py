@@ -219,29 +219,11 @@ COURSE_CONTRACT = ("NOISE_DIM", "RECIPE", "build_generator", "build_discriminato
                    "make_train_step")
 
 
-def _register_cell_sources(stem: str, tag: str = "export") -> None:
-    """Put the lesson's exported cells into ``linecache`` under the file names ``load_lesson_code`` compiles them
-    with, so AutoGraph (``tf.function``) can read their source: without it, it warns and skips converting them."""
-    import linecache
-
-    import jupytext
-
-    from course_utils import lessons
-
-    path = lessons.NOTEBOOKS / f"{stem}.py"
-    cells = [c for c in jupytext.read(path).cells if c.cell_type == "code" and tag in c.metadata.get("tags", [])]
-    for i, cell in enumerate(cells):
-        name = f"{path}:{tag}-cell-{i}"
-        text = cell.source if cell.source.endswith("\n") else cell.source + "\n"
-        linecache.cache[name] = (len(text), None, text.splitlines(keepends=True), name)
-
-
 def load_course_recipe() -> dict[str, Any]:
     """Execute the lesson's ``export`` cells and check that they define the recipe contract."""
     from course_utils import lessons
 
-    ns = lessons.load_lesson_code(LESSON)
-    _register_cell_sources(LESSON)
+    ns = lessons.load_lesson_code(LESSON)  # also makes the cells' source readable to AutoGraph
     missing = [name for name in COURSE_CONTRACT if name not in ns]
     if missing:
         raise ValueError(f"notebooks/{LESSON}.py export cells must define {list(COURSE_CONTRACT)}; missing {missing}")

@@ -6,6 +6,7 @@ fresh namespace; nothing else in the lesson runs.
 
 from __future__ import annotations
 
+import linecache
 from pathlib import Path
 from typing import Any
 
@@ -38,5 +39,10 @@ def load_lesson_code(stem: str, tag: str = "export") -> dict[str, Any]:
     if not cells:
         raise ValueError(f"{path} has no code cell tagged {tag!r}")
     for i, cell in enumerate(cells):
-        exec(compile(cell.source, f"{path}:{tag}-cell-{i}", "exec"), namespace)
+        name = f"{path}:{tag}-cell-{i}"
+        text = cell.source if cell.source.endswith("\n") else cell.source + "\n"
+        # Let tracebacks and AutoGraph (tf.function) read the cell's source: without it AutoGraph warns and skips
+        # converting Python control flow in the functions defined here.
+        linecache.cache[name] = (len(text), None, text.splitlines(keepends=True), name)
+        exec(compile(text, name, "exec"), namespace)
     return namespace

@@ -83,8 +83,6 @@ from course_utils.device import quiet_tensorflow_startup
 tf = quiet_tensorflow_startup()  # import TensorFlow once, without its C++ start-up log lines
 
 # %%
-import time
-
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
@@ -373,10 +371,8 @@ assert max(worst.values()) <= 1e-5
 # while. So the full profile measures up to three rounds and keeps the first that is not disturbed that way.
 # `benchmarks/conv_speed.py` repeats the measurement outside the notebook.
 
-# %%
-REPEATS = profiles.pick(full=20, smoke=3)
-x_big, w_big = random_case(8, 64, 64, 16, 3, 32, seed=1)
-x_big_tf, w_big_tf = tf.constant(x_big), tf.constant(w_big)
+# %% tags=["export"]
+import time
 
 
 def best_times(fns, repeats):
@@ -391,6 +387,10 @@ def best_times(fns, repeats):
     return [min(record) for record in times]
 
 
+# %%
+REPEATS = profiles.pick(full=20, smoke=3)
+x_big, w_big = random_case(8, 64, 64, 16, 3, 32, seed=1)
+x_big_tf, w_big_tf = tf.constant(x_big), tf.constant(w_big)
 y_tf = tf.nn.conv2d(x_big_tf, w_big_tf, strides=1, padding="SAME").numpy()   # warm-up
 assert np.max(np.abs(conv2d_vectorized(x_big, w_big, padding="same") - y_tf)) <= 1e-5
 rounds = 0
