@@ -10,6 +10,9 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 PYTEST_ARGS ?=
 # Which lessons `make notebooks` re-executes (default: all).
 LESSONS ?= $(sort $(wildcard notebooks/[0-9][0-9]_*.py))
+# What `make test` runs a second time with oneDNN off and a third time under the simulated GPU policy.
+NO_ONEDNN_TESTS ?= tests/test_convolution.py tests/test_device.py notebooks/02_convolution_and_pooling.ipynb
+GPU_POLICY_TESTS ?= tests/test_device.py notebooks
 TEST_ENV := COURSE_PROFILE=smoke COURSE_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=2 MPLBACKEND=Agg PYTHONHASHSEED=0
 
 .PHONY: lab test lint notebooks sync benchmark clean help
@@ -38,8 +41,14 @@ lab: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
+# Three passes: everything as this machine runs it; the CPU kernels of AVX2-only CPUs (TensorFlow without oneDNN)
+# for what depends on kernels; the GPU policy (mixed precision + XLA forced on) for every lesson, simulated on a CPU.
 test: $(STAMP) lint
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+	@echo "== again without oneDNN (TF_ENABLE_ONEDNN_OPTS=0), as on AVX2-only CPUs"
+	$(TEST_ENV) TF_ENABLE_ONEDNN_OPTS=0 $(PY) -m pytest -q $(NO_ONEDNN_TESTS)
+	@echo "== every lesson under the GPU policy, simulated on this CPU (COURSE_MIXED_PRECISION=on COURSE_XLA=on)"
+	$(TEST_ENV) COURSE_MIXED_PRECISION=on COURSE_XLA=on $(PY) -m pytest -q $(GPU_POLICY_TESTS)
 
 sync: $(STAMP)
 	$(PY) tools/sync_lessons.py

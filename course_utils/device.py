@@ -1,14 +1,30 @@
-"""Device set-up: seeds, GPU detection, memory growth, mixed precision and XLA, and the environment report.
+"""Device set-up: the CPU configuration, seeds, GPU detection, mixed precision and XLA, and the environment report.
 
-Nothing happens on import; lessons call :func:`setup` once, at the top.
+Nothing happens on import. Every lesson's set-up cell calls :func:`quiet_tensorflow_startup`, which first calls
+:func:`configure_cpu` (oneDNN and thread counts must be chosen *before* TensorFlow is imported), then the lesson
+calls :func:`setup` once.
+
+The policy, in one place:
+
+* **CPU.** oneDNN on (it was measured faster on every x86-64 CPU tried, and it has kernels that TensorFlow's
+  default CPU kernels lack, such as the input gradient of a dilated convolution); as many threads as CPUs this
+  process may really use (affinity and cgroup quota, so a 1-CPU Binder container does not run 64 threads).
+  A learner's own ``TF_ENABLE_ONEDNN_OPTS``, ``TF_NUM_INTRAOP_THREADS`` or ``TF_NUM_INTEROP_THREADS`` always wins.
+  The measurements are in ``benchmarks/cpu_config.py`` and its committed JSON.
+* **GPU.** A GPU changes speed, never results. Lessons whose point is exactness (01-03) call ``setup(seed)``:
+  float32, no XLA, TF32 off. Training lessons call ``setup(seed, training=True)``: mixed precision and XLA by
+  default on a GPU. ``COURSE_MIXED_PRECISION`` and ``COURSE_XLA`` (``auto``, ``on`` or ``off``) override that
+  default for training lessons; ``make test`` runs every lesson with both ``on`` to simulate the GPU policy on a CPU.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -22,12 +38,17 @@ class DeviceConfig:
         mixed_precision: True when the global Keras dtype policy is ``mixed_float16``.
         jit_compile: the value to pass as ``jit_compile`` (XLA) to ``compile``/``tf.function``.
         seed: the seed given to Keras, NumPy, Python and TensorFlow.
+        training: True for a training lesson (GPU policy: mixed precision and XLA allowed), False for an
+            exactness lesson (float32, no XLA, TF32 off).
+        reasons: why each choice was made, for the environment report.
     """
 
     gpus: tuple[str, ...]
     mixed_precision: bool
     jit_compile: bool
     seed: int
+    training: bool = False
+    reasons: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def on_gpu(self) -> bool:
@@ -39,19 +60,242 @@ class DeviceConfig:
         """``"GPU"`` or ``"CPU"``."""
         return "GPU" if self.gpus else "CPU"
 
+    @property
+    def dtype_policy(self) -> str:
+        """The Keras dtype policy :func:`setup` chose: ``"mixed_float16"`` or ``"float32"``."""
+        return "mixed_float16" if self.mixed_precision else "float32"
+
+ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
+INTRA_ENV = "TF_NUM_INTRAOP_THREADS"
+INTER_ENV = "TF_NUM_INTEROP_THREADS"
+MIXED_PRECISION_ENV = "COURSE_MIXED_PRECISION"
+XLA_ENV = "COURSE_XLA"
+_ON, _OFF = ("1", "true", "on", "yes", "y"), ("0", "false", "off", "no", "n")
+# CPU features TensorFlow 2.x checks to turn oneDNN on by itself on x86-64 Linux (Cascade Lake or newer, Zen 4).
+_TF_ONEDNN_DEFAULT_FLAGS = ("avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8")
+
+
+@dataclass(frozen=True)
+class CPUConfig:
+    """What :func:`configure_cpu` chose for TensorFlow's CPU side, and why.
+
+    Introduced in 00_start_here.
+
+    Attributes:
+        model: the CPU's model name.
+        flags: the CPU features that matter here (``avx2``, ``avx512f``, ``avx512_vnni``, ``amx_tile``, ...).
+        usable_cpus: CPUs this process may use (affinity mask and cgroup quota taken into account).
+        onednn: the value of ``TF_ENABLE_ONEDNN_OPTS`` TensorFlow will read ("1"/"0"), or None if left unset.
+        intra_threads / inter_threads: TensorFlow's thread-pool sizes (None: TensorFlow's own choice).
+        reasons: one sentence per choice, for the environment report.
+    """
+
+    model: str
+    flags: tuple[str, ...]
+    usable_cpus: int
+    onednn: str | None
+    intra_threads: int | None
+    inter_threads: int | None
+    reasons: dict[str, str]
+
+    @property
+    def tf_default_onednn(self) -> bool:
+        """Whether TensorFlow would turn oneDNN on by itself on this CPU (x86-64 with VNNI/BF16/AMX)."""
+        return _is_x86() and any(f in self.flags for f in _TF_ONEDNN_DEFAULT_FLAGS)
+
+
+def _is_x86() -> bool:
+    return platform.machine().lower() in ("x86_64", "amd64", "x86-64")
+
+
+def cpu_info(cpuinfo: str | None = None) -> tuple[str, tuple[str, ...]]:
+    """The CPU's model name and the features that matter to TensorFlow, from ``/proc/cpuinfo``.
+
+    Introduced in 00_start_here.
+
+    Args:
+        cpuinfo: the text of ``/proc/cpuinfo`` (read from the system when None).
+
+    Returns:
+        ``(model, flags)``; flags are among avx, avx2, fma, avx512f, avx512_vnni, avx512_bf16, avx_vnni,
+        amx_tile, amx_bf16, amx_int8 (empty where the file does not exist, e.g. on macOS).
+    """
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            cpuinfo = ""
+    model, flags = platform.processor() or "unknown", set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip().lower()
+        if key == "model name" and model in ("unknown", "", platform.processor()):
+            model = value.strip()
+        elif key == "flags" and not flags:
+            flags = set(value.split())
+    wanted = ("avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_bf16",
+              "amx_int8")
+    return model, tuple(f for f in wanted if f in flags)
+
+
+def usable_cpu_count(cgroup_root: str | os.PathLike = "/sys/fs/cgroup") -> int:
+    """How many CPUs this process can really keep busy: the affinity mask, capped by a cgroup CPU quota.
+
+    Binder and many containers show the host's cores (``os.cpu_count()`` says 64) but allow one CPU's worth of
+    time; TensorFlow sized for 64 threads then runs slower than with one.
+
+    Introduced in 00_start_here.
+    """
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    root = Path(cgroup_root)
+    quota = None
+    try:  # cgroup v2: "max 100000" or "100000 100000"
+        q, period = (root / "cpu.max").read_text().split()[:2]
+        if q != "max":
+            quota = int(q) / int(period)
+    except (OSError, ValueError):
+        try:  # cgroup v1
+            q = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+            period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+            if q > 0 and period > 0:
+                quota = q / period
+        except (OSError, ValueError):
+            pass
+    if quota is not None:
+        n = min(n, max(1, math.ceil(quota - 1e-9)))
+    return max(1, n)
+
+
+def _positive_int_env(environ, name: str) -> int | None:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(f"{name} must be a non-negative integer (0 = TensorFlow's choice), got {raw!r}")
+    return value or None
+
+
+def configure_cpu(environ=None) -> CPUConfig:
+    """Choose oneDNN and TensorFlow's thread counts for this CPU, before TensorFlow is imported.
+
+    * oneDNN: on (``TF_ENABLE_ONEDNN_OPTS=1``) on x86-64. TensorFlow turns it on by itself only on CPUs with
+      AVX-512 VNNI, BF16 or AMX; on AVX2-only CPUs (most AMD and older Intel) it would run its default kernels,
+      which were measured slower for every course model and lack a few ops (``benchmarks/cpu_config.py``).
+    * Threads: intra-op = the CPUs this process may use (affinity, cgroup quota); inter-op = 2 (1 on one CPU);
+      the course's small models gain nothing from more independent ops in flight.
+
+    Your own ``TF_ENABLE_ONEDNN_OPTS``, ``TF_NUM_INTRAOP_THREADS`` and ``TF_NUM_INTEROP_THREADS`` always win.
+    Once TensorFlow is imported these variables have no effect any more, so this only records what it finds.
+
+    Introduced in 00_start_here.
+
+    Args:
+        environ: the environment to read and update (``os.environ`` when None).
+
+    Returns:
+        A :class:`CPUConfig` saying what was chosen and why.
+
+    Raises:
+        ValueError: if ``TF_ENABLE_ONEDNN_OPTS`` or a thread-count variable holds something unusable.
+    """
+    env = os.environ if environ is None else environ
+    model, flags = cpu_info()
+    usable = usable_cpu_count()
+    reasons = {}
+    late = "tensorflow" in sys.modules and environ is None
+    onednn = env.get(ONEDNN_ENV)
+    if onednn is not None:
+        if onednn.strip().lower() not in _ON + _OFF:
+            raise ValueError(f"{ONEDNN_ENV} must be 1 or 0 (or true/false), got {onednn!r}")
+        onednn = "1" if onednn.strip().lower() in _ON else "0"
+        reasons["oneDNN"] = f"{'on' if onednn == '1' else 'off'}: set by you ({ONEDNN_ENV}={env.get(ONEDNN_ENV)})"
+    elif _is_x86() and not late:
+        onednn = env[ONEDNN_ENV] = "1"
+        tf_default = any(f in flags for f in _TF_ONEDNN_DEFAULT_FLAGS)
+        reasons["oneDNN"] = ("on: chosen by the course, measured faster for its models on every x86-64 CPU tried; "
+                             + ("TensorFlow would also turn it on here (VNNI/BF16/AMX)" if tf_default else
+                                "TensorFlow would leave it off on this CPU (no AVX-512 VNNI/BF16/AMX)"))
+    else:
+        reasons["oneDNN"] = ("TensorFlow's own default (already imported: set up before importing TensorFlow)"
+                             if late else "TensorFlow's own default (not an x86-64 CPU)")
+    intra = _positive_int_env(env, INTRA_ENV)
+    inter = _positive_int_env(env, INTER_ENV)
+    if intra is not None or inter is not None:
+        reasons["Threads"] = f"set by you ({INTRA_ENV}={env.get(INTRA_ENV)}, {INTER_ENV}={env.get(INTER_ENV)})"
+    elif not late:
+        intra, inter = usable, min(2, usable)
+        env[INTRA_ENV], env[INTER_ENV] = str(intra), str(inter)
+        reasons["Threads"] = (f"{intra} intra-op, {inter} inter-op: the {usable} CPU(s) this process may use "
+                              f"(of {os.cpu_count()} visible)")
+    else:
+        reasons["Threads"] = "TensorFlow's own default (already imported)"
+    return CPUConfig(model, flags, usable, onednn, intra, inter, reasons)
+
+
+_CPU_CONFIG: CPUConfig | None = None
+
+
+def cpu_config() -> CPUConfig:
+    """The CPU configuration chosen at start-up (computed now, without changing anything, if none was).
+
+    Introduced in 00_start_here.
+    """
+    global _CPU_CONFIG
+    if _CPU_CONFIG is None:
+        _CPU_CONFIG = configure_cpu(dict(os.environ))
+    return _CPU_CONFIG
+
+
+def onednn_active() -> bool | None:
+    """Whether the running TensorFlow uses oneDNN (None if it cannot tell).
+
+    Introduced in 00_start_here.
+    """
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except Exception:  # private API: best effort
+        return None
+
+
+def _apply_threads(tf, cfg: CPUConfig | None) -> None:
+    """Give TensorFlow the chosen pool sizes through its API too (the environment variables alone are not
+    visible to ``tf.config.threading``); too late once TensorFlow has run an op, then nothing changes."""
+    if cfg is None:
+        return
+    try:
+        if cfg.intra_threads:
+            tf.config.threading.set_intra_op_parallelism_threads(cfg.intra_threads)
+        if cfg.inter_threads:
+            tf.config.threading.set_inter_op_parallelism_threads(cfg.inter_threads)
+    except RuntimeError:  # the runtime is already initialised
+        pass
+
 
 def quiet_tensorflow_startup():
     """Import TensorFlow and probe for GPUs once, with the C++ start-up lines it writes to stderr muted.
 
     TensorFlow 2.21 prints absl log lines (oneDNN, CUDA probing) straight to the process's stderr before
     ``TF_CPP_MIN_LOG_LEVEL`` takes effect; in a notebook they land in the cell's output. The set-up cell of every
-    lesson calls this once; Python exceptions still surface normally.
+    lesson calls this once; Python exceptions still surface normally. Before the import it calls
+    :func:`configure_cpu`, so oneDNN and the thread counts suit this CPU.
 
     Introduced in 00_start_here.
 
     Returns:
         The ``tensorflow`` module.
     """
+    global _CPU_CONFIG
+    if "tensorflow" not in sys.modules or _CPU_CONFIG is None:
+        _CPU_CONFIG = configure_cpu()
     sys.stderr.flush()
     saved = os.dup(2)
     try:
@@ -59,6 +303,7 @@ def quiet_tensorflow_startup():
             os.dup2(devnull.fileno(), 2)
             import tensorflow as tf
 
+            _apply_threads(tf, _CPU_CONFIG)
             tf.config.list_physical_devices("GPU")
     finally:
         os.dup2(saved, 2)
@@ -76,35 +321,72 @@ def list_gpus() -> tuple[str, ...]:
     return tuple(d.name for d in tf.config.list_physical_devices("GPU"))
 
 
-def _resolve(flag: bool | str, default: bool, name: str) -> bool:
-    if flag == "auto":
-        return default
-    if isinstance(flag, bool):
+def _resolve(flag: bool | str, name: str) -> bool | str:
+    if flag == "auto" or isinstance(flag, bool):
         return flag
     raise ValueError(f"{name} must be True, False or 'auto', got {flag!r}")
 
 
-def setup(seed: int = 42, *, mixed_precision: bool | str = "auto", xla: bool | str = "auto") -> DeviceConfig:
-    """Seed everything and choose the precision and compilation for this machine.
+def _env_switch(name: str) -> str:
+    """``auto``, ``on`` or ``off`` from a COURSE_* variable (unset or empty: ``auto``)."""
+    raw = os.environ.get(name, "")
+    value = raw.strip().lower() or "auto"
+    if value in _ON:
+        return "on"
+    if value in _OFF:
+        return "off"
+    if value != "auto":
+        raise ValueError(f"{name} must be auto, on or off, got {raw!r}")
+    return value
 
-    On a GPU: memory growth on (so a lesson does not grab all GPU memory), ``mixed_float16`` and XLA
-    by default. On a CPU: float32 and no XLA (XLA measured slower for the course's small GANs on CPU).
+
+def _choose(arg: bool | str, env_name: str, gpus: bool, training: bool, what: str) -> tuple[bool, str]:
+    if isinstance(arg, bool):
+        return arg, f"{'on' if arg else 'off'}: asked for by the code"
+    if not training:
+        return False, "off: this lesson checks exact float32 results (a GPU changes speed, never results)"
+    switch = _env_switch(env_name)
+    if switch != "auto":
+        return switch == "on", f"{switch}: set by you ({env_name}={os.environ.get(env_name)})"
+    if gpus:
+        return True, f"on: a training lesson on a GPU ({what})"
+    return False, f"off: a training lesson on a CPU ({what} measured no faster here)"
+
+
+def setup(seed: int = 42, *, training: bool = False, mixed_precision: bool | str = "auto",
+          xla: bool | str = "auto") -> DeviceConfig:
+    """Seed everything and choose the precision and compilation for this machine and this kind of lesson.
+
+    * ``training=False`` (lessons whose point is exactness, 01-03): float32, no XLA and, on a GPU, TensorFlow's
+      TF32 matrix maths off, so results match the NumPy references to float32 precision on every machine.
+    * ``training=True`` (training lessons): on a GPU, ``mixed_float16`` and XLA by default. The environment
+      variables ``COURSE_MIXED_PRECISION`` and ``COURSE_XLA`` (``auto``, ``on``, ``off``) override that default,
+      which is how ``make test`` simulates the GPU policy on a CPU. On a CPU the default is float32 and no XLA
+      (neither was faster for the course's small GANs).
+
+    Either way GPU memory growth is turned on, so a lesson does not grab all of the GPU's memory.
 
     Introduced in 00_start_here.
 
     Args:
         seed: seed for Python, NumPy, TensorFlow and Keras (``keras.utils.set_random_seed``).
-        mixed_precision: True, False or ``"auto"`` (= on when a GPU is present).
-        xla: True, False or ``"auto"`` (= on when a GPU is present).
+        training: whether this is a training lesson (see above).
+        mixed_precision: True, False or ``"auto"`` (the policy above). True/False always win.
+        xla: True, False or ``"auto"`` (the policy above). True/False always win.
 
     Returns:
-        A :class:`DeviceConfig` describing the choice.
+        A :class:`DeviceConfig` describing the choice, with the reasons.
 
     Raises:
-        ValueError: if ``seed`` is not a non-negative int or a flag is not True/False/"auto".
+        ValueError: if ``seed`` is not a non-negative int, a flag is not True/False/"auto", ``training`` is not a
+            bool, or ``COURSE_MIXED_PRECISION``/``COURSE_XLA`` hold something other than auto/on/off.
     """
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    if not isinstance(training, bool):
+        raise ValueError(f"training must be True or False, got {training!r}")
+    mixed_precision = _resolve(mixed_precision, "mixed_precision")
+    xla = _resolve(xla, "xla")
     import keras
     import tensorflow as tf
 
@@ -114,11 +396,16 @@ def setup(seed: int = 42, *, mixed_precision: bool | str = "auto", xla: bool | s
             tf.config.experimental.set_memory_growth(gpu, True)
         except RuntimeError:  # already initialised; growth can only be set before first use
             pass
-    use_mp = _resolve(mixed_precision, bool(gpus), "mixed_precision")
-    use_xla = _resolve(xla, bool(gpus), "xla")
+    use_mp, mp_why = _choose(mixed_precision, MIXED_PRECISION_ENV, bool(gpus), training, "mixed precision")
+    use_xla, xla_why = _choose(xla, XLA_ENV, bool(gpus), training, "XLA")
+    # TF32 (Ampere and newer GPUs) rounds float32 matrix products to 10 mantissa bits: off for exact lessons.
+    tf.config.experimental.enable_tensor_float_32_execution(bool(training))
     keras.config.set_dtype_policy("mixed_float16" if use_mp else "float32")
     keras.utils.set_random_seed(seed)
-    return DeviceConfig(tuple(g.name for g in gpus), use_mp, use_xla, seed)
+    reasons = {"Precision": mp_why, "XLA": xla_why,
+               "TF32": ("allowed (training lesson)" if training else "off (exact float32 comparisons)")
+               + ("" if gpus else "; no GPU, so it does not apply")}
+    return DeviceConfig(tuple(g.name for g in gpus), use_mp, use_xla, seed, training, reasons)
 
 
 def _total_ram_gb() -> float | None:
@@ -157,6 +444,8 @@ def environment_report(config: DeviceConfig | None = None, *, show: bool = True)
         widgets_version = "not installed"
     ram = _total_ram_gb()
     gpus = list_gpus()
+    cpu = cpu_config()
+    active = onednn_active()
     report = {
         "Python": sys.version.split()[0],
         "Platform": platform.platform(terse=True),
@@ -164,7 +453,11 @@ def environment_report(config: DeviceConfig | None = None, *, show: bool = True)
         "Keras": keras.__version__,
         "NumPy": np.__version__,
         "ipywidgets": widgets_version,
-        "CPU cores": str(os.cpu_count()),
+        "CPU": f"{cpu.model} ({', '.join(cpu.flags) or 'no flags read'})",
+        "CPU cores": f"{os.cpu_count()} visible, {cpu.usable_cpus} usable",
+        "oneDNN": ("in use" if active else "not in use" if active is not None else "unknown")
+        + f" ({cpu.reasons['oneDNN']})",
+        "Threads": cpu.reasons["Threads"],
         "RAM": f"{ram:.1f} GB" if ram else "unknown",
         "GPU": ", ".join(gpus) if gpus else "none (CPU only)",
         "Colab": "yes" if "google.colab" in sys.modules else "no",
@@ -172,8 +465,13 @@ def environment_report(config: DeviceConfig | None = None, *, show: bool = True)
         "Data": data.describe_sources(),
     }
     if config is not None:
-        report["Precision"] = "mixed_float16" if config.mixed_precision else "float32"
-        report["XLA"] = "on" if config.jit_compile else "off"
+        report["Lesson kind"] = "training" if config.training else "exact (float32 comparisons)"
+        report["Precision"] = ("mixed_float16" if config.mixed_precision else "float32") + (
+            f" ({config.reasons['Precision']})" if config.reasons.get("Precision") else "")
+        report["XLA"] = ("on" if config.jit_compile else "off") + (
+            f" ({config.reasons['XLA']})" if config.reasons.get("XLA") else "")
+        if "TF32" in config.reasons:
+            report["TF32"] = config.reasons["TF32"]
         report["Seed"] = str(config.seed)
     if show:
         width = max(map(len, report))

@@ -56,3 +56,40 @@ def pick(*, full: T, smoke: T) -> T:
         >>> EPOCHS = pick(full=20, smoke=1)
     """
     return smoke if is_smoke() else full
+
+
+TRAIN_MINUTES_ENV = "COURSE_TRAIN_MINUTES"
+
+
+def train_minutes(*, full: float, smoke: float) -> float:
+    """The wall-clock training budget of a training lesson, in minutes: :func:`pick`, unless you set your own.
+
+    ``COURSE_TRAIN_MINUTES=10`` gives every training cell ten minutes (on a fast machine, or to get further);
+    otherwise the lesson's ``full`` or ``smoke`` value applies.
+
+    Introduced in 04_dcgan.
+
+    Args:
+        full: minutes in the full profile (sized for a slow laptop to stay within the lesson's time target).
+        smoke: minutes in the smoke profile (a few seconds).
+
+    Returns:
+        The budget in minutes (a positive float).
+
+    Raises:
+        ValueError: if ``full``/``smoke`` are not positive numbers, or ``COURSE_TRAIN_MINUTES`` is not a positive
+            number of minutes.
+    """
+    for name, value in (("full", full), ("smoke", smoke)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+            raise ValueError(f"{name} must be a positive number of minutes, got {value!r}")
+    raw = os.environ.get(TRAIN_MINUTES_ENV, "").strip()
+    if not raw:
+        return float(pick(full=full, smoke=smoke))
+    try:
+        minutes = float(raw)
+    except ValueError:
+        minutes = float("nan")
+    if not 0 < minutes < float("inf"):
+        raise ValueError(f"{TRAIN_MINUTES_ENV} must be a positive number of minutes, got {raw!r}")
+    return minutes

@@ -549,16 +549,69 @@ def max_pool_grad(x, g, pool_size=2, strides=None, padding="valid"):
 # %% [markdown]
 # Check against `tf.GradientTape`, with a random upstream gradient $g$ (the loss $L = \sum y \odot g$ has exactly
 # that gradient), over strides, dilations and paddings.
+#
+# **One portability trap first.** TensorFlow's CPU kernels come in two sets. With oneDNN (Intel's library, on by
+# default on recent Intel and AMD Zen 4 CPUs, and turned on by this course's set-up cell on every x86-64 CPU) the
+# gradients of a *dilated* convolution exist. Without it (TensorFlow's default on AVX2-only CPUs, for instance
+# most AMD laptops, or whenever `TF_ENABLE_ONEDNN_OPTS=0`) they do not: asking for them fails with "Current CPU
+# implementations do not yet support dilation rates larger than 1". A lesson must not depend on which CPU it runs
+# on, so the reference below takes a path that exists everywhere: a dilated kernel is an ordinary kernel with
+# $d-1$ zeros inserted between its taps, so
+# $\mathrm{conv2d}(x, w, \text{dilation } d) = \mathrm{conv2d}(x, \mathrm{dilate}(w, d), \text{dilation } 1)$,
+# whose gradients every CPU kernel has. `tf.scatter_nd` builds the zero-inserted kernel inside the tape, so the
+# tape carries the gradient back to the $k \times k$ taps. First check the identity itself (forward dilated
+# convolutions exist on every CPU):
 
-# %%
+# %% tags=["export"]
+import tensorflow as tf
+
+
+def dilate_kernel(w, dilation):
+    """The kernel with dilation-1 zeros between its taps, built with TensorFlow ops (GradientTape follows it)."""
+    (dh, dw), w = _pair(dilation, "dilation"), tf.convert_to_tensor(w)
+    kh, kw, c, f = w.shape
+    taps = [[a * dh, b * dw] for a in range(kh) for b in range(kw)]
+    shape = (dh * (kh - 1) + 1, dw * (kw - 1) + 1, c, f)
+    return tf.scatter_nd(taps, tf.reshape(w, (kh * kw, c, f)), shape)
+
+
 def tape_gradients(x, w, g, stride, padding, dilation):
-    """TensorFlow's dL/dx and dL/dw for L = sum(conv2d(x, w) * g)."""
+    """TensorFlow's dL/dx and dL/dw for L = sum(conv2d(x, w, dilation) * g), on every CPU (see above)."""
     x_t, w_t = tf.constant(x), tf.constant(w)
     with tf.GradientTape() as tape:
         tape.watch([x_t, w_t])
-        loss = tf.reduce_sum(tf.nn.conv2d(x_t, w_t, stride, padding.upper(), dilations=dilation) * g)
+        y = tf.nn.conv2d(x_t, dilate_kernel(w_t, dilation), stride, padding.upper())  # dilation 1 from here on
+        loss = tf.reduce_sum(y * g)
     dx, dw = tape.gradient(loss, [x_t, w_t])
     return dx.numpy(), dw.numpy()
+
+
+# %%
+x_d, w_d = random_case(2, 9, 9, 3, 3, 4, seed=21)
+for stride, dilation, padding in [(1, 2, "same"), (2, 2, "valid"), (1, (2, 3), "same")]:
+    direct = tf.nn.conv2d(x_d, w_d, stride, padding.upper(), dilations=dilation).numpy()
+    rewritten = tf.nn.conv2d(x_d, dilate_kernel(w_d, dilation), stride, padding.upper()).numpy()
+    assert direct.shape == rewritten.shape and np.allclose(direct, rewritten, atol=1e-5)
+print("dilate_kernel(w, 2) has shape", tuple(dilate_kernel(w_d, 2).shape), "and gives the same convolution")  # NBVAL_CHECK_OUTPUT
+
+# %% [markdown]
+# Where this CPU's TensorFlow does have the direct kernel, the two ways of asking for the gradient agree (the
+# message below depends on your machine; the lesson never needs the direct kernel):
+
+# %%
+x_t, w_t = tf.constant(x_d), tf.constant(w_d)
+g_d = np.random.default_rng(22).standard_normal((2, 9, 9, 4)).astype(np.float32)  # the shape of the output
+with tf.GradientTape() as tape:
+    tape.watch([x_t, w_t])
+    loss = tf.reduce_sum(tf.nn.conv2d(x_t, w_t, 1, "SAME", dilations=2) * g_d)
+try:
+    direct_grads = [t.numpy() for t in tape.gradient(loss, [x_t, w_t])]
+    portable = tape_gradients(x_d, w_d, g_d, 1, "same", 2)
+    gap = max(float(np.max(np.abs(a - b))) for a, b in zip(direct_grads, portable))
+    print(f"this CPU's TensorFlow has the dilated-gradient kernel; it agrees with the portable path to {gap:.1e}")
+    assert gap <= 1e-4
+except tf.errors.InvalidArgumentError as err:
+    print("this CPU's TensorFlow lacks the dilated-gradient kernel:", err.message.split("}")[-1].split(" [Op")[0].strip())
 
 
 worst_grad = {"input": 0.0, "kernel": 0.0, "max pool": 0.0}

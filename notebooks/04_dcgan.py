@@ -79,10 +79,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
 
-from course_utils import checkpoints, data, device, evaluator, profiles, viz
+from course_utils import checkpoints, data, device, evaluator, pretrained, profiles, viz
 from course_utils.exercises import dcgan as ex
 
-config = device.setup(seed=4)  # GPU: mixed precision + XLA; CPU: float32, no XLA
+config = device.setup(seed=4, training=True)  # a training lesson: GPU -> mixed precision + XLA; CPU -> float32
 print(f"profile: {profiles.get_profile()}, device: {config.device_name}, mixed precision: {config.mixed_precision}, "
       f"XLA: {config.jit_compile}, Keras {keras.__version__}")
 OUTPUTS = Path("outputs") / "04_dcgan"  # generated files (ignored by git)
@@ -93,7 +93,12 @@ OUTPUTS.mkdir(parents=True, exist_ok=True)
 #
 # We run the article's listing as it is printed, one piece at a time. Cells that fail are marked (they carry the
 # tag `raises-exception`), so the notebook still runs top to bottom; read each error before the explanation under it.
-#
+# The article's code runs in float32 on every device (section 2 switches to the precision chosen above).
+
+# %%
+keras.config.set_dtype_policy("float32")
+
+# %% [markdown]
 # ### 1.1 The models: a missing import
 
 # %% tags=["raises-exception"]
@@ -406,6 +411,7 @@ def make_optimizers():
 # layer (64 × 7·7·128 weights); the discriminator is much smaller, and cheap to run.
 
 # %%
+keras.config.set_dtype_policy(config.dtype_policy)  # the precision device.setup chose (mixed_float16 on a GPU)
 generator, discriminator = build_generator(), build_discriminator()
 generator.summary(line_length=90)
 discriminator.summary(line_length=90)
@@ -569,13 +575,20 @@ assert gap < 1e-5
 #
 # Real digits in [-1, 1] (tanh's range), shuffled and batched by `tf.data`. With full MNIST an epoch is 60,000
 # images; offline, the course trains on the 4,000 bundled digits. So that "one epoch" means the same amount of work
-# either way, this lesson counts an epoch as a fixed number of steps (below: 250 steps of 64 images, 16,000 images,
-# four passes over the offline subset). Every epoch we draw the same 64 noise vectors (a fixed-noise grid, so
-# frames are comparable), and score 2,000 fresh samples with the evaluator of lesson 03: FID (lower is better; two
-# halves of real MNIST score about 1.5) and class coverage (10/10 for a healthy generator).
+# either way, this lesson counts an epoch as a fixed number of steps (below: 250 steps). Every epoch we draw the
+# same 64 noise vectors (a fixed-noise grid, so frames are comparable), and score 2,000 fresh samples with the
+# evaluator of lesson 03: FID (lower is better; two halves of real MNIST score about 1.5) and class coverage
+# (10/10 for a healthy generator).
+#
+# **Training runs to a clock, not to a number of epochs.** Machines differ by a factor of five or more (a recent
+# laptop, an AMD CPU without oneDNN's fast kernels, a 1-CPU Binder, a Colab GPU), and a lesson must finish in
+# minutes on all of them. So the training cell trains for `TRAIN_MINUTES` of training time (evaluation excluded)
+# and then tells you what *this* machine reached. Set `COURSE_TRAIN_MINUTES` to change it; running the training
+# cell again resumes from the checkpoint and adds another budget. Section 3 also loads the course's own fully
+# trained generator, so the later sections show full quality even where your run is short.
 
 # %%
-EPOCHS = profiles.pick(full=36, smoke=2)
+TRAIN_MINUTES = profiles.train_minutes(full=3.0, smoke=0.1)  # COURSE_TRAIN_MINUTES overrides
 STEPS_PER_EPOCH = profiles.pick(full=250, smoke=10)
 FID_SAMPLES = profiles.pick(full=2000, smoke=500)
 batch_size = RECIPE["batch_size"]
@@ -584,7 +597,8 @@ dataset = (tf.data.Dataset.from_tensor_slices(x_train).repeat().shuffle(len(x_tr
 grid_noise = tf.random.normal([64, NOISE_DIM], seed=42)
 score_noise = tf.random.normal([FID_SAMPLES, NOISE_DIM], seed=43)
 judge = evaluator.load_evaluator()
-print(f"{EPOCHS} epochs x {STEPS_PER_EPOCH} steps x {batch_size} images; FID on {FID_SAMPLES} samples")
+print(f"{TRAIN_MINUTES:g} minutes of training, in epochs of {STEPS_PER_EPOCH} steps x {batch_size} images; "
+      f"FID on {FID_SAMPLES} samples")
 
 # %% [markdown]
 # ### The training loop, with a checkpoint
@@ -607,34 +621,46 @@ def sample(generator, noise, batch=500):
                            for i in range(0, len(noise), batch)])
 
 
-def train_gan(train_step, dataset, *, epochs, steps_per_epoch, checkpoint, on_epoch_end=None, progress=True):
-    """Train for `epochs` epochs of `steps_per_epoch` steps, resuming from `checkpoint`; returns its history.
+def train_gan(train_step, dataset, *, steps_per_epoch, checkpoint, budget_s=None, epochs=None, on_epoch_end=None,
+              progress=True):
+    """Train in epochs of `steps_per_epoch` steps, resuming from `checkpoint`; returns its history.
 
-    The history (a dict of lists, one entry per epoch) lives in the checkpoint, so a restart loses nothing
+    Give exactly one of: `budget_s`, seconds of training *more* (evaluation excluded; the last epoch stops early
+    when the budget runs out), or `epochs`, the total number of epochs to reach. The history (a dict of lists, one
+    entry per epoch, with the steps and seconds each took) lives in the checkpoint, so a restart loses nothing
     that was saved. `on_epoch_end(epoch, means)` may return a dict of extra figures to record (e.g. FID).
     """
     from tqdm.auto import tqdm
 
+    if (budget_s is None) == (epochs is None):
+        raise ValueError(f"give exactly one of budget_s and epochs, got budget_s={budget_s!r}, epochs={epochs!r}")
+    if budget_s is not None and not (isinstance(budget_s, (int, float)) and 0 < budget_s < float("inf")):
+        raise ValueError(f"budget_s must be a positive number of seconds, got {budget_s!r}")
     history = checkpoint.history
     if history is None:
         raise ValueError("create the GANCheckpoint with extra={} (a dict) so the history is saved with it")
-    batches = iter(dataset)
-    for epoch in range(checkpoint.epochs_done, epochs):
-        sums, start = {}, time.perf_counter()
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{epochs}", leave=False, disable=not progress)
-        for _ in bar:
+    batches, spent, epoch = iter(dataset), 0.0, checkpoint.epochs_done
+    while (spent < budget_s) if budget_s is not None else (epoch < epochs):
+        sums, steps, start = {}, 0, time.perf_counter()
+        bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}", leave=False, disable=not progress)
+        while steps < steps_per_epoch and (budget_s is None or spent + time.perf_counter() - start < budget_s):
             out = train_step(next(batches))
             for key, value in out.items():
-                sums[key] = sums.get(key, 0.0) + float(value)
+                sums[key] = sums.get(key, 0.0) + float(value)  # float() waits for the step to finish
+            steps += 1
+            bar.update()
             checkpoint.advance()
             checkpoint.maybe_save()
-        means = {key: value / steps_per_epoch for key, value in sums.items()}
-        means["train_s"] = time.perf_counter() - start
+        bar.close()
+        means = {key: value / steps for key, value in sums.items()}
+        means["train_s"], means["steps"] = time.perf_counter() - start, steps
+        spent += means["train_s"]
         means.update((on_epoch_end(epoch, means) or {}) if on_epoch_end else {})
         for key, value in means.items():
             history.setdefault(key, []).append(float(value))
         checkpoint.advance_epoch()
         checkpoint.save()  # the end of every epoch, with its history
+        epoch += 1
     return history
 
 
@@ -666,12 +692,12 @@ def score_epoch(epoch, means):
 
 
 start = time.perf_counter()
-history = train_gan(train_step, dataset, epochs=EPOCHS, steps_per_epoch=STEPS_PER_EPOCH, checkpoint=ckpt,
-                    on_epoch_end=score_epoch)
+history = train_gan(train_step, dataset, budget_s=60 * TRAIN_MINUTES, steps_per_epoch=STEPS_PER_EPOCH,
+                    checkpoint=ckpt, on_epoch_end=score_epoch)
 wall = time.perf_counter() - start
 train_time = sum(history["train_s"])
-print(f"{len(history['fid'])} epochs, {ckpt.steps_done} steps: {train_time:.0f} s of training "
-      f"({wall:.0f} s in this session, evaluation included)")
+print(f"{ckpt.steps_done} steps in {train_time:.0f} s of training, {1000 * train_time / ckpt.steps_done:.0f} ms per "
+      f"step on this machine ({wall:.0f} s in this session, evaluation included)")
 
 # %% [markdown]
 # ### What the curves say
@@ -688,11 +714,12 @@ viz.plot_history({k: history[k] for k in ("d_loss", "g_loss", "d_real", "d_fake"
 plt.show()
 final_images = sample(ema, score_noise)
 final_fid, final_cov = judge.fid(final_images), judge.class_coverage(final_images)
-print(f"after {train_time:.0f} s of training ({ckpt.steps_done} steps): FID {final_fid:.2f}, {final_cov}")
+print(f"your run, after {train_time:.0f} s of training ({ckpt.steps_done} steps): FID {final_fid:.2f}, {final_cov}")
 if final_fid <= 10 and final_cov.n_covered == 10:
     print("target reached: FID <= 10 with all ten classes")
 elif not profiles.is_smoke():
-    print("not at FID <= 10 yet: raise EPOCHS a little and run the training cell again (it resumes)")
+    print("not at FID <= 10 yet on this machine: run the training cell again (it resumes and adds "
+          f"{TRAIN_MINUTES:g} minutes), or compare with the course's trained generator below")
 
 # %% [markdown]
 # The fixed-noise grid after every epoch, as an animation: the same 64 noise vectors, so each cell of the grid
@@ -706,31 +733,44 @@ viz.show_images(sample(ema, grid_noise), ncols=16, title="fixed-noise samples af
 plt.show()
 
 # %% [markdown]
-# **The figures this lesson got** (full profile, offline subset of 4,000 digits, 2 cores of an Intel Xeon server
-# CPU, float32, TensorFlow 2.21 / Keras 3.15; the run is seeded, so the same machine gives the same numbers):
+# ### Your run and the course's trained generator
 #
-# | epoch | training time | FID (2,000 samples) | classes covered |
-# |---|---|---|---|
-# | 1 | 9 s | 226.7 | 9/10 |
-# | 3 | 26 s | 59.8 | 10/10 |
-# | 5 | 42 s | 39.5 | 10/10 |
-# | 10 | 81 s | 20.7 | 10/10 |
-# | 20 | 164 s | 11.5 | 10/10 |
-# | 23 | 191 s | **9.9**, the first epoch at or below 10 | 10/10 |
-# | 30 | 253 s | 9.0 | 10/10 |
-# | 36 (end) | 305 s | **8.19** | 10/10 |
-#
-# So on this machine the recipe reaches FID ≤ 10 with every class present after about 3 minutes of training (about
-# 8.5 s per epoch of 250 steps, plus about 0.5 s per evaluation), and keeps improving to the end. The kernel's
-# memory peaks at about 1.25 GB. The benchmark trains the same recipe with another seed for 300 s; it reaches
-# FID ≤ 10 after 195 s and 7.75 at the end (`benchmarks/README.md`). Different seeds end about one FID point apart
-# (another run of this lesson ended at 9.5).
-#
-# Your numbers will differ a little (another CPU, another TensorFlow build, full MNIST when online). For scale: lesson 03 measured FID ≈ 1.2
-# between real digits and held-out real digits, ≈ 6.6 for real digits with noise of standard deviation 0.2 added,
-# and ≈ 365 for uniform noise. `benchmarks/time_to_quality.py` trains this recipe against the TensorFlow DCGAN
-# tutorial's for the same time on the same machine.
-#
+# How far a few minutes get you depends on the machine: the recipe reaches FID ≤ 10 within about three minutes of
+# training on a 2-core laptop CPU, but Binder's single CPU gets about half as many steps. So the course ships the
+# generator it trained with this same recipe for longer (`data/dcgan_generator.weights.h5`, written by
+# `tools/train_course_generator.py`), with its training record. `pretrained.load_trained_generator` checks the
+# file's SHA-256 against that record and the architecture against `build_generator()` before loading it. The
+# sections below (latent space, widgets) use the course's generator by default; the widgets let you switch to
+# yours.
+
+# %%
+course_g = build_generator()
+course_record = pretrained.load_trained_generator(course_g)
+course_images = sample(course_g, score_noise)
+course_fid, course_cov = judge.fid(course_images), judge.class_coverage(course_images)
+m = course_record["machine"]
+print(f"the course's trained generator: {course_record['steps']:,} steps, {course_record['train_time_s'] / 60:.1f} "
+      f"minutes of training on {m['cpu_model']} ({m['usable_cpus']} CPUs), TensorFlow "
+      f"{course_record['versions']['tensorflow']}; recorded FID {course_record['fid']:.2f} "
+      f"({course_record['fid_samples']} samples), here FID {course_fid:.2f} with {course_cov.n_covered}/10 classes")
+print(f"your run:                       {ckpt.steps_done:,} steps, {train_time / 60:.1f} minutes of training on this "
+      f"machine; FID {final_fid:.2f} with {final_cov.n_covered}/10 classes")
+viz.show_images(np.concatenate([final_images[:16], course_images[:16]]), ncols=16, size=0.7,
+                title="top: your run; bottom: the course's trained generator")
+plt.show()
+
+# %% [markdown]
+# The record also holds the course generator's whole training curve, so you can see where your run stands on it:
+
+# %%
+curve = course_record["curve"]
+marks = [p for p in curve if p["time_s"] in {c["time_s"] for c in curve[:: max(1, len(curve) // 8)]} or p is curve[-1]]
+print("training time | step | FID | classes   (the course's generator, from data/dcgan_generator.json)")
+for p in marks:
+    print(f"{p['time_s']:9.0f} s | {p['step']:6d} | {p['fid']:6.2f} | {p['coverage']}/10")
+first = next((p for p in curve if p["fid"] <= 10), None)
+print("first at FID <= 10:", f"after {first['time_s']:.0f} s of training (step {first['step']})" if first else "never")
+
 # ### The same model with `fit()`
 #
 # `DCGAN` wraps the same `gan_update` in `keras.Model.train_step`, so Keras's own loop, its callbacks and its
@@ -819,7 +859,7 @@ try:
     assert isinstance(mp_g_opt, keras.optimizers.LossScaleOptimizer) and mp_g(z).dtype == tf.float32
     assert all(np.isfinite(float(v)) for v in mp_out.values())
 finally:
-    keras.config.set_dtype_policy("mixed_float16" if config.mixed_precision else "float32")
+    keras.config.set_dtype_policy(config.dtype_policy)
 
 # %% [markdown]
 # ## 6. The latent space
@@ -860,14 +900,15 @@ def interpolation_path(seed_a, seed_b, steps=10, mode="slerp", noise_dim=NOISE_D
 path_linear, path_slerp = interpolation_path(1, 2, 10, "linear"), interpolation_path(1, 2, 10, "slerp")
 print("length along the straight line:", np.round(np.linalg.norm(path_linear, axis=1), 1))
 print("length along the slerp path:   ", np.round(np.linalg.norm(path_slerp, axis=1), 1))
-viz.show_images(np.concatenate([sample(ema, path_linear), sample(ema, path_slerp)]), ncols=10,
-                title="linear (top) and spherical (bottom) interpolation between two noise vectors")
+viz.show_images(np.concatenate([sample(course_g, path_linear), sample(course_g, path_slerp)]), ncols=10,
+                title="the course's trained generator: linear (top) and spherical (bottom) interpolation")
 plt.show()
 
 # %% [markdown]
 # ### Explore it yourself
 #
-# Two widgets: **draw** shows 32 new digits for any seed; **walk** moves along the path between two seeds. The
+# Two widgets: **draw** shows 32 new digits for any seed; **walk** moves along the path between two seeds. Each
+# has a **generator** menu: the course's trained generator (the default) or the one your run trained above. The
 # callbacks are ordinary functions (`draw_samples`, `walk_latent`) that return what they drew, so the tests drive
 # them without a browser. Only widgets common to ipywidgets 7.7 (Colab) and 8 are used.
 
@@ -890,16 +931,20 @@ def walk_latent(generator, seed_a, seed_b, t, mode="slerp"):
 
 
 # %%
-def _show_draw(seed):
-    viz.show_images(draw_samples(ema, seed), ncols=16, size=0.7)
+GENERATORS = {"the course's trained generator": course_g, "your run": ema}
+
+
+def _show_draw(seed, which):
+    viz.show_images(draw_samples(GENERATORS[which], seed), ncols=16, size=0.7)
     plt.show()
 
 
-def _show_walk(seed_a, seed_b, t, mode):
+def _show_walk(seed_a, seed_b, t, mode, which):
     fig, axes = plt.subplots(1, 3, figsize=(5, 1.9))
-    for ax, image, title in zip(axes, [walk_latent(ema, seed_a, seed_b, 0.0, mode),
-                                       walk_latent(ema, seed_a, seed_b, t, mode),
-                                       walk_latent(ema, seed_a, seed_b, 1.0, mode)],
+    chosen = GENERATORS[which]
+    for ax, image, title in zip(axes, [walk_latent(chosen, seed_a, seed_b, 0.0, mode),
+                                       walk_latent(chosen, seed_a, seed_b, t, mode),
+                                       walk_latent(chosen, seed_a, seed_b, 1.0, mode)],
                                 [f"seed {seed_a}", f"t = {t:.2f}", f"seed {seed_b}"]):
         ax.imshow(image[..., 0], cmap="gray", vmin=-1, vmax=1)
         ax.set_title(title, fontsize=9)
@@ -908,13 +953,16 @@ def _show_walk(seed_a, seed_b, t, mode):
 
 
 seed_slider = widgets.IntSlider(value=0, min=0, max=999, description="seed", continuous_update=False)
-draw_out = widgets.interactive_output(_show_draw, {"seed": seed_slider})
-walk_controls = {"seed_a": widgets.IntSlider(value=1, min=0, max=999, description="seed A", continuous_update=False),
+draw_which = widgets.Dropdown(options=list(GENERATORS), description="generator")
+draw_out = widgets.interactive_output(_show_draw, {"seed": seed_slider, "which": draw_which})
+walk_controls = {"which": widgets.Dropdown(options=list(GENERATORS), description="generator"),
+                 "seed_a": widgets.IntSlider(value=1, min=0, max=999, description="seed A", continuous_update=False),
                  "seed_b": widgets.IntSlider(value=2, min=0, max=999, description="seed B", continuous_update=False),
                  "t": widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="t"),
                  "mode": widgets.Dropdown(options=["slerp", "linear"], value="slerp", description="path")}
 walk_out = widgets.interactive_output(_show_walk, walk_controls)
-display(widgets.VBox([widgets.HTML("<b>draw</b>"), seed_slider, draw_out, widgets.HTML("<b>walk</b>"),
+display(widgets.VBox([widgets.HTML("<b>draw</b>"), widgets.HBox([seed_slider, draw_which]), draw_out,
+                      widgets.HTML("<b>walk</b>"), walk_controls["which"],
                       widgets.HBox([walk_controls["seed_a"], walk_controls["seed_b"]]),
                       widgets.HBox([walk_controls["t"], walk_controls["mode"]]), walk_out]))
 

@@ -153,14 +153,39 @@ def test_conv2d_gradients_match_gradient_tape(lesson, size, k, stride, dilation,
     x_t, w_t = tf.constant(x), tf.constant(kernel)
     y_shape = tf.nn.conv2d(x_t, w_t, stride, padding.upper(), dilations=dilation).shape
     g = np.random.default_rng(1).standard_normal(y_shape).astype(np.float32)
-    with tf.GradientTape() as tape:
-        tape.watch([x_t, w_t])
-        loss = tf.reduce_sum(tf.nn.conv2d(x_t, w_t, stride, padding.upper(), dilations=dilation) * g)
-    dx_tf, dw_tf = (t.numpy() for t in tape.gradient(loss, [x_t, w_t]))
+    # The lesson's portable reference: TensorFlow's gradient of the same convolution with a zero-inserted kernel
+    # (TensorFlow's CPU kernels without oneDNN have no gradient for dilation > 1).
+    dx_tf, dw_tf = lesson["tape_gradients"](x, kernel, g, stride, padding, dilation)
     dx = lesson["conv2d_grad_input"](g, x.shape, kernel, stride, padding, dilation)
     dw = lesson["conv2d_grad_kernel"](x, g, k, stride, padding, dilation)
     assert _max_err(dx, dx_tf) <= TOL
     assert _max_err(dw, dw_tf) <= TOL
+
+
+@pytest.mark.parametrize("k, dilation", [(2, 2), (3, 2), (3, (2, 3)), (3, 1)])
+def test_dilate_kernel_rewrites_the_convolution_exactly(lesson, k, dilation):
+    x, kernel = _case(2, 9, 10, 3, k, 4, seed=7)
+    for stride, padding in itertools.product((1, 2), PADDINGS):
+        direct = tf.nn.conv2d(x, kernel, stride, padding.upper(), dilations=dilation).numpy()
+        rewritten = tf.nn.conv2d(x, lesson["dilate_kernel"](kernel, dilation), stride, padding.upper()).numpy()
+        assert direct.shape == rewritten.shape and _max_err(direct, rewritten) <= TOL
+
+
+def test_portable_gradients_equal_the_direct_kernel_where_it_exists(lesson):
+    x, kernel = _case(2, 8, 9, 3, 3, 4, seed=3)
+    x_t, w_t = tf.constant(x), tf.constant(kernel)
+    g = np.random.default_rng(4).standard_normal((2, 8, 9, 4)).astype(np.float32)
+    with tf.GradientTape() as tape:
+        tape.watch([x_t, w_t])
+        loss = tf.reduce_sum(tf.nn.conv2d(x_t, w_t, 1, "SAME", dilations=2) * g)
+    try:
+        direct = [t.numpy() for t in tape.gradient(loss, [x_t, w_t])]
+    except tf.errors.InvalidArgumentError as err:  # TensorFlow's kernels without oneDNN
+        assert "dilation rates larger than 1" in str(err)
+        pytest.skip("this TensorFlow CPU build has no dilated-convolution gradient (oneDNN off)")
+    portable = lesson["tape_gradients"](x, kernel, g, 1, "same", 2)
+    for a, b in zip(direct, portable):
+        assert _max_err(a, b) <= TOL
 
 
 @pytest.mark.parametrize("size, strides, padding", [

@@ -1,0 +1,134 @@
+"""The course's own trained models, shipped in ``data/`` with their checksums and training records.
+
+A learner on a slow machine (Binder's single CPU, an old laptop) trains for the lesson's time budget and gets
+what that machine can reach. So that the later sections (the latent space, the widgets) still show full quality,
+the course ships the generator it trained with the same recipe for longer: ``data/NAME.weights.h5`` and its record
+``data/NAME.json`` (recipe, steps, training time, machine, FID, class coverage, SHA-256 of the weights).
+``tools/train_course_generator.py`` writes both.
+
+Introduced in 04_dcgan.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from . import data
+
+SCHEMA = "trained_model/1"
+DCGAN_GENERATOR = "dcgan_generator"
+_REQUIRED = ("schema", "name", "file", "sha256", "params", "recipe", "steps", "train_time_s", "fid", "coverage",
+             "fid_samples", "machine", "versions")
+
+
+def record_path(name: str = DCGAN_GENERATOR) -> Path:
+    """Where the training record of the shipped model ``name`` lives (``data/NAME.json``).
+
+    Introduced in 04_dcgan.
+    """
+    if not isinstance(name, str) or not name or "/" in name or "\\" in name or name.startswith("."):
+        raise ValueError(f"name must be a plain file stem such as {DCGAN_GENERATOR!r}, got {name!r}")
+    return data.data_dir() / f"{name}.json"
+
+
+def read_record(name: str = DCGAN_GENERATOR) -> dict[str, Any]:
+    """Read and check the training record of a shipped model.
+
+    Introduced in 04_dcgan.
+
+    Args:
+        name: the model's name (``"dcgan_generator"``).
+
+    Returns:
+        The record as a dict (see the module docstring for its fields).
+
+    Raises:
+        ValueError: if the record is missing, is not valid JSON, or lacks a field.
+    """
+    path = record_path(name)
+    if not path.is_file():
+        raise ValueError(f"the training record of the course's {name} is missing ({path}); restore it with "
+                         f"`git checkout -- data/` or run tools/train_course_generator.py")
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is not a readable JSON record ({err}); restore it with `git checkout -- data/`") from err
+    missing = [key for key in _REQUIRED if not isinstance(record, dict) or key not in record]
+    if missing or record.get("schema") != SCHEMA:
+        raise ValueError(f"{path} is not a {SCHEMA} record: missing {missing}, schema {record.get('schema')!r}")
+    return record
+
+
+def load_trained_generator(generator, name: str = DCGAN_GENERATOR) -> dict[str, Any]:
+    """Load the course's trained weights into ``generator`` after checking the file is exactly the shipped one.
+
+    Introduced in 04_dcgan.
+
+    Args:
+        generator: a Keras model built by the lesson's ``build_generator()`` (same architecture, untrained).
+        name: the shipped model's name.
+
+    Returns:
+        The training record (recipe, steps, training time, machine, FID, class coverage, ...).
+
+    Raises:
+        ValueError: if the record or the weights file is missing, the weights' SHA-256 differs from the record's
+            (a damaged, partial or replaced file), or ``generator`` does not have the recorded architecture.
+    """
+    record = read_record(name)
+    path = data.data_dir() / record["file"]
+    if not path.is_file():
+        raise ValueError(f"the course's trained {name} is missing ({path}); restore it with `git checkout -- data/`")
+    actual = data.sha256_of(path)
+    if actual != record["sha256"]:
+        raise ValueError(f"{path} is damaged or not the course's file: SHA-256 {actual}, the record "
+                         f"{record_path(name).name} expects {record['sha256']}. Restore it with `git checkout -- data/`.")
+    count = getattr(generator, "count_params", None)
+    if count is None:
+        raise ValueError(f"generator must be a Keras model built by build_generator(), got {type(generator).__name__}")
+    if generator.count_params() != record["params"]:
+        raise ValueError(f"generator has {generator.count_params():,} parameters, the course's trained {name} has "
+                         f"{record['params']:,}: build it with the lesson's build_generator() (recipe {record['recipe']})")
+    try:
+        generator.load_weights(path)
+    except (ValueError, OSError) as err:
+        raise ValueError(f"could not load {path} into this generator: {err}") from err
+    return record
+
+
+def save_trained_generator(generator, record: dict[str, Any], name: str = DCGAN_GENERATOR,
+                           directory: str | os.PathLike | None = None) -> tuple[Path, Path]:
+    """Write the weights and the training record atomically (temporary files, then rename); weights first.
+
+    Used by ``tools/train_course_generator.py``; ``record`` gets ``schema``, ``name``, ``file``, ``sha256`` and
+    ``params`` filled in.
+
+    Introduced in 04_dcgan.
+
+    Returns:
+        The paths of the weights file and of the record.
+    """
+    directory = Path(directory) if directory is not None else data.data_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    weights = directory / f"{name}.weights.h5"
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".tmp-{name}-", suffix=".weights.h5")
+    os.close(fd)
+    try:
+        generator.save_weights(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, weights)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    full = {"schema": SCHEMA, "name": name, "file": weights.name, "sha256": data.sha256_of(weights),
+            "params": int(generator.count_params()), **{k: v for k, v in record.items() if k not in
+                                                        ("schema", "name", "file", "sha256", "params")}}
+    out = directory / f"{name}.json"
+    tmp_json = out.with_name(f".tmp-{out.name}")
+    tmp_json.write_text(json.dumps(full, indent=1) + "\n")
+    os.replace(tmp_json, out)
+    return weights, out
