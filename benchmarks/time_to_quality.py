@@ -17,7 +17,7 @@ Usage::
     python benchmarks/time_to_quality.py --device gpu  # adds the course recipe with mixed precision + XLA
 
 The course recipe is loaded with ``course_utils.lessons.load_lesson_code("04_dcgan")``, so the benchmark trains
-exactly the code the lesson shows. The tutorial recipe is re-implemented below from
+exactly the code the lesson shows. The tutorial recipe is re-implemented in ``benchmarks/tutorial_dcgan.py`` from
 https://www.tensorflow.org/tutorials/generative/dcgan.
 """
 
@@ -40,8 +40,9 @@ from typing import Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+for _path in (REPO_ROOT, REPO_ROOT / "benchmarks"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 import numpy as np
 
@@ -55,20 +56,15 @@ GENERATE_BATCH = 500
 GRID_SAMPLES = 64
 TARGET_FID = 10.0
 
-# The tutorial's recipe, as its text and code give it.
-TUTORIAL = {
-    "source": "https://www.tensorflow.org/tutorials/generative/dcgan",
-    "batch_size": 256,
-    "noise_dim": 100,
-    "learning_rate": 1e-4,
-    "optimizer": "Adam(1e-4) for both networks (Keras defaults otherwise: beta_1=0.9)",
-    "loss": "BinaryCrossentropy(from_logits=True); D: real->1 + fake->0, G: fake->1",
-    "leaky_relu_negative_slope": 0.3,
-    "dropout": 0.3,
-}
-TUTORIAL_G_PARAMS = 2_330_944
-TUTORIAL_D_PARAMS = 212_865
-
+from tutorial_dcgan import (  # noqa: E402  (the tutorial's recipe, re-implemented in its own file)
+    TUTORIAL,
+    TUTORIAL_D_PARAMS,
+    TUTORIAL_G_PARAMS,
+    build_tutorial_discriminator,
+    build_tutorial_generator,
+    make_tutorial_optimizers,
+    make_tutorial_train_step,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Command line
@@ -92,6 +88,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help=f"samples per FID evaluation (default {DEFAULT_FID_SAMPLES}; "
                              f"{QUICK_FID_SAMPLES} with --quick)")
     parser.add_argument("--seed", type=int, default=42, help="seed for weights, noise and batch order")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="use only the first N CPUs of this process (like `taskset`; 1 = the Binder case); "
+                             "TensorFlow's thread pools follow (course_utils.device.configure_cpu)")
+    parser.add_argument("--markdown", nargs="*", type=Path, default=None, metavar="JSON",
+                        help="print the README table from committed records (default: benchmarks/figures/*/"
+                             "time_to_quality.json) and exit")
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default benchmarks/results/full, or benchmarks/results/quick)")
     args = parser.parse_args(argv)
@@ -105,6 +107,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error(f"--fid-samples must be at least {GRID_SAMPLES}, got {args.fid_samples}")
     if args.seed < 0:
         parser.error(f"--seed must be a non-negative int, got {args.seed}")
+    if args.threads is not None:
+        available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        if not 1 <= args.threads <= available:
+            parser.error(f"--threads must be between 1 and the {available} CPUs available, got {args.threads}")
     if args.out is None:
         args.out = REPO_ROOT / "benchmarks" / "results" / ("quick" if args.quick else "full")
     return args
@@ -117,98 +123,6 @@ def eval_schedule(budget: float, quick: bool) -> list[float]:
     else:
         points = [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60] + list(range(75, int(budget), 15))
     return [0.0] + sorted({float(p) for p in points if 0 < p < budget}) + [float(budget)]
-
-
-# ---------------------------------------------------------------------------------------------
-# The TensorFlow tutorial's recipe, re-implemented
-# ---------------------------------------------------------------------------------------------
-
-def build_tutorial_generator():
-    """The tutorial's ``make_generator_model``: 7x7x256 -> 7x7x128 -> 14x14x64 -> 28x28x1, no biases.
-
-    LeakyReLU is written with ``negative_slope=0.3``, the Keras default the tutorial relies on (it calls
-    ``layers.LeakyReLU()`` without an argument; tf.keras 2's ``alpha`` default was also 0.3).
-    """
-    import keras
-    from keras import layers
-
-    slope = TUTORIAL["leaky_relu_negative_slope"]
-    return keras.Sequential([
-        keras.Input(shape=(TUTORIAL["noise_dim"],)),
-        layers.Dense(7 * 7 * 256, use_bias=False),
-        layers.BatchNormalization(),
-        layers.LeakyReLU(negative_slope=slope),
-        layers.Reshape((7, 7, 256)),
-        layers.Conv2DTranspose(128, (5, 5), strides=(1, 1), padding="same", use_bias=False),
-        layers.BatchNormalization(),
-        layers.LeakyReLU(negative_slope=slope),
-        layers.Conv2DTranspose(64, (5, 5), strides=(2, 2), padding="same", use_bias=False),
-        layers.BatchNormalization(),
-        layers.LeakyReLU(negative_slope=slope),
-        layers.Conv2DTranspose(1, (5, 5), strides=(2, 2), padding="same", use_bias=False, activation="tanh"),
-    ], name="tutorial_generator")
-
-
-def build_tutorial_discriminator():
-    """The tutorial's ``make_discriminator_model``: two strided 5x5 convolutions with dropout, then one logit."""
-    import keras
-    from keras import layers
-
-    slope = TUTORIAL["leaky_relu_negative_slope"]
-    return keras.Sequential([
-        keras.Input(shape=(28, 28, 1)),
-        layers.Conv2D(64, (5, 5), strides=(2, 2), padding="same"),
-        layers.LeakyReLU(negative_slope=slope),
-        layers.Dropout(TUTORIAL["dropout"]),
-        layers.Conv2D(128, (5, 5), strides=(2, 2), padding="same"),
-        layers.LeakyReLU(negative_slope=slope),
-        layers.Dropout(TUTORIAL["dropout"]),
-        layers.Flatten(),
-        layers.Dense(1),
-    ], name="tutorial_discriminator")
-
-
-def make_tutorial_optimizers():
-    """``tf.keras.optimizers.Adam(1e-4)`` for each network, as in the tutorial."""
-    import keras
-
-    return keras.optimizers.Adam(TUTORIAL["learning_rate"]), keras.optimizers.Adam(TUTORIAL["learning_rate"])
-
-
-def make_tutorial_train_step(generator, discriminator, g_opt, d_opt, *, jit_compile: bool = False):
-    """The tutorial's ``train_step`` (two tapes, BCE from logits), returning the course contract's metrics."""
-    import keras
-    import tensorflow as tf
-
-    cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
-    batch_size, noise_dim = TUTORIAL["batch_size"], TUTORIAL["noise_dim"]
-
-    def discriminator_loss(real_output, fake_output):
-        real_loss = cross_entropy(tf.ones_like(real_output), real_output)
-        fake_loss = cross_entropy(tf.zeros_like(fake_output), fake_output)
-        return real_loss + fake_loss
-
-    def generator_loss(fake_output):
-        return cross_entropy(tf.ones_like(fake_output), fake_output)
-
-    @tf.function(jit_compile=jit_compile)
-    def train_step(images):
-        noise = tf.random.normal([batch_size, noise_dim])
-        with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
-            generated_images = generator(noise, training=True)
-            real_output = discriminator(images, training=True)
-            fake_output = discriminator(generated_images, training=True)
-            gen_loss = generator_loss(fake_output)
-            disc_loss = discriminator_loss(real_output, fake_output)
-        gradients_of_generator = gen_tape.gradient(gen_loss, generator.trainable_variables)
-        gradients_of_discriminator = disc_tape.gradient(disc_loss, discriminator.trainable_variables)
-        g_opt.apply_gradients(zip(gradients_of_generator, generator.trainable_variables))
-        d_opt.apply_gradients(zip(gradients_of_discriminator, discriminator.trainable_variables))
-        return {"d_loss": disc_loss, "g_loss": gen_loss,
-                "d_real": tf.reduce_mean(tf.sigmoid(tf.cast(real_output, tf.float32))),
-                "d_fake": tf.reduce_mean(tf.sigmoid(tf.cast(fake_output, tf.float32)))}
-
-    return train_step
 
 
 # ---------------------------------------------------------------------------------------------
@@ -488,8 +402,10 @@ def cpu_model() -> str:
 
 
 def machine_info(device_kind: str) -> dict[str, Any]:
-    """CPU, cores, RAM, GPUs (physical and visible to this run) and the load average."""
+    """CPU (model, the features that matter, whether oneDNN is on and why), threads, RAM, GPUs, load average."""
     import tensorflow as tf
+
+    from course_utils import device
 
     gpus = []
     for gpu in tf.config.list_physical_devices("GPU"):
@@ -501,10 +417,22 @@ def machine_info(device_kind: str) -> dict[str, Any]:
         ram_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3, 1)
     except (ValueError, OSError, AttributeError):
         ram_gb = None
+    cpu = device.cpu_config()
+    flags = set(cpu.flags)
     return {
         "cpu_model": cpu_model(),
         "cpu_cores": os.cpu_count(),
-        "cpu_cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpu_cores_usable": cpu.usable_cpus,
+        "cpu_flags": list(cpu.flags),
+        "avx2": "avx2" in flags,
+        "avx512": "avx512f" in flags,
+        "amx": "amx_tile" in flags,
+        "onednn": device.onednn_active(),
+        "onednn_reason": cpu.reasons.get("oneDNN"),
+        "tf_default_onednn": cpu.tf_default_onednn,
+        "threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads() or cpu.intra_threads,
+                    "inter_op": tf.config.threading.get_inter_op_parallelism_threads() or cpu.inter_threads,
+                    "reason": cpu.reasons.get("Threads")},
         "ram_gb": ram_gb,
         "gpus": gpus,
         "gpus_used": [d.name for d in tf.config.get_visible_devices("GPU")],
@@ -683,10 +611,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the benchmark and return the record it wrote."""
     wall_start = time.perf_counter()
     args = parse_args(argv)
-    import tensorflow as tf  # noqa: F401  (imported after the log level is set)
+    if args.markdown is not None:
+        print(markdown_table(args.markdown or None))
+        return {}
+    if args.threads is not None:  # before TensorFlow starts its thread pools
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:args.threads])
+    from course_utils import device
 
+    device.quiet_tensorflow_startup()  # oneDNN and thread counts chosen for this CPU, as in the lessons
     device_kind = choose_device(args.device)
-    from course_utils import data, device
+    from course_utils import data
 
     machine = machine_info(device_kind)
     environment = device.environment_report(show=False)
@@ -727,6 +661,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "mode": "quick" if args.quick else "full",
         "command": " ".join([Path(sys.argv[0]).name] + list(argv if argv is not None else sys.argv[1:])),
+        "env": {k: os.environ.get(k) for k in ("TF_ENABLE_ONEDNN_OPTS", "TF_NUM_INTRAOP_THREADS",
+                                               "TF_NUM_INTEROP_THREADS")},
         "seed": args.seed,
         "budget_s": args.budget,
         "fid_samples": args.fid_samples,
@@ -752,6 +688,51 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     write_json(record, files["json"])
     print_summary(record)
     return record
+
+
+FIGURES = REPO_ROOT / "benchmarks" / "figures"
+
+
+def configuration_label(record: dict[str, Any]) -> str:
+    """One line naming the machine configuration a record was measured on."""
+    m = record["machine"]
+    onednn = m.get("onednn")
+    forced = (record.get("env") or {}).get("TF_ENABLE_ONEDNN_OPTS")
+    why = " (forced off)" if onednn is False and forced == "0" else ""
+    parts = [m["cpu_model"], f"{m.get('cpu_cores_usable') or m['cpu_cores']} of {m['cpu_cores']} CPUs"]
+    if "avx512" in m:
+        parts.append("AVX-512" if m["avx512"] else "AVX2, no AVX-512")
+        if m.get("amx"):
+            parts.append("AMX")
+    parts.append("oneDNN " + ("?" if onednn is None else "on" if onednn else "off") + why)
+    if m.get("gpus_used"):
+        parts.append(", ".join(m["gpus_used"]))
+    return ", ".join(parts)
+
+
+def markdown_table(paths: Sequence[Path] | None = None) -> str:
+    """The README table, one row per committed record (configuration), generated from the JSON files."""
+    paths = sorted(FIGURES.glob("*/time_to_quality.json")) if not paths else list(paths)
+    if not paths:
+        raise SystemExit(f"no records found under {FIGURES}/*/time_to_quality.json")
+    lines = ["| configuration (measured) | course recipe (batch, lr) | course ms/step | course: time to FID ≤ 10 | "
+             "course best FID (classes) | tutorial ms/step | tutorial best FID | speed-up to quality | peak RSS |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for path in paths:
+        rec = json.loads(Path(path).read_text())
+        course, tut, sp = rec["recipes"]["course"], rec["recipes"]["tutorial"], rec["speedup_to_quality"]
+        t10 = course["time_to_fid_10"]
+        recipe = course.get("recipe", {})
+        lines.append(
+            f"| {configuration_label(rec)}; {rec['created_utc'][:10]}, {rec['budget_s']:g} s per recipe "
+            f"([JSON]({Path(path).relative_to(REPO_ROOT).as_posix()})) "
+            f"| {recipe.get('batch_size')}, {recipe.get('learning_rate'):g} "
+            f"| {_fmt(course['ms_per_step'])} "
+            f"| {_fmt(t10['first_point_s'], '.0f', ' s') if t10['first_point_s'] is not None else 'not reached'} "
+            f"| {_fmt(course['best_fid'], '.2f')} ({course['coverage_at_best_fid']}/10) "
+            f"| {_fmt(tut['ms_per_step'])} | {_fmt(tut['best_fid'], '.1f')} "
+            f"| **{_fmt(sp['speedup'], '.1f', '×')}** | {rec['peak_rss_mb'] / 1024:.2f} GB |")
+    return "\n".join(lines)
 
 
 def _fmt(value: Any, spec: str = ".1f", unit: str = "") -> str:

@@ -67,7 +67,7 @@ def test_eval_schedule_starts_at_zero_is_dense_early_and_ends_at_the_budget():
 
 
 @pytest.mark.parametrize("argv", [["--budget", "0"], ["--budget", "nan"], ["--fid-samples", "10"],
-                                  ["--device", "tpu"], ["--seed", "-1"]])
+                                  ["--device", "tpu"], ["--seed", "-1"], ["--threads", "0"], ["--threads", "999"]])
 def test_bad_command_line_is_refused(argv, capsys):
     with pytest.raises(SystemExit) as err:
         ttq.parse_args(argv)
@@ -79,7 +79,7 @@ def test_bad_command_line_is_refused(argv, capsys):
 def test_quick_mode_writes_a_complete_record(tmp_path):
     out = tmp_path / "bench"
     env = dict(os.environ, COURSE_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--device", "cpu", "--out", str(out)],
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--device", "cpu", "--threads", "1", "--out", str(out)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n" \
                                  f"{proc.stderr[-3000:]}"
@@ -93,6 +93,14 @@ def test_quick_mode_writes_a_complete_record(tmp_path):
     for key in ("cpu_model", "cpu_cores", "ram_gb", "gpus", "load_avg_start", "load_avg_end"):
         assert key in record["machine"], key
     assert record["machine"]["device"] == "cpu" and record["machine"]["gpus_used"] == []
+    m = record["machine"]
+    for key in ("cpu_flags", "avx2", "avx512", "amx", "onednn", "onednn_reason", "tf_default_onednn", "threads"):
+        assert key in m, key
+    assert m["cpu_cores_usable"] == 1 and m["threads"]["intra_op"] == 1, "--threads 1 is the Binder case"
+    assert isinstance(m["onednn"], bool) and m["avx512"] == ("avx512f" in m["cpu_flags"])
+    assert "Configuration" not in record and "1 of" in ttq.configuration_label(record)
+    table = ttq.markdown_table([out / "time_to_quality.json"])
+    assert table.count("\n") == 2 and ttq.configuration_label(record) in table
     assert "TensorFlow" in record["environment"] and "Keras" in record["environment"]
     assert record["peak_rss_mb"] > 0
 
