@@ -704,7 +704,7 @@ def configuration_label(record: dict[str, Any]) -> str:
         parts.append("AVX-512" if m["avx512"] else "AVX2, no AVX-512")
         if m.get("amx"):
             parts.append("AMX")
-    parts.append("oneDNN " + ("?" if onednn is None else "on" if onednn else "off") + why)
+    parts.append("oneDNN " + ("not recorded" if onednn is None else "on" if onednn else "off") + why)
     if m.get("gpus_used"):
         parts.append(", ".join(m["gpus_used"]))
     return ", ".join(parts)

@@ -57,7 +57,10 @@ def read_record(name: str = DCGAN_GENERATOR) -> dict[str, Any]:
         record = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"{path} is not a readable JSON record ({err}); restore it with `git checkout -- data/`") from err
-    missing = [key for key in _REQUIRED if not isinstance(record, dict) or key not in record]
+    if not isinstance(record, dict):
+        raise ValueError(f"{path} is not a {SCHEMA} record: expected a JSON object, got {type(record).__name__} "
+                         f"(missing every field)")
+    missing = [key for key in _REQUIRED if key not in record]
     if missing or record.get("schema") != SCHEMA:
         raise ValueError(f"{path} is not a {SCHEMA} record: missing {missing}, schema {record.get('schema')!r}")
     return record
