@@ -12,18 +12,27 @@ interrupted (a Colab time-out, a kernel restart, ``kill -9``) picks up where it 
         ckpt.advance()
         ckpt.maybe_save()
 
-Why a save can be interrupted safely: TensorFlow writes a checkpoint's data file, then its ``.index``
-(the data file is useless without it), and only then rewrites the small ``checkpoint`` state file
-(atomically, by renaming a finished temporary file) to point at the new checkpoint; old checkpoints are
-deleted after that. A process killed at any moment therefore leaves the state file naming the previous,
-complete checkpoint. Each checkpoint's run history is written (atomically) *before* the checkpoint itself,
-so the history next to the checkpoint that is restored always belongs to it.
+Why a save can be interrupted safely. A save writes, in this order: the run history ``ckpt-<step>.history.json``
+(atomically, :mod:`course_utils.atomic`); the checkpoint's data and ``.index`` files (TensorFlow stages them in
+``ckpt-<step>_temp/``), which also hold the SHA-256 of that history file; then the small ``checkpoint`` state
+file (atomically) naming the new checkpoint; only then are old checkpoints deleted. A process killed at any
+moment therefore leaves the state file naming a complete checkpoint, whose history is the one it was saved with.
+A second save at a step that already has a checkpoint (the end of an epoch that ended on a multiple of
+``every_n_steps``, or after training with ``fit()``) never rewrites that checkpoint's files: it writes
+``ckpt-<step>.1`` (``.2``, ...) beside it and deletes the older one only once the new one is listed.
+
+What is refused, with a ``ValueError`` that says what to do: damaged or truncated files, a history file that is
+edited, missing, or not the one saved with the checkpoint (another run's, or a foreign checkpoint next to ours), a
+state file naming anything outside the run folder (nothing outside it is ever touched), and a second process
+writing into a folder that one is already using (a lock file ``.lock`` names its PID). If the state file is lost
+while checkpoints remain, :meth:`GANCheckpoint.restore` resumes from the newest one and says so; nothing is deleted.
 
 :func:`save_model_atomic` and :func:`load_model_checked` do the same for single ``.keras`` files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -36,13 +45,32 @@ from typing import Any
 
 import numpy as np
 
+from . import atomic
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks, the folder is not locked
+    fcntl = None
+
 __all__ = ["GANCheckpoint", "save_model_atomic", "load_model_checked"]
 
 _CHECKPOINT_NAME = "ckpt"
+_STATE_FILE = "checkpoint"
+_LOCK_FILE = ".lock"
 _HISTORY_SUFFIX = ".history.json"
-_HISTORY_FILE = re.compile(rf"^{_CHECKPOINT_NAME}-(\d+){re.escape(_HISTORY_SUFFIX)}(\.part)?$")
-_TEMP_DIR = re.compile(rf"^{_CHECKPOINT_NAME}-\d+_temp$")
+_HISTORY_FORMAT = "GANCheckpoint history 2"
+_BINDING_KEY = "history_sha256/.ATTRIBUTES/VARIABLE_VALUE"
+# ckpt-<step>, or ckpt-<step>.<n> for the n-th save again at one step.
+_NAME = re.compile(rf"^{_CHECKPOINT_NAME}-(\d+)(?:\.(\d+))?$")
+_FILE = re.compile(rf"^({_CHECKPOINT_NAME}-\d+(?:\.\d+)?)(\.index|\.data-\d{{5}}-of-\d{{5}}|{re.escape(_HISTORY_SUFFIX)})$")
+# What killed saves leave: TensorFlow's staging folder, our temporary files (old and new spelling).
+_TEMP_DIR = re.compile(rf"^{_CHECKPOINT_NAME}-\d+(?:\.\d+)?_temp$")
+_PART = re.compile(rf"^\.?{_CHECKPOINT_NAME}-\d+(?:\.\d+)?{re.escape(_HISTORY_SUFFIX)}(?:\..*)?\.part$"
+                   rf"|^\.{_STATE_FILE}\..*\.part$")
+_STATE_LINE = re.compile(r'^(model_checkpoint_path|all_model_checkpoint_paths): "(.*)"$')
+_STATE_OTHER = re.compile(r"^(all_model_checkpoint_timestamps|last_preserved_timestamp): [0-9.e+-]+$")
 _START_OVER = "delete {dir} to start over"
+_HELD_LOCKS: dict[str, int] = {}  # folder -> open file descriptor of its lock, for this process
 
 
 def _is_positive_int(value: Any) -> bool:
@@ -66,22 +94,36 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    """Write ``path.part``, flush it to disk, then rename it over ``path`` (a crash leaves old or new, never half)."""
-    part = path.with_name(path.name + ".part")
-    try:
-        with open(part, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(part, path)
-    finally:
-        if part.exists():
-            part.unlink()
-
-
 def _step_of(checkpoint_path: str) -> int:
-    return int(checkpoint_path.rsplit("-", 1)[-1])
+    match = _NAME.match(os.path.basename(checkpoint_path))
+    if match is None:
+        raise ValueError(f"expected a checkpoint named {_CHECKPOINT_NAME}-<step>, got {checkpoint_path!r}")
+    return int(match.group(1))
+
+
+def _order(name: str) -> tuple[int, int]:
+    match = _NAME.match(name)
+    return int(match.group(1)), int(match.group(2) or 0)
+
+
+def _lock_folder(directory: Path) -> None:
+    """Hold an exclusive lock on ``directory`` for the rest of this process, or raise naming who holds it."""
+    key = str(directory)
+    if fcntl is None or key in _HELD_LOCKS:
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / _LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        other = os.read(fd, 64).decode("ascii", "replace").strip() or "unknown"
+        os.close(fd)
+        raise ValueError(f"{directory} is already used by another process (PID {other}) that is saving checkpoints "
+                         "there; two runs writing into one folder would destroy each other's checkpoints. Stop that "
+                         f"process (kill {other}) or give this run another folder") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    _HELD_LOCKS[key] = fd
 
 
 class GANCheckpoint:
@@ -92,9 +134,11 @@ class GANCheckpoint:
     What is saved: every variable of both networks (weights *and* batch-norm moving statistics), the state
     of both optimizers (iteration count, learning rate, Adam's first and second moments; for a
     ``keras.optimizers.LossScaleOptimizer`` also its loss scale), the two counters :attr:`step` and
-    :attr:`epoch`, and, if ``extra`` is given, a JSON copy of that dict next to each checkpoint
-    (``ckpt-<step>.history.json``). Checkpoints are numbered by step (``ckpt-1200.index`` ...); only the
-    newest ``max_to_keep`` are kept, together with their history files.
+    :attr:`epoch`, and a JSON file next to each checkpoint (``ckpt-<step>.history.json``) holding a copy of
+    ``extra`` (if given); the checkpoint records that file's SHA-256, so a history that was edited, swapped or
+    lost is refused on :meth:`restore`. Checkpoints are numbered by step (``ckpt-1200.index`` ...); only the
+    newest ``max_to_keep`` are kept, together with their history files. The folder is locked (``.lock``) by
+    the first process that restores or saves in it.
 
     Note that an optimizer's learning rate is part of its state: after :meth:`restore` it is the one the
     run was saved with. To change it for the rest of a run, assign ``optimizer.learning_rate`` after
@@ -109,7 +153,6 @@ class GANCheckpoint:
         every_n_steps: :meth:`maybe_save` saves when the step is a multiple of this.
         max_to_keep: how many checkpoints are kept.
         checkpoint: the underlying ``tf.train.Checkpoint``.
-        manager: the underlying ``tf.train.CheckpointManager``.
 
     Args:
         directory: folder for the checkpoints (created on the first save).
@@ -128,8 +171,8 @@ class GANCheckpoint:
 
     Raises:
         ValueError: if a network is not a ``keras.Model``, an optimizer not a Keras optimizer, the same
-            object is passed twice, ``every_n_steps`` or ``max_to_keep`` is not an int >= 1, ``extra``
-            is not a dict, or the folder's ``checkpoint`` state file is damaged.
+            object is passed twice, ``every_n_steps`` or ``max_to_keep`` is not an int >= 1, or ``extra``
+            is not a dict.
     """
 
     def __init__(self, directory: str | os.PathLike, *, generator, discriminator, g_optimizer, d_optimizer,
@@ -168,11 +211,12 @@ class GANCheckpoint:
         self._extra = extra
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        self._binding = tf.Variable("", dtype=tf.string, trainable=False, name="history_sha256")
         tracked = {"ema_generator": ema_generator} if ema_generator is not None else {}
         self.checkpoint = tf.train.Checkpoint(**tracked, step=self.step, epoch=self.epoch, generator=generator,
                                               discriminator=discriminator, g_optimizer=g_optimizer,
-                                              d_optimizer=d_optimizer)
-        self.manager = self._new_manager()
+                                              d_optimizer=d_optimizer, history_sha256=self._binding)
+        _ = self.checkpoint.save_counter  # created now, so every checkpoint holds it and every restore expects it
         self._may_save = False  # set by restore(), or by a save into a folder without checkpoints
         self._last_saved_step: int | None = None
 
@@ -195,13 +239,14 @@ class GANCheckpoint:
 
     @property
     def latest(self) -> str | None:
-        """Path prefix of the newest checkpoint on disk (e.g. ``.../ckpt-1200``), or None."""
-        return self.manager.latest_checkpoint
+        """Path prefix of the newest checkpoint listed in the state file (e.g. ``.../ckpt-1200``), or None."""
+        names = self._listed()
+        return str(self.directory / names[-1]) if names else None
 
     @property
     def saved_steps(self) -> list[int]:
         """Steps of the checkpoints kept on disk, oldest first."""
-        return [_step_of(p) for p in self.manager.checkpoints]
+        return [_step_of(name) for name in self._listed()]
 
     def __repr__(self) -> str:
         return (f"GANCheckpoint({str(self.directory)!r}, step={self.steps_done}, epoch={self.epochs_done}, "
@@ -256,56 +301,44 @@ class GANCheckpoint:
 
         Both optimizers are built first (``optimizer.build(model.trainable_variables)``, unless already
         built): Keras 3 creates Adam's moment variables lazily, and a moment that does not exist yet cannot
-        be checked against the checkpoint, nor saved again before the first training step. Every value in
-        the checkpoint must then match a variable here and every variable here must get a value; otherwise
-        nothing is changed (the variables are put back as they were) and a ``ValueError`` is raised.
-        Every tensor's checksum is verified before anything is assigned, so a damaged file is reported,
-        never used. Prints one line saying what happened.
+        be checked against the checkpoint, nor saved again before the first training step. Then, before
+        anything is assigned: every tensor's checksum is verified, and the history file must be the one saved
+        with the checkpoint (its SHA-256 is recorded in it). Every value in the checkpoint must then match a
+        variable here and every variable here must get a value; otherwise nothing is changed (the variables
+        are put back as they were) and a ``ValueError`` is raised. If the ``checkpoint`` state file is gone
+        but checkpoints are still there, the newest one is used and the state file is written again.
+        Prints one line saying what happened.
 
         Returns:
             The step restored (:attr:`steps_done`), 0 when there is no checkpoint.
 
         Raises:
             ValueError: if a network has not been built yet; if the checkpoint was saved by a different
-                architecture or optimizer set-up; if its files (or its history file) are damaged or missing.
+                architecture or optimizer set-up; if its files are damaged or missing; if its history file is
+                missing, damaged, edited or not the one saved with it; if the state file is damaged or names a
+                checkpoint outside :attr:`directory`; if another process is using the folder.
         """
-        import tensorflow as tf
-
         self._prepare()
-        self.manager = self._new_manager()
-        latest = self.manager.latest_checkpoint
-        if latest is None:
-            if (self.directory / "checkpoint").exists():
-                raise ValueError(self._bad_state_message())
+        if self.directory.is_dir():
+            _lock_folder(self.directory)
+        names, recovered = self._listed_or_found()
+        if not names:
             self._may_save = True
             print(f"No checkpoint in {self.directory}: starting from scratch")
             return 0
-
-        saved_history = self._read_history(latest)
+        latest = str(self.directory / names[-1])
+        raw, saved = self._read_history_file(latest)
         self._verify_files(latest)
-        variables = self._variables()
-        before = [v.numpy() for v in variables]
+        self._check_binding(latest, raw)
         lr_before = {name: self._learning_rate(opt) for name, opt in self._optimizers()}
-        status = None
-        try:
-            status = self.checkpoint.restore(latest)  # eager: assigns values now (a wrong shape raises here)
-            status.assert_existing_objects_matched()  # every variable here got a value ...
-            status.assert_consumed()  # ... and every value in the checkpoint found its variable
-        except (AssertionError, ValueError, tf.errors.OpError) as err:
-            if status is not None:
-                status.expect_partial()  # we raise instead; silence TF's "unrestored values" warnings at exit
-            for var, value in zip(variables, before):
-                var.assign(value)
-            raise ValueError(self._mismatch_message(latest, err)) from None
-
-        if self._extra is not None and saved_history is not None:
-            self._extra.clear()
-            self._extra.update(saved_history)
+        self._load_variables(latest)
+        note = self._apply_history(saved)
+        if recovered:
+            self._write_state(names)
+            note += (f"; the state file {self.directory / _STATE_FILE} was missing: rebuilt it from the "
+                     f"checkpoints found ({', '.join(names)}), nothing was deleted")
         self._may_save = True
         self._last_saved_step = self.steps_done
-        note = ""
-        if self._extra is not None and saved_history is None:
-            note = "; no run history was saved with it (history left as it was)"
         for name, opt in self._optimizers():
             lr = self._learning_rate(opt)
             if lr is not None and lr_before[name] is not None and not np.isclose(lr, lr_before[name]):
@@ -333,60 +366,133 @@ class GANCheckpoint:
         return None
 
     def save(self) -> str:
-        """Save a checkpoint now, numbered by the current step (``checkpoint_number=step``).
+        """Save a checkpoint now, named by the current step (``ckpt-<step>``).
 
         Introduced in 04_dcgan.
 
-        The run history (``extra``) is written first, as ``ckpt-<step>.history.json`` (atomically), then the
-        checkpoint, then old checkpoints beyond ``max_to_keep`` and their history files are deleted. Saving
-        again at a step that already has a checkpoint (e.g. at the end of an epoch that ended on a
-        multiple of ``every_n_steps``) first makes the previous checkpoint the latest, so being killed while
-        it is rewritten falls back to that one; only when it is the sole checkpoint is it rewritten in place.
+        The run history is written first, as ``ckpt-<step>.history.json`` (atomically), then the checkpoint
+        (recording the history file's SHA-256), then the state file naming it; then checkpoints beyond
+        ``max_to_keep`` and their history files are deleted. Saving again at a step that already has a
+        checkpoint (e.g. at the end of an epoch that ended on a multiple of ``every_n_steps``) writes
+        ``ckpt-<step>.1`` beside it and then deletes the older one: a step is never saved twice over the same
+        files, so being killed meanwhile falls back to the earlier save of that step.
 
         Returns:
-            The checkpoint's path prefix (``<directory>/ckpt-<step>``).
+            The checkpoint's path prefix (``<directory>/ckpt-<step>``, or ``ckpt-<step>.<n>`` for a repeat).
 
         Raises:
             ValueError: if :attr:`directory` holds checkpoints of an earlier run and :meth:`restore` was not
                 called (saving would mix the two runs); if a network has not been built; if ``extra`` is
-                not JSON-serialisable.
+                not JSON-serialisable; if another process is using the folder.
         """
         self._prepare()
         if not self._may_save:
-            latest = self.manager.latest_checkpoint
-            if latest is not None:
-                raise ValueError(f"{self.directory} already holds a checkpoint (step {_step_of(latest)}) from an "
+            names, _ = self._listed_or_found()
+            if names:
+                raise ValueError(f"{self.directory} already holds a checkpoint (step {_step_of(names[-1])}) from an "
                                  "earlier run and restore() was not called, so saving would mix two runs: call "
                                  f"restore() first to continue that run, or {_START_OVER.format(dir=self.directory)}")
         step = self.steps_done
-        history_text = self._history_text()
-        prefix = str(self.directory / f"{_CHECKPOINT_NAME}-{step}")
-        if prefix in self.manager.checkpoints:
-            self._drop_from_state(prefix)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        if history_text is not None:
-            _atomic_write_text(Path(prefix + _HISTORY_SUFFIX), history_text)
-        path = self.manager.save(checkpoint_number=step)
+        history_bytes = self._history_bytes()
+        _lock_folder(self.directory)
+        listed = self._listed()
+        same_step = [n for n in listed if _step_of(n) == step]
+        name = f"{_CHECKPOINT_NAME}-{step}"
+        taken = {_order(n)[1] for n in same_step} | {  # the files of an unlisted save at this step are kept too
+            _order(m.group(1))[1] for m in map(_FILE.match, os.listdir(self.directory))
+            if m and m.group(2) != _HISTORY_SUFFIX and _step_of(m.group(1)) == step}
+        if taken:
+            name += f".{max(taken) + 1}"
+        prefix = self.directory / name
+        atomic.write_bytes(Path(str(prefix) + _HISTORY_SUFFIX), history_bytes)
+        self._binding.assign(hashlib.sha256(history_bytes).hexdigest())
+        path = self.checkpoint.write(str(prefix))
+        kept = [n for n in listed if n not in same_step] + [name]
+        dropped = same_step + kept[:-self.max_to_keep]
+        self._write_state(kept[-self.max_to_keep:])
+        for old in dropped:
+            self._delete_checkpoint(old)
+        self._remove_leftovers()
         self._may_save = True
         self._last_saved_step = step
-        self._prune_history()
         return path
 
-    # -- internals --------------------------------------------------------------------------------
+    # -- the state file -----------------------------------------------------------------------------
 
-    def _new_manager(self):
-        import tensorflow as tf
-
+    def _listed(self) -> list[str]:
+        """Names of the checkpoints the state file lists, oldest first, all checked to lie in :attr:`directory`."""
+        state = self.directory / _STATE_FILE
+        if not state.is_file():
+            return []
         try:
-            return tf.train.CheckpointManager(self.checkpoint, str(self.directory), max_to_keep=self.max_to_keep,
-                                              checkpoint_name=_CHECKPOINT_NAME)
-        except ValueError as err:  # "Invalid checkpoint state": the state file is empty or names nothing
+            lines = [line.strip() for line in state.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except (OSError, UnicodeDecodeError) as err:
             raise ValueError(self._bad_state_message(err)) from err
+        latest, names = None, []
+        for line in lines:
+            match = _STATE_LINE.match(line)
+            if match is None:
+                if _STATE_OTHER.match(line):
+                    continue
+                raise ValueError(self._bad_state_message(detail=f"unexpected line {line[:80]!r}"))
+            name = self._inside(match.group(2))
+            if match.group(1) == "model_checkpoint_path":
+                latest = name
+            elif name not in names:
+                names.append(name)
+        if latest is None:
+            raise ValueError(self._bad_state_message())
+        return [n for n in names if n != latest] + [latest]
 
-    def _bad_state_message(self, err: BaseException | None = None) -> str:
-        detail = f" ({_first_line(err)})" if err is not None else ""
-        return (f"{self.directory / 'checkpoint'} lists no usable checkpoint: expected the name of the newest one, "
-                f"the file is damaged or empty{detail}; {_START_OVER.format(dir=self.directory)}")
+    def _inside(self, listed: str) -> str:
+        """The bare checkpoint name for a path the state file lists; refuse anything outside the run folder."""
+        path = Path(listed) if os.path.isabs(listed) else self.directory / listed
+        if path.parent.resolve() != self.directory.resolve() or not _NAME.match(path.name):
+            raise ValueError(f"{self.directory / _STATE_FILE} lists {listed!r}: expected checkpoints named "
+                             f"{_CHECKPOINT_NAME}-<step> inside {self.directory}, got a path outside it (or another "
+                             "name). Nothing was used or deleted: only files inside the run folder are ever touched. "
+                             f"Restore the state file, or {_START_OVER.format(dir=self.directory)}")
+        return path.name
+
+    def _listed_or_found(self) -> tuple[list[str], bool]:
+        """The listed checkpoints; without a state file, the complete-looking ones on disk (and True)."""
+        if (self.directory / _STATE_FILE).exists() or not self.directory.is_dir():
+            return self._listed(), False
+        found = sorted((m.group(1) for m in map(_FILE.match, os.listdir(self.directory))
+                        if m and m.group(2) == ".index"), key=_order)
+        return found, bool(found)
+
+    def _write_state(self, names: list[str]) -> None:
+        lines = [f'model_checkpoint_path: "{names[-1]}"'] + [f'all_model_checkpoint_paths: "{n}"' for n in names]
+        atomic.write_text(self.directory / _STATE_FILE, "\n".join(lines) + "\n")
+
+    def _bad_state_message(self, err: BaseException | None = None, detail: str = "") -> str:
+        why = f" ({_first_line(err)})" if err is not None else (f" ({detail})" if detail else "")
+        return (f"{self.directory / _STATE_FILE} lists no usable checkpoint: expected the name of the newest one, "
+                f"the file is damaged or empty{why}; {_START_OVER.format(dir=self.directory)}")
+
+    def _delete_checkpoint(self, name: str) -> None:
+        """Delete one checkpoint's files (only files of that name directly inside :attr:`directory`)."""
+        for entry in os.listdir(self.directory):
+            match = _FILE.match(entry)
+            if match and match.group(1) == name:
+                (self.directory / entry).unlink(missing_ok=True)
+
+    def _remove_leftovers(self) -> None:
+        """Delete what killed saves left: history files without a checkpoint, temporary files, ``_temp/`` folders."""
+        listed = set(self._listed())
+        for entry in os.listdir(self.directory):
+            path = self.directory / entry
+            match = _FILE.match(entry)
+            if match and match.group(2) == _HISTORY_SUFFIX and match.group(1) not in listed and not Path(
+                    str(self.directory / match.group(1)) + ".index").exists():
+                path.unlink(missing_ok=True)
+            elif _PART.match(entry):
+                path.unlink(missing_ok=True)
+            elif _TEMP_DIR.match(entry) and path.is_dir():  # TensorFlow's staging folder of an interrupted save
+                shutil.rmtree(path, ignore_errors=True)
+
+    # -- internals --------------------------------------------------------------------------------
 
     def _models(self):
         return (("generator", self.generator), ("discriminator", self.discriminator))
@@ -408,7 +514,7 @@ class GANCheckpoint:
     def _variables(self) -> list:
         """Every variable the checkpoint holds, once each (for putting values back after a failed restore)."""
         seen, out = set(), []
-        candidates = [self.step, self.epoch, self.checkpoint.save_counter]
+        candidates = [self.step, self.epoch, self._binding, self.checkpoint.save_counter]
         for (_, model), (_, opt) in zip(self._models(), self._optimizers()):
             candidates += list(model.weights) + list(opt.variables)
         if self.ema_generator is not None:
@@ -433,7 +539,7 @@ class GANCheckpoint:
 
         step = _step_of(latest)
         if not Path(latest + ".index").is_file():
-            raise ValueError(f"the checkpoint for step {step} is listed in {self.directory / 'checkpoint'} but "
+            raise ValueError(f"the checkpoint for step {step} is listed in {self.directory / _STATE_FILE} but "
                              f"{latest}.index is missing; {_START_OVER.format(dir=self.directory)}")
         try:
             reader = tf.train.load_checkpoint(latest)
@@ -442,6 +548,42 @@ class GANCheckpoint:
         except Exception as err:  # DataLossError (CRC), IndexError (truncated), OpError ...
             raise ValueError(f"the checkpoint {latest} (step {step}) is damaged or truncated and was not used "
                              f"({_first_line(err)}); {_START_OVER.format(dir=self.directory)}") from err
+
+    def _check_binding(self, latest: str, raw: bytes) -> None:
+        """The history file must be the one whose SHA-256 the checkpoint recorded when it was saved."""
+        import tensorflow as tf
+
+        reader = tf.train.load_checkpoint(latest)
+        if _BINDING_KEY not in reader.get_variable_to_shape_map():
+            raise ValueError(f"the checkpoint {latest} records no checksum of its run history: expected a checkpoint "
+                             "saved by GANCheckpoint (course_utils 0.1 or later, with its history file), got one from "
+                             f"elsewhere or an older version; nothing was changed. {_START_OVER.format(dir=self.directory)}")
+        expected = reader.get_tensor(_BINDING_KEY)
+        expected = expected.decode() if isinstance(expected, bytes) else str(expected)
+        actual = hashlib.sha256(raw).hexdigest()
+        if actual != expected:
+            raise ValueError(f"the run history {latest}{_HISTORY_SUFFIX} is not the one saved with the checkpoint "
+                             f"{latest}: SHA-256 expected {expected[:16]}..., got {actual[:16]}... (the history was "
+                             "edited, or it or the checkpoint comes from another run); nothing was changed. Put the "
+                             f"right files back, or {_START_OVER.format(dir=self.directory)}")
+
+    def _load_variables(self, latest: str) -> None:
+        """Assign the checkpoint to the variables here; on any mismatch put them back and raise."""
+        import tensorflow as tf
+
+        variables = self._variables()
+        before = [v.numpy() for v in variables]
+        status = None
+        try:
+            status = self.checkpoint.read(latest)  # eager: assigns values now (a wrong shape raises here)
+            status.assert_existing_objects_matched()  # every variable here got a value ...
+            status.assert_consumed()  # ... and every value in the checkpoint found its variable
+        except (AssertionError, ValueError, tf.errors.OpError) as err:
+            if status is not None:
+                status.expect_partial()  # we raise instead; silence TF's "unrestored values" warnings at exit
+            for var, value in zip(variables, before):
+                var.assign(value)
+            raise ValueError(self._mismatch_message(latest, err)) from None
 
     def _mismatch_message(self, latest: str, err: BaseException) -> str:
         import tensorflow as tf
@@ -460,66 +602,43 @@ class GANCheckpoint:
                 "(layer sizes, optimizer, mixed precision on/off); nothing was changed. Rebuild the models as they "
                 f"were when it was saved, or {_START_OVER.format(dir=self.directory)}")
 
-    def _history_path(self, checkpoint_path: str) -> Path:
-        return Path(checkpoint_path + _HISTORY_SUFFIX)
-
-    def _read_history(self, latest: str) -> dict | None:
-        if self._extra is None:
-            return None
-        path = self._history_path(latest)
+    def _read_history_file(self, latest: str) -> tuple[bytes, dict | None]:
+        """The history file's bytes and the history it holds (None if the run saved none)."""
+        path = Path(latest + _HISTORY_SUFFIX)
         if not path.is_file():
-            return None
+            raise ValueError(f"the run history {path} of the checkpoint {latest} is missing: expected the file saved "
+                             "with it (it also proves the checkpoint belongs to this run), found none; put it back, or "
+                             f"{_START_OVER.format(dir=self.directory)}")
         try:
-            loaded = json.loads(path.read_text(encoding="utf-8"))
+            raw = path.read_bytes()
+            loaded = json.loads(raw.decode("utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise ValueError(f"the run history {path} is damaged and was not used ({_first_line(err)}); delete it to "
-                             "resume without the history, or delete the whole folder to start over") from err
-        if not isinstance(loaded, dict):
-            raise ValueError(f"the run history {path} should hold a JSON object (a dict), got {type(loaded).__name__}")
-        return loaded
+            raise ValueError(f"the run history {path} is damaged and was not used ({_first_line(err)}); put back the "
+                             f"file saved with the checkpoint, or {_START_OVER.format(dir=self.directory)}") from err
+        if not isinstance(loaded, dict) or loaded.get("format") != _HISTORY_FORMAT or not (
+                loaded.get("history") is None or isinstance(loaded.get("history"), dict)):
+            raise ValueError(f"the run history {path} should hold a JSON object with format {_HISTORY_FORMAT!r} and a "
+                             f"'history' dict (or null), got {type(loaded).__name__} {str(loaded)[:80]}")
+        return raw, loaded["history"]
 
-    def _history_text(self) -> str | None:
+    def _apply_history(self, saved: dict | None) -> str:
+        """Update ``extra`` in place with the restored history; return a note for the printed line."""
         if self._extra is None:
-            return None
+            return ""
+        if saved is None:
+            return "; no run history was saved with it (the run was saved with extra=None; history left as it was)"
+        self._extra.clear()
+        self._extra.update(saved)
+        return ""
+
+    def _history_bytes(self) -> bytes:
         try:
-            return json.dumps(self._extra, default=_json_default)
+            text = json.dumps({"format": _HISTORY_FORMAT, "step": self.steps_done, "epoch": self.epochs_done,
+                               "history": self._extra}, default=_json_default)
         except (TypeError, ValueError) as err:
             raise ValueError(f"extra must be JSON-serialisable (dicts, lists, str, numbers), got a value that is not: "
                              f"{err}") from err
-
-    def _drop_from_state(self, prefix: str) -> None:
-        """Before rewriting ``prefix`` in place, point the state file at the checkpoint before it (if any)."""
-        import tensorflow as tf
-
-        state = tf.train.get_checkpoint_state(str(self.directory))
-        if state is None:
-            return
-        stamps = list(state.all_model_checkpoint_timestamps) or [state.last_preserved_timestamp] * len(
-            state.all_model_checkpoint_paths)
-        keep = [(os.path.basename(p), t) for p, t in zip(state.all_model_checkpoint_paths, stamps)
-                if os.path.basename(p) != os.path.basename(prefix)]
-        if not keep:
-            return
-        try:  # the v1 function is the only public writer of the state file; mute its deprecation notice
-            from tensorflow.python.util.deprecation import silence
-        except ImportError:  # pragma: no cover - TensorFlow moved it
-            from contextlib import nullcontext as silence
-        with silence():
-            tf.compat.v1.train.update_checkpoint_state(
-                str(self.directory), keep[-1][0], [p for p, _ in keep],
-                all_model_checkpoint_timestamps=[t for _, t in keep],
-                last_preserved_timestamp=state.last_preserved_timestamp)
-        self.manager = self._new_manager()
-
-    def _prune_history(self) -> None:
-        """Delete history files of checkpoints no longer kept, and what killed saves left (``.part``, ``_temp/``)."""
-        kept = set(self.saved_steps)
-        for path in self.directory.iterdir():
-            match = _HISTORY_FILE.match(path.name)
-            if match and (match.group(2) or int(match.group(1)) not in kept):
-                path.unlink(missing_ok=True)
-            elif _TEMP_DIR.match(path.name) and path.is_dir():  # TensorFlow's staging folder of an interrupted save
-                shutil.rmtree(path, ignore_errors=True)
+        return text.encode("utf-8")
 
 
 def save_model_atomic(model, path: str | os.PathLike) -> Path:
@@ -527,9 +646,9 @@ def save_model_atomic(model, path: str | os.PathLike) -> Path:
 
     Introduced in 04_dcgan.
 
-    The model is written to a temporary file in the same folder (``<name>.tmp-<pid>.keras``), flushed to
-    disk, then renamed over ``path`` with ``os.replace``. If saving fails, the temporary file is removed,
-    the file at ``path`` (if any) is untouched, and the error is raised again.
+    The model is written to a temporary file in the same folder (``.<name>.<random>.keras``), flushed to
+    disk, then renamed over ``path`` (:func:`course_utils.atomic.atomic_path`). If saving fails, the temporary
+    file is removed, the file at ``path`` (if any) is untouched, and the error is raised again.
 
     Args:
         model: a ``keras.Model``.
@@ -548,18 +667,9 @@ def save_model_atomic(model, path: str | os.PathLike) -> Path:
         raise ValueError(f"expected a path ending in '.keras', got suffix {path.suffix or '(none)'!r} in {path}")
     if not isinstance(model, keras.Model):
         raise ValueError(f"expected a keras.Model, got {type(model).__module__}.{type(model).__name__}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}.keras")
-    try:
-        with warnings.catch_warnings():  # Keras 3.15 + NumPy 2.4 warn inside save (tf.Variable.__array__)
-            warnings.simplefilter("ignore", DeprecationWarning)
-            model.save(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic.atomic_path(path, suffix=".keras") as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # Keras 3.15 + NumPy 2.4 warn inside save
+        model.save(tmp)
     return path
 
 

@@ -7,7 +7,10 @@ Where a file comes from, in order:
    (a classroom copy, for rooms without internet);
 3. the original address (Google's ``tf-keras-datasets`` bucket), unless ``COURSE_OFFLINE=1``.
 
-Every file is checked against its SHA-256 before use; a corrupt or partial file is never used silently.
+Every file is checked against its SHA-256 before use; a corrupt or partial file is never used silently. A download
+is bounded: each read waits at most ``NETWORK_TIMEOUT_S``, the whole file at most ``DOWNLOAD_DEADLINE_S``, and it
+may not grow past its expected size plus a margin (a misconfigured mirror cannot fill the disk). A web page served
+instead of the file (a Wi-Fi log-in page, "captive portal") is recognised and named as such.
 When none of these work, :func:`load_mnist` falls back to the 5,000 real MNIST digits bundled in the
 repository's ``data/`` folder (4,000 to train, 1,000 held out) and prints a notice saying so.
 """
@@ -17,9 +20,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import shutil
-import socket
-import tempfile
+import time
+import urllib.request
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,6 +29,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
+
+from . import atomic
 
 ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 
@@ -41,15 +45,22 @@ class RemoteFile:
     name: str
     sha256: str
     origin: str = ORIGIN
+    size: int | None = None
+    """Expected size in bytes (None: unknown); a download may not exceed it by more than the margin."""
 
 
-MNIST_FILES = (RemoteFile("mnist.npz", "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"),)
-# SHA-256 values as recorded by TensorFlow Datasets (url_checksums/fashion_mnist.txt).
+MNIST_FILES = (RemoteFile("mnist.npz", "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
+                          size=11_490_434),)
+# SHA-256 values and sizes as recorded by TensorFlow Datasets (url_checksums/fashion_mnist.txt).
 FASHION_MNIST_FILES = (
-    RemoteFile("train-images-idx3-ubyte.gz", "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84"),
-    RemoteFile("train-labels-idx1-ubyte.gz", "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845"),
-    RemoteFile("t10k-images-idx3-ubyte.gz", "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073"),
-    RemoteFile("t10k-labels-idx1-ubyte.gz", "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5"),
+    RemoteFile("train-images-idx3-ubyte.gz", "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+               size=26_421_880),
+    RemoteFile("train-labels-idx1-ubyte.gz", "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+               size=29_515),
+    RemoteFile("t10k-images-idx3-ubyte.gz", "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+               size=4_422_102),
+    RemoteFile("t10k-labels-idx1-ubyte.gz", "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+               size=5_148),
 )
 BUNDLED_MNIST = RemoteFile("mnist_5k.npz", "f814240cf7e0d3cbaacc1a898905819a40ab46fb317a600d2a4b91a5c184c810", "")
 """The offline subset in ``data/`` (see ``data/README.md`` for provenance and licence)."""
@@ -58,6 +69,12 @@ FASHION_MNIST_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )
 NETWORK_TIMEOUT_S = 20.0
+"""Longest wait for any one read from the network."""
+DOWNLOAD_DEADLINE_S = 600.0
+"""Longest time a whole download may take (a mirror that trickles bytes cannot hang a lesson)."""
+MAX_UNKNOWN_SIZE = 64 << 20
+"""Cap, in bytes, for a file whose expected size is not recorded."""
+OFFLINE_WORDS, ONLINE_WORDS = ("1", "true", "on", "yes", "y"), ("", "0", "false", "off", "no", "n")
 
 
 class DataUnavailableError(RuntimeError):
@@ -120,11 +137,24 @@ def cache_dir() -> Path:
 
 
 def is_offline() -> bool:
-    """Return True when ``COURSE_OFFLINE`` is set to 1/true/yes: no network access is attempted.
+    """Return True when ``COURSE_OFFLINE`` says so: no network access is attempted.
 
     Introduced in 00_start_here.
+
+    ``1``, ``true``, ``on``, ``yes``, ``y`` mean offline; unset, empty, ``0``, ``false``, ``off``, ``no``, ``n``
+    mean online (any case, spaces ignored).
+
+    Raises:
+        ValueError: for any other value (a typo must not silently mean "online").
     """
-    return os.environ.get("COURSE_OFFLINE", "").strip().lower() in {"1", "true", "yes"}
+    raw = os.environ.get("COURSE_OFFLINE", "")
+    value = raw.strip().lower()
+    if value in OFFLINE_WORDS:
+        return True
+    if value in ONLINE_WORDS:
+        return False
+    raise ValueError(f"COURSE_OFFLINE must be one of {', '.join(OFFLINE_WORDS)} (offline) or "
+                     f"{', '.join(w for w in ONLINE_WORDS if w)} or empty (online), got {raw!r}")
 
 
 def mirror() -> str | None:
@@ -208,38 +238,51 @@ def verify_file(path: str | os.PathLike, sha256: str) -> Path:
     return path
 
 
-def _copy_atomically(src: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name, suffix=".part")
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+def _size_cap(spec: RemoteFile) -> int:
+    """Most bytes a download of ``spec`` may bring: its size plus 10 % and 1 MiB, or ``MAX_UNKNOWN_SIZE``."""
+    return MAX_UNKNOWN_SIZE if spec.size is None else int(spec.size * 1.1) + (1 << 20)
+
+
+def _looks_like_a_web_page(head: bytes) -> bool:
+    start = head.lstrip()[:256].lower()
+    return start.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body")) or b"<html" in start
 
 
 def _download(url: str, spec: RemoteFile, subdir: str) -> Path:
-    """Download with Keras' ``get_file`` into a private temporary folder, check the hash, then move the
-    file into the cache in one atomic rename, so an interrupted download never leaves a file that looks whole."""
-    import keras  # imported here: reading the bundled data must not need TensorFlow
-
+    """Download ``url`` into the cache under a temporary name, check size and SHA-256, then rename it atomically,
+    so an interrupted, endless, slow or wrong download never leaves a file that looks whole."""
     final = cache_dir() / subdir / spec.name
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(dir=final.parent, prefix=".download-"))
-    old_timeout = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(NETWORK_TIMEOUT_S)
-    try:
-        path = keras.utils.get_file(
-            fname=spec.name, origin=url, file_hash=spec.sha256, hash_algorithm="sha256",
-            cache_dir=str(tmp_dir), cache_subdir=".",
-        )
-        verify_file(path, spec.sha256)
-        os.replace(path, final)
-    finally:
-        socket.setdefaulttimeout(old_timeout)
-        shutil.rmtree(tmp_dir, ignore_errors=True)
+    cap, deadline = _size_cap(spec), time.monotonic() + DOWNLOAD_DEADLINE_S
+    digest, head, got = hashlib.sha256(), b"", 0
+    with atomic.atomic_path(final) as tmp, open(tmp, "wb") as out:
+        with urllib.request.urlopen(url, timeout=NETWORK_TIMEOUT_S) as response:
+            announced = response.headers.get("Content-Length") if hasattr(response, "headers") else None
+            if announced and announced.isdigit() and int(announced) > cap:
+                raise ValueError(f"{url} announces {int(announced):,} bytes, expected {spec.name} of at most {cap:,}: "
+                                 "not the right file; fix the mirror (COURSE_DATA_MIRROR) or the address")
+            read = getattr(response, "read1", response.read)
+            while chunk := read(1 << 16):
+                got += len(chunk)
+                if got > cap:
+                    raise ValueError(f"{url} sent more than {cap:,} bytes, expected {spec.name} of "
+                                     f"{spec.size or 'unknown'} bytes: stopped, not the right file; fix the mirror "
+                                     "(COURSE_DATA_MIRROR) or the address")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{url}: the download of {spec.name} took longer than {DOWNLOAD_DEADLINE_S:g} s "
+                                       f"({got:,} bytes received): stopped; the network or the mirror is too slow. Try "
+                                       "again, use a classroom mirror (COURSE_DATA_MIRROR), or work offline "
+                                       "(COURSE_OFFLINE=1)")
+                head = head if len(head) >= 512 else (head + chunk)[:512]
+                digest.update(chunk)
+                out.write(chunk)
+        if digest.hexdigest() != spec.sha256:
+            if _looks_like_a_web_page(head):
+                raise ValueError(f"{url} answered with a web page, not {spec.name}: probably a Wi-Fi log-in page "
+                                 "(a captive portal) or a proxy. Open that address in a browser and log in to the "
+                                 "network, then load again; or use a classroom mirror (COURSE_DATA_MIRROR), or work "
+                                 "offline (COURSE_OFFLINE=1)")
+            raise ValueError(f"{url} sent a corrupt or incomplete {spec.name}: SHA-256 is {digest.hexdigest()}, "
+                             f"expected {spec.sha256} ({got:,} bytes). Load again, or fix the mirror")
     return verify_file(final, spec.sha256)
 
 
@@ -281,7 +324,7 @@ def fetch(spec: RemoteFile, subdir: str = "datasets") -> tuple[Path, str]:
             candidate = Path(mirror_value) / spec.name
             if candidate.is_file():
                 verify_file(candidate, spec.sha256)
-                _copy_atomically(candidate, cached)
+                atomic.copy_file(candidate, cached)
                 return verify_file(cached, spec.sha256), "mirror"
             reasons.append(f"mirror folder {mirror_value} has no {spec.name}")
     if is_offline():
@@ -306,12 +349,20 @@ def _check_images(x: np.ndarray, y: np.ndarray, where: str) -> None:
 
 
 def _read_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Read arrays from an .npz, never unpickling anything (a pickled object could run code)."""
     try:
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in keys if k not in f.files]
             if missing:
                 raise ValueError(f"{path} lacks arrays {missing}; it has {f.files}")
-            return {k: f[k] for k in keys}
+            arrays = {}
+            for k in keys:
+                try:
+                    arrays[k] = f[k]
+                except ValueError as err:  # "Object arrays cannot be loaded when allow_pickle=False"
+                    raise ValueError(f"{path}: array {k!r} holds pickled Python objects, expected plain numbers; "
+                                     "refused (unpickling could run code). Delete the file and load again") from err
+            return arrays
     except (zipfile.BadZipFile, OSError, EOFError) as err:
         raise ValueError(f"{path} is not a readable .npz file ({err}); delete it and load again") from err
 
@@ -433,7 +484,8 @@ def to_float_images(x: np.ndarray, *, low: float = -1.0, high: float = 1.0) -> n
     Introduced in 00_start_here.
 
     Raises:
-        ValueError: if ``x`` is not uint8, not 3-D/4-D with one channel, or ``low >= high``.
+        ValueError: if ``x`` is not uint8, not 3-D/4-D with one channel, or ``low``/``high`` are not finite
+            numbers with ``low < high``.
     """
     x = np.asarray(x)
     if x.dtype != np.uint8:
@@ -442,6 +494,6 @@ def to_float_images(x: np.ndarray, *, low: float = -1.0, high: float = 1.0) -> n
         x = x[..., None]
     if x.ndim != 4 or x.shape[-1] != 1:
         raise ValueError(f"expected images of shape (n, h, w) or (n, h, w, 1), got {x.shape}")
-    if not low < high:
-        raise ValueError(f"expected low < high, got low={low}, high={high}")
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise ValueError(f"expected finite low < high, got low={low}, high={high}")
     return (x.astype(np.float32) / 255.0 * (high - low) + low).astype(np.float32)

@@ -17,6 +17,9 @@ What it measures:
   Compare it only with itself, at the same number of images.
 * :func:`class_coverage`: the histogram of predicted digit classes -- a mode-collapse meter.
 
+The Fréchet-distance maths (:func:`frechet_distance`, :class:`ReferenceStats`) lives in :mod:`course_utils.frechet`
+and is importable from here too.
+
 Nothing happens on import; the model is built and loaded on first use.
 """
 
@@ -25,17 +28,21 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import tempfile
 import time
 import warnings
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import data
+from . import atomic, data
+from .frechet import ReferenceStats, frechet_distance, gaussian_stats
+from .ranges import check_value_range
+
+_stats_of = gaussian_stats  # the name this module used before the maths moved to course_utils.frechet
 
 WEIGHTS_NAME = "mnist_evaluator.weights.h5"
 STATS_NAME = "mnist_evaluator_stats.npz"
@@ -70,25 +77,6 @@ RECIPE = Recipe()
 # ---------------------------------------------------------------------------------------------
 # Data classes
 # ---------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ReferenceStats:
-    """Mean and covariance of evaluator features over a set of images.
-
-    Introduced in 03_cnn_classifier.
-
-    Attributes:
-        mu: mean feature vector, shape ``(FEATURE_DIM,)``.
-        sigma: feature covariance, shape ``(FEATURE_DIM, FEATURE_DIM)``.
-        n: number of images the statistics were computed on.
-        metadata: free-form strings (source data, recipe, versions, held-out accuracy).
-    """
-
-    mu: np.ndarray
-    sigma: np.ndarray
-    n: int
-    metadata: dict[str, str] = field(default_factory=dict)
-
 
 @dataclass(frozen=True)
 class ClassCoverage:
@@ -192,7 +180,7 @@ class Evaluator:
     def stats(self, images: Any, value_range: str | tuple[float, float] = "auto") -> ReferenceStats:
         """Mean and covariance of the features of ``images`` (at least 2)."""
         feats = self.features(images, value_range)
-        return _stats_of(feats)
+        return gaussian_stats(feats)
 
     def reference_stats(self) -> ReferenceStats:
         """The real-data statistics this evaluator carries. See :func:`reference_stats`."""
@@ -214,8 +202,9 @@ class Evaluator:
     def class_coverage(self, images: Any, value_range: str | tuple[float, float] = "auto",
                        min_share: float = 0.025) -> ClassCoverage:
         """Predicted-class histogram and friends. See :func:`class_coverage`."""
-        if not 0.0 < float(min_share) <= 1.0:
-            raise ValueError(f"min_share must be in (0, 1], got {min_share!r}")
+        if isinstance(min_share, bool) or not isinstance(min_share, Real) or not 0.0 < float(min_share) <= 1.0:
+            raise ValueError(f"min_share must be in (0, 1], a number such as 0.025, got {min_share!r} "
+                             f"({type(min_share).__name__})")
         probs = self.predict(images, value_range)
         counts = np.bincount(probs.argmax(axis=1), minlength=NUM_CLASSES).astype(np.int64)
         fractions = counts / counts.sum()
@@ -229,6 +218,15 @@ class Evaluator:
     def accuracy(self, images: Any, labels: Any, value_range: str | tuple[float, float] = "auto") -> float:
         """Fraction of ``images`` whose predicted class equals ``labels``."""
         labels = np.asarray(labels).reshape(-1)
+        integral = np.issubdtype(labels.dtype, np.integer) or (
+            np.issubdtype(labels.dtype, np.floating) and np.all(np.isfinite(labels)) and np.all(labels == np.round(labels)))
+        if labels.dtype == bool or not integral:
+            raise ValueError(f"expected integer class labels 0..{NUM_CLASSES - 1} (e.g. y_test), got dtype {labels.dtype}"
+                             + (f" such as {labels.flat[0].item()!r}" if labels.size else "")
+                             + "; convert them first, e.g. labels.astype(int)")
+        if labels.size and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
+            raise ValueError(f"expected class labels in 0..{NUM_CLASSES - 1}, got values in "
+                             f"[{labels.min():g}, {labels.max():g}]")
         probs = self.predict(images, value_range)
         if len(labels) != len(probs):
             raise ValueError(f"expected {len(probs)} labels (one per image), got {len(labels)}")
@@ -248,13 +246,16 @@ def preprocess(images: Any, value_range: str | tuple[float, float] = "auto") -> 
         images: shape ``(n, 28, 28)`` or ``(n, 28, 28, 1)``; uint8 in [0, 255] or float in [-1, 1]
             (a generator's ``tanh`` output). TensorFlow tensors are accepted.
         value_range: ``"auto"`` (uint8 means (0, 255), any float dtype means (-1, 1)), or an explicit
-            ``(low, high)`` such as ``(0, 1)`` for float images in [0, 1].
+            ``(low, high)`` such as ``(0, 1)`` for float images in [0, 1]. With ``"auto"``, float images without
+            a single negative value are refused: they are almost surely in [0, 1], and reading them as [-1, 1]
+            would give silently wrong scores (FID 283 instead of 68 on real digits).
 
     Returns:
         float32 array ``(n, 28, 28, 1)`` in [0, 1].
 
     Raises:
-        ValueError: on a wrong shape, a non-numeric dtype, an empty batch, NaN/inf, or values outside the range.
+        ValueError: on a wrong shape, a non-numeric dtype, an empty batch, NaN/inf, values outside the range, a
+            range that is not two finite numbers with low < high, or ``"auto"`` with float images in [0, 1].
     """
     arr = np.asarray(images)
     if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
@@ -264,7 +265,8 @@ def preprocess(images: Any, value_range: str | tuple[float, float] = "auto") -> 
     if arr.ndim != 4 or arr.shape[1:] != IMAGE_SHAPE or arr.shape[0] == 0:
         raise ValueError(f"expected images of shape (n, 28, 28) or (n, 28, 28, 1) with n >= 1, "
                          f"got shape {np.shape(images)}")
-    if value_range == "auto":
+    auto = isinstance(value_range, str) and value_range == "auto"
+    if auto:
         if arr.dtype == np.uint8:
             low, high = 0.0, 255.0
         elif np.issubdtype(arr.dtype, np.floating):
@@ -273,10 +275,7 @@ def preprocess(images: Any, value_range: str | tuple[float, float] = "auto") -> 
             raise ValueError(f"value_range='auto' needs uint8 (0..255) or float (-1..1) images, got dtype "
                              f"{arr.dtype}; pass value_range=(low, high)")
     else:
-        if (not isinstance(value_range, (tuple, list)) or len(value_range) != 2
-                or not float(value_range[0]) < float(value_range[1])):
-            raise ValueError(f"value_range must be 'auto' or (low, high) with low < high, got {value_range!r}")
-        low, high = float(value_range[0]), float(value_range[1])
+        low, high = check_value_range(value_range)
     x = arr.astype(np.float32)
     if not np.all(np.isfinite(x)):
         raise ValueError("expected finite pixel values, got NaN or infinity (did training diverge?)")
@@ -285,84 +284,17 @@ def preprocess(images: Any, value_range: str | tuple[float, float] = "auto") -> 
     if lo_got < low - tol or hi_got > high + tol:
         raise ValueError(f"expected pixel values in [{low:g}, {high:g}], got values in [{lo_got:g}, {hi_got:g}]; "
                          "pass value_range=(low, high) if your images use another range")
+    if auto and np.issubdtype(arr.dtype, np.floating) and lo_got >= 0.0:
+        raise ValueError(f"value_range='auto' reads float images as [-1, 1] (a tanh generator's output), but these have "
+                         f"no negative value (they lie in [{lo_got:g}, {hi_got:g}]): they look like "
+                         "images in [0, 1], which would be scored wrongly. Pass value_range=(0, 1) for images in "
+                         "[0, 1], or value_range=(-1, 1) if they really are in [-1, 1]")
     return np.clip((x - low) / (high - low), 0.0, 1.0)
-
-
-def _stats_of(feats: np.ndarray) -> ReferenceStats:
-    if len(feats) < 2:
-        raise ValueError(f"expected at least 2 images to estimate a covariance, got {len(feats)}")
-    return ReferenceStats(mu=feats.mean(axis=0), sigma=np.cov(feats, rowvar=False), n=int(len(feats)))
-
-
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
-                     eps: float = 1e-6) -> float:
-    """Fréchet distance between two Gaussians: ``|mu1 - mu2|^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2))``.
-
-    The matrix square root comes from ``scipy.linalg.sqrtm``. Rounding can give it a tiny imaginary part
-    (the exact root of a product of two covariance matrices has real eigenvalues); it is dropped. If the
-    product is singular (dead ReLU units give zero-variance features) ``eps`` is added to both diagonals.
-
-    Introduced in 03_cnn_classifier.
-
-    Args:
-        mu1, sigma1: mean ``(d,)`` and covariance ``(d, d)`` of the first distribution.
-        mu2, sigma2: the same for the second.
-        eps: diagonal offset used when the product is singular.
-
-    Returns:
-        The distance (>= 0, up to rounding), as a Python float.
-
-    Raises:
-        ValueError: on mismatched shapes, non-finite values, or a square root with a large imaginary part.
-    """
-    from scipy import linalg
-
-    mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
-    s1, s2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
-    d = mu1.shape[0]
-    if mu1.shape != (d,) or mu2.shape != (d,) or s1.shape != (d, d) or s2.shape != (d, d):
-        raise ValueError(f"expected means (d,) and covariances (d, d) with one d, got {mu1.shape}, {s1.shape}, "
-                         f"{mu2.shape}, {s2.shape}")
-    if not all(np.all(np.isfinite(a)) for a in (mu1, mu2, s1, s2)):
-        raise ValueError("expected finite means and covariances, got NaN or infinity")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", linalg.LinAlgWarning)
-            covmean = linalg.sqrtm(s1 @ s2)
-        singular = not np.all(np.isfinite(covmean))
-    except (linalg.LinAlgWarning, linalg.LinAlgError):
-        singular = True
-    if singular:
-        offset = np.eye(d) * eps
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", linalg.LinAlgWarning)
-            covmean = linalg.sqrtm((s1 + offset) @ (s2 + offset))
-    if np.iscomplexobj(covmean):
-        scale = max(1.0, float(np.abs(covmean).max()))
-        if np.abs(covmean.imag).max() > 1e-3 * scale:
-            raise ValueError(f"sqrtm gave an imaginary part of {np.abs(covmean.imag).max():.3g}; "
-                             "the covariances are probably not positive semi-definite")
-        covmean = covmean.real
-    diff = mu1 - mu2
-    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * np.trace(covmean))
 
 
 # ---------------------------------------------------------------------------------------------
 # Files: atomic writes, checked reads
 # ---------------------------------------------------------------------------------------------
-
-def _atomic_write_bytes(path: Path, payload: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-        os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; data files are for everyone to read
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
 
 def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     """An uncompressed .npz with fixed timestamps, so the same arrays always give the same bytes (and SHA-256)."""
@@ -388,24 +320,16 @@ def save_evaluator(evaluator: Evaluator, directory: str | os.PathLike | None = N
     directory.mkdir(parents=True, exist_ok=True)
     weights_path, stats_path = directory / WEIGHTS_NAME, directory / STATS_NAME
     ref = evaluator.reference_stats()
-    # Keras insists on the ".weights.h5" suffix, so the temporary file keeps it; os.replace is atomic.
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-evaluator-", suffix=".weights.h5")
-    os.close(fd)
-    try:
-        os.remove(tmp)
-        # A fresh copy without optimizer state: a compiled model's file would also hold Adam's moments (3x).
-        bare = build_model()
-        bare.set_weights(evaluator.model.get_weights())
-        with warnings.catch_warnings():  # Keras 3.15 + NumPy 2.4 warn inside save_weights (tf.Variable.__array__)
-            warnings.simplefilter("ignore", DeprecationWarning)
-            bare.save_weights(tmp)
-        os.replace(tmp, weights_path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    # A fresh copy without optimizer state: a compiled model's file would also hold Adam's moments (3x).
+    bare = build_model()
+    bare.set_weights(evaluator.model.get_weights())
+    # Keras insists on the ".weights.h5" suffix, so the temporary file keeps it.
+    with atomic.atomic_path(weights_path, suffix=".weights.h5") as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # Keras 3.15 + NumPy 2.4 warn inside save_weights
+        bare.save_weights(str(tmp))
     arrays = {"mu": ref.mu.astype(np.float64), "sigma": ref.sigma.astype(np.float64), "n": np.int64(ref.n)}
     arrays.update({f"meta_{k}": np.str_(v) for k, v in ref.metadata.items()})
-    _atomic_write_bytes(stats_path, _npz_bytes(arrays))
+    atomic.write_bytes(stats_path, _npz_bytes(arrays))
     return weights_path, stats_path
 
 
@@ -623,7 +547,7 @@ def class_coverage(images: Any, value_range: str | tuple[float, float] = "auto",
         A :class:`ClassCoverage` (histogram, classes covered, effective number of classes, mean confidence).
 
     Raises:
-        ValueError: on bad images, ``min_share`` outside (0, 1], or a damaged evaluator file.
+        ValueError: on bad images, ``min_share`` not a number in (0, 1], or a damaged evaluator file.
     """
     return load_evaluator().class_coverage(images, value_range, min_share)
 

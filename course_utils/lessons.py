@@ -1,40 +1,87 @@
 """Load the functions a lesson defines, so tests and benchmarks run the very code the learner reads.
 
 Cells tagged ``export`` in ``notebooks/NN_topic.py`` (``# %% tags=["export"]``) are executed, in order, in a
-fresh namespace; nothing else in the lesson runs.
+fresh module; nothing else in the lesson runs. Only lessons inside the repository's ``notebooks/`` folder can
+be loaded.
 """
 
 from __future__ import annotations
 
 import linecache
+import re
+import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+_STEM = re.compile(r"^[0-9]{2}_[A-Za-z0-9_]+$")
 
 
-def load_lesson_code(stem: str, tag: str = "export") -> dict[str, Any]:
-    """Execute the cells of ``notebooks/<stem>.py`` that carry ``tag`` and return the resulting namespace.
+class LessonModule(types.ModuleType):
+    """The export cells of one lesson, run as a module: ``lesson.build_generator()``.
+
+    Introduced in 00_start_here (through ``load_lesson_code``).
+
+    Item access still works for code written against the older dict return value: ``lesson["build_generator"]``,
+    ``"RECIPE" in lesson``, ``lesson.get(name)``, and iteration over the public names.
+    """
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self.__dict__[name]
+        except KeyError:
+            raise KeyError(f"{self.__name__} defines no {name!r}; it defines {sorted(self)}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.__dict__
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([k for k in self.__dict__ if not k.startswith("__")])
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The value named ``name``, or ``default``."""
+        return self.__dict__.get(name, default)
+
+    def keys(self) -> list[str]:
+        """The public names the export cells defined (and imported)."""
+        return list(iter(self))
+
+
+def load_lesson_code(stem: str, tag: str = "export") -> LessonModule:
+    """Execute the cells of ``notebooks/<stem>.py`` that carry ``tag`` and return them as a module.
 
     Introduced in 00_start_here (used by ``tests/`` and ``benchmarks/``).
 
     Args:
-        stem: lesson file name without extension, e.g. ``"02_convolution_and_pooling"``.
+        stem: lesson file name without extension, e.g. ``"02_convolution_and_pooling"`` (no folder: only lessons
+            in ``notebooks/`` can be loaded).
         tag: the cell tag to execute.
 
     Returns:
-        The namespace (a dict) after running those cells.
+        A :class:`LessonModule`: ``lesson.build_generator()``; ``lesson["build_generator"]`` works too.
 
     Raises:
-        ValueError: if the lesson does not exist or has no cell with that tag.
+        ValueError: if ``stem`` is not a lesson name (``NN_topic``) or points outside ``notebooks/``, if the lesson
+            does not exist, or if it has no cell with that tag.
     """
     import jupytext
 
+    available = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.py"))
+    if not isinstance(stem, str) or not _STEM.match(stem):
+        raise ValueError(f"expected a lesson name like '02_convolution_and_pooling' (a file in {NOTEBOOKS}, no folder "
+                         f"or suffix), got {stem!r}; lessons: {available}")
     path = NOTEBOOKS / f"{stem}.py"
     if not path.is_file():
-        raise ValueError(f"no lesson source at {path}; expected one of {sorted(p.stem for p in NOTEBOOKS.glob('*.py'))}")
+        raise ValueError(f"no lesson source at {path}; expected one of {available}")
+    if path.resolve().parent != NOTEBOOKS.resolve():
+        raise ValueError(f"{path} leads outside {NOTEBOOKS} (to {path.resolve()}); only lessons in notebooks/ are loaded")
     nb = jupytext.read(path)
-    namespace: dict[str, Any] = {"__name__": f"lesson_{stem}"}
+    module = LessonModule(f"lesson_{stem}", f"The cells tagged {tag!r} of {path.name}")
+    module.__file__ = str(path)
     cells = [c for c in nb.cells if c.cell_type == "code" and tag in c.metadata.get("tags", [])]
     if not cells:
         raise ValueError(f"{path} has no code cell tagged {tag!r}")
@@ -44,5 +91,5 @@ def load_lesson_code(stem: str, tag: str = "export") -> dict[str, Any]:
         # Let tracebacks and AutoGraph (tf.function) read the cell's source: without it AutoGraph warns and skips
         # converting Python control flow in the functions defined here.
         linecache.cache[name] = (len(text), None, text.splitlines(keepends=True), name)
-        exec(compile(text, name, "exec"), namespace)
-    return namespace
+        exec(compile(text, name, "exec"), module.__dict__)
+    return module

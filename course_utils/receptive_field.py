@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class LayerSpec:
@@ -27,7 +29,7 @@ class LayerSpec:
     Introduced in 02_convolution_and_pooling.
 
     Attributes:
-        kernel: kernel (or pooling window) size, >= 1.
+        kernel: kernel (or pooling window) size, >= 1 (a Python or NumPy integer; stored as ``int``).
         stride: stride, >= 1.
         dilation: dilation, >= 1 (1 for pooling).
         padding: pixels of padding before the input (affects only ``start``), >= 0.
@@ -41,6 +43,10 @@ class LayerSpec:
     name: str = ""
 
     def __post_init__(self) -> None:
+        for field_name in ("kernel", "stride", "dilation", "padding"):  # NumPy integers (np.int64(3)) become ints
+            value = getattr(self, field_name)
+            if isinstance(value, np.integer) and not isinstance(value, np.bool_):
+                object.__setattr__(self, field_name, int(value))
         for field_name in ("kernel", "stride", "dilation"):
             value = getattr(self, field_name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -142,16 +148,16 @@ def receptive_field(layers: Iterable[LayerLike]) -> ReceptiveField:
 def from_keras(model: Any, axis: int = 0) -> list[LayerSpec]:
     """The spatial layers of a Keras model as :class:`LayerSpec` items, for :func:`receptive_field`.
 
-    Reads ``Conv2D``, ``DepthwiseConv2D``, ``MaxPooling2D`` and ``AveragePooling2D`` layers; skips layers that do
-    not change the spatial geometry (activations, normalisation, dropout) and the head (flatten, dense, global
-    pooling). For ``"same"`` padding it records the pixels TensorFlow adds before the input,
-    ``max(d*(k-1)+1 - s, 0) // 2`` (exact when the input size is a multiple of the stride); padding only
-    affects ``start``.
+    Reads ``Conv2D``, ``DepthwiseConv2D``, ``MaxPooling2D`` and ``AveragePooling2D`` layers, also inside nested
+    models (a ``Sequential`` used as a layer); skips layers that do not change the spatial geometry (activations,
+    normalisation, dropout) and the head (flatten, dense, global pooling). For ``"same"`` padding it records the
+    pixels TensorFlow adds before the input, ``max(d*(k-1)+1 - s, 0) // 2`` (exact when the input size is a
+    multiple of the stride); padding only affects ``start``.
 
     Introduced in 02_convolution_and_pooling.
 
     Args:
-        model: a built ``keras.Model`` (Sequential or functional, a single chain of layers).
+        model: a built ``keras.Model``: Sequential, or functional as long as it is a single chain of layers.
         axis: 0 for rows (height), 1 for columns (width).
 
     Returns:
@@ -159,16 +165,57 @@ def from_keras(model: Any, axis: int = 0) -> list[LayerSpec]:
 
     Raises:
         ValueError: if ``axis`` is not 0 or 1, ``model`` is not a Keras model, it has no convolution or pooling
-            layer, or it holds a layer the recurrence does not cover (upsampling, transposed convolution,
-            cropping, explicit zero padding, separable convolution).
+            layer, it is not a single chain (parallel branches, skip connections, several inputs or outputs,
+            shared layers), or it holds a layer the recurrence does not cover (upsampling, transposed
+            convolution, cropping, explicit zero padding, separable convolution).
     """
     if axis not in (0, 1):
         raise ValueError(f"axis must be 0 (height) or 1 (width), got {axis!r}")
     if not hasattr(model, "layers"):
         raise ValueError(f"expected a keras.Model, got {type(model).__name__}")
-    specs = []
+    specs = _specs_of(model, axis)
+    if not specs:
+        raise ValueError(f"model {getattr(model, 'name', '')!r} has no Conv2D or pooling layers")
+    return specs
+
+
+def _not_a_chain(model: Any, layer: Any, why: str) -> ValueError:
+    return ValueError(f"model {model.name!r} is not a single chain of layers: layer {layer.name!r} "
+                      f"({type(layer).__name__}) {why} (parallel branches, a skip connection, several inputs or a "
+                      "shared layer). The receptive-field recurrence covers one chain: pass the layers of one path "
+                      "to receptive_field() as LayerSpec items instead")
+
+
+def _chain(model: Any) -> list:
+    """The layers of ``model`` in order, after checking that each one takes the previous one's output."""
+    import keras
+
+    if isinstance(model, keras.Sequential) or not hasattr(model, "inputs"):
+        return list(model.layers)
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise _not_a_chain(model, model, f"has {len(model.inputs)} inputs and {len(model.outputs)} outputs")
+    current, chain = model.inputs[0], []
     for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        # The node by which this model calls the layer (a nested model also has a node of its own graph).
+        nodes = [n for n in layer._inbound_nodes if any(t is current for t in n.input_tensors)]
+        if len(nodes) != 1 or len(nodes[0].input_tensors) != 1 or len(nodes[0].output_tensors) != 1:
+            raise _not_a_chain(model, layer, "does not take exactly the previous layer's output")
+        current = nodes[0].output_tensors[0]
+        chain.append(layer)
+    if current is not model.outputs[0]:
+        raise _not_a_chain(model, chain[-1] if chain else model, "is not the model's output")
+    return chain
+
+
+def _specs_of(model: Any, axis: int) -> list[LayerSpec]:
+    specs = []
+    for layer in _chain(model):
         kind = type(layer).__name__
+        if hasattr(layer, "layers") and not hasattr(layer, "kernel_size"):  # a nested model: its own chain
+            specs += _specs_of(layer, axis)
+            continue
         if kind in {"Conv2DTranspose", "UpSampling2D", "Cropping2D", "ZeroPadding2D", "SeparableConv2D"}:
             raise ValueError(f"layer {layer.name!r} ({kind}) is not supported by the receptive-field recurrence")
         if kind in {"Conv2D", "DepthwiseConv2D"}:
@@ -179,8 +226,6 @@ def from_keras(model: Any, axis: int = 0) -> list[LayerSpec]:
             continue
         padding = max(dilation * (kernel - 1) + 1 - stride, 0) // 2 if layer.padding == "same" else 0
         specs.append(LayerSpec(int(kernel), int(stride), int(dilation), int(padding), layer.name))
-    if not specs:
-        raise ValueError(f"model {getattr(model, 'name', '')!r} has no Conv2D or pooling layers")
     return specs
 
 

@@ -8,11 +8,24 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from . import atomic
+from .ranges import check_value_range
+
+MAX_GIF_SIDE = 4096
+"""Largest width or height, in pixels, of a GIF frame after scaling (GIF itself stops at 65,535)."""
+MAX_GIF_BYTES = 512 << 20
+"""Most memory, in bytes, the scaled frames of one GIF may take before encoding."""
+
+
+def _check_ncols(ncols) -> int:
+    if isinstance(ncols, bool) or not isinstance(ncols, (int, np.integer)) or ncols < 1:
+        raise ValueError(f"ncols must be a positive int, got {ncols!r} (images per row; None for about sqrt(n))")
+    return int(ncols)
 
 
 def _as_image_batch(images: np.ndarray) -> np.ndarray:
@@ -43,21 +56,18 @@ def to_display_range(images: np.ndarray, value_range: tuple[float, float] | str 
         float32 array of the same shape, clipped to [0, 1].
 
     Raises:
-        ValueError: if the range is not a pair with low < high, or ``images`` holds NaN/inf.
+        ValueError: if the range is not a pair of finite numbers with low < high, or ``images`` holds NaN/inf.
     """
     arr = np.asarray(images)
-    if value_range == "auto":
+    if isinstance(value_range, str) and value_range == "auto":
         if np.issubdtype(arr.dtype, np.integer):
             value_range = (0.0, 255.0)
         else:
             value_range = (-1.0, 1.0) if arr.size and float(np.min(arr)) < 0 else (0.0, 1.0)
-    if (not isinstance(value_range, (tuple, list)) or len(value_range) != 2
-            or not float(value_range[0]) < float(value_range[1])):
-        raise ValueError(f"value_range must be 'auto' or (low, high) with low < high, got {value_range!r}")
+    low, high = check_value_range(value_range)
     arr = arr.astype(np.float32)
     if not np.all(np.isfinite(arr)):
         raise ValueError("images contain NaN or infinite values; training may have diverged")
-    low, high = map(float, value_range)
     return np.clip((arr - low) / (high - low), 0.0, 1.0)
 
 
@@ -81,10 +91,7 @@ def image_grid(images: np.ndarray, ncols: int | None = None, *, pad: int = 1,
     """
     batch = _as_image_batch(images)
     n, h, w, c = batch.shape
-    if ncols is None:
-        ncols = int(np.ceil(np.sqrt(n)))
-    if not isinstance(ncols, (int, np.integer)) or ncols < 1:
-        raise ValueError(f"ncols must be a positive int, got {ncols!r}")
+    ncols = int(np.ceil(np.sqrt(n))) if ncols is None else _check_ncols(ncols)
     if not isinstance(pad, (int, np.integer)) or pad < 0:
         raise ValueError(f"pad must be a non-negative int, got {pad!r}")
     ncols = min(int(ncols), n)
@@ -118,7 +125,7 @@ def show_images(images: np.ndarray, ncols: int | None = None, *, title: str | No
         The matplotlib ``Figure``.
 
     Raises:
-        ValueError: on bad images, or when ``labels`` does not have one entry per image.
+        ValueError: on bad images, ``ncols`` not a positive int, or when ``labels`` does not have one entry per image.
     """
     import matplotlib.pyplot as plt
 
@@ -126,9 +133,7 @@ def show_images(images: np.ndarray, ncols: int | None = None, *, title: str | No
     n = batch.shape[0]
     if labels is not None and len(labels) != n:
         raise ValueError(f"expected {n} labels (one per image), got {len(labels)}")
-    ncols = min(int(ncols or np.ceil(np.sqrt(n))), n)
-    if ncols < 1:
-        raise ValueError(f"ncols must be a positive int, got {ncols!r}")
+    ncols = min(int(np.ceil(np.sqrt(n))) if ncols is None else _check_ncols(ncols), n)
     nrows = int(np.ceil(n / ncols))
     disp = to_display_range(batch, value_range)
     fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * (1.25 if labels else 1.0)),
@@ -159,24 +164,30 @@ def plot_history(history: Mapping[str, Sequence[float]], keys: Sequence[str] | N
 
     Args:
         history: name -> sequence of values.
-        keys: which curves to draw (default: all), in one panel; ignored when ``groups`` is given.
+        keys: which curves to draw (default: all), in one panel; one name (``"d_loss"``) or a list of names;
+            ignored when ``groups`` is given.
         title: figure title.
         xlabel: label of the x axis.
-        groups: several panels side by side, each a list of keys (e.g. ``[["d_loss", "g_loss"], ["fid"]]``).
+        groups: several panels side by side, each a list of keys or one key (e.g. ``[["d_loss", "g_loss"], "fid"]``).
         save: path of a PNG to write (written atomically).
 
     Returns:
         The matplotlib ``Figure``.
 
     Raises:
-        ValueError: if a key is missing or a curve is empty.
+        ValueError: if a key is missing or not a string, or a curve is empty.
     """
     import matplotlib.pyplot as plt
 
     if not isinstance(history, Mapping):
         raise ValueError(f"history must be a mapping of name -> list of values, got {type(history).__name__}")
-    panels = [list(g) for g in groups] if groups else [list(keys) if keys else list(history)]
+    def as_names(value) -> list:
+        return [value] if isinstance(value, str) else list(value)
+
+    panels = [as_names(g) for g in groups] if groups else [as_names(keys) if keys else list(history)]
     for key in (k for panel in panels for k in panel):
+        if not isinstance(key, str):
+            raise ValueError(f"curve names must be strings, got {key!r} ({type(key).__name__})")
         if key not in history:
             raise ValueError(f"no curve named {key!r}; available: {sorted(history)}")
         if len(history[key]) == 0:
@@ -196,20 +207,6 @@ def plot_history(history: Mapping[str, Sequence[float]], keys: Sequence[str] | N
     return fig
 
 
-def _atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
-
-
 def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
     """Save a matplotlib figure as PNG, atomically (a crash never leaves half a file).
 
@@ -217,7 +214,7 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
     """
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    return _atomic_write_bytes(path, buf.getvalue())
+    return atomic.write_bytes(path, buf.getvalue())
 
 
 def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, *, duration_ms: int = 200,
@@ -238,15 +235,26 @@ def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, *, duration_
         The path written.
 
     Raises:
-        ValueError: if there are no frames, they differ in shape, or an argument is out of range.
+        ValueError: if there are no frames, they differ in shape, or an argument is out of range (``scale`` so
+            large that a frame would exceed ``MAX_GIF_SIDE`` pixels a side, or all frames ``MAX_GIF_BYTES``).
     """
     from PIL import Image
 
     if len(frames) == 0:
         raise ValueError("expected at least one frame, got none")
-    if not isinstance(scale, int) or scale < 1 or duration_ms <= 0:
+    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1 or duration_ms <= 0:
         raise ValueError(f"scale must be a positive int and duration_ms > 0, got {scale!r}, {duration_ms!r}")
+    scale = int(scale)
     shape = np.shape(frames[0])
+    if len(shape) in (2, 3):  # checked before anything is allocated: a huge scale must not exhaust memory
+        height, width = shape[0] * scale, shape[1] * scale
+        total = height * width * (shape[2] if len(shape) == 3 else 1) * len(frames)
+        if max(height, width) > MAX_GIF_SIDE or total > MAX_GIF_BYTES:
+            fit = max(1, min(MAX_GIF_SIDE // max(shape[0], shape[1], 1),
+                             int((MAX_GIF_BYTES / max(total / scale**2, 1)) ** 0.5)))
+            raise ValueError(f"scale={scale} would make {len(frames)} frame(s) of {height:,} x {width:,} pixels "
+                             f"({total / 1e9:.2f} GB before encoding); expected at most {MAX_GIF_SIDE} pixels a side and "
+                             f"{MAX_GIF_BYTES >> 20} MB in all: use scale <= {fit}")
     pil = []
     for i, frame in enumerate(frames):
         if np.shape(frame) != shape:
@@ -259,7 +267,7 @@ def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, *, duration_
         pil.append(Image.fromarray(arr))
     buf = io.BytesIO()
     pil[0].save(buf, format="GIF", save_all=True, append_images=pil[1:], duration=duration_ms, loop=loop)
-    return _atomic_write_bytes(path, buf.getvalue())
+    return atomic.write_bytes(path, buf.getvalue())
 
 
 def show_gif(path: str | os.PathLike):

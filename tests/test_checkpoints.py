@@ -179,9 +179,15 @@ def test_max_to_keep_prunes_old_checkpoints_and_their_history(tmp_path):
         ckpt.maybe_save()
     assert ckpt.saved_steps == [3, 4]
     names = sorted(p.name for p in run.iterdir())
-    assert names == ["checkpoint", "ckpt-3.data-00000-of-00001", "ckpt-3.history.json", "ckpt-3.index",
+    assert names == [".lock", "checkpoint", "ckpt-3.data-00000-of-00001", "ckpt-3.history.json", "ckpt-3.index",
                      "ckpt-4.data-00000-of-00001", "ckpt-4.history.json", "ckpt-4.index", "notes.txt"]
-    assert json.loads((run / "ckpt-3.history.json").read_text()) == {"step": [1, 2, 3]}
+    assert json.loads((run / "ckpt-3.history.json").read_text())["history"] == {"step": [1, 2, 3]}
+    # Written files are readable by others (0644 under the usual umask), not 0600 as mkstemp would leave them.
+    old_mask = os.umask(0o022)
+    os.umask(old_mask)
+    expected_mode = 0o666 & ~old_mask
+    for name in ("checkpoint", "ckpt-4.history.json"):
+        assert (run / name).stat().st_mode & 0o777 == expected_mode, name
 
 
 def test_history_round_trips_and_matches_the_checkpoint_restored(tmp_path, capsys, monkeypatch):
@@ -202,7 +208,7 @@ def test_history_round_trips_and_matches_the_checkpoint_restored(tmp_path, capsy
     for _ in range(2):
         history["d_loss"].append(0.0)
         ckpt.advance()
-    monkeypatch.setattr(ckpt.manager, "save", lambda **kw: (_ for _ in ()).throw(KeyboardInterrupt()))
+    monkeypatch.setattr(ckpt.checkpoint, "write", lambda *a, **kw: (_ for _ in ()).throw(KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):
         ckpt.maybe_save()
     assert (run / "ckpt-6.history.json").is_file() and ckpt.saved_steps == [2, 4]
@@ -213,7 +219,7 @@ def test_history_round_trips_and_matches_the_checkpoint_restored(tmp_path, capsy
     assert resumed.history is restored_history and restored_history == expected  # updated in place
     assert len(restored_history["d_loss"]) == resumed.steps_done
     capsys.readouterr()
-    resumed.save()  # the next save removes the orphan history file of step 6
+    assert resumed.save() == str(run / "ckpt-4.1")  # the next save removes the orphan history file of step 6
     assert not (run / "ckpt-6.history.json").exists()
 
 
@@ -223,27 +229,30 @@ def test_resaving_a_step_records_the_new_epoch_and_an_interrupted_rewrite_falls_
     _, ckpt = train_and_save(run, steps=4, every=2, extra=history)  # checkpoints at steps 2 and 4
     history["epochs"].append(1)
     ckpt.advance_epoch()
-    assert ckpt.save() == str(run / "ckpt-4")  # the epoch ended on a multiple of every_n_steps: same number
-    assert ckpt.saved_steps == [2, 4]
+    # The epoch ended on a multiple of every_n_steps: the step is saved again, beside the first save, never over it.
+    assert ckpt.save() == str(run / "ckpt-4.1")
+    assert ckpt.saved_steps == [2, 4] and ckpt.latest == str(run / "ckpt-4.1")
+    assert sorted(p.name for p in run.glob("ckpt-4*")) == ["ckpt-4.1.data-00000-of-00001", "ckpt-4.1.history.json",
+                                                            "ckpt-4.1.index"]  # the first save of step 4 is gone
     check = GANCheckpoint(run, **make_gan(seed=1), extra={})
     assert check.restore() == 4 and check.epochs_done == 1 and check.history == {"epochs": [1]}
 
     history["epochs"].append(2)
     ckpt.advance_epoch()
-    monkeypatch.setattr(GANCheckpoint, "_new_manager", _manager_that_dies_on_save(GANCheckpoint._new_manager))
+    written = []
+    real_write = ckpt.checkpoint.write
+
+    def killed_midway(prefix, **kwargs):
+        written.append(prefix)
+        real_write(prefix, **kwargs)  # the files are complete, but the state file never gets to name them
+        raise KeyboardInterrupt()
+
+    monkeypatch.setattr(ckpt.checkpoint, "write", killed_midway)
     with pytest.raises(KeyboardInterrupt):
-        ckpt.save()  # killed while rewriting ckpt-4: the state file already points at ckpt-2
-    monkeypatch.undo()
+        ckpt.save()
+    assert written == [str(run / "ckpt-4.2")]
     survivor = GANCheckpoint(run, **make_gan(seed=2), extra={})
-    assert survivor.restore() == 2 and survivor.history == {"epochs": []}
-
-
-def _manager_that_dies_on_save(new_manager):
-    def patched(self):
-        manager = new_manager(self)
-        manager.save = lambda **kw: (_ for _ in ()).throw(KeyboardInterrupt())
-        return manager
-    return patched
+    assert survivor.restore() == 4 and survivor.epochs_done == 1 and survivor.history == {"epochs": [1]}
 
 
 def test_restore_brings_back_the_saved_learning_rate_and_says_so(tmp_path, capsys):
@@ -313,6 +322,155 @@ def test_damaged_history_file_raises(tmp_path):
     (run / "ckpt-3.history.json").write_text('{"loss": [1.0')
     with pytest.raises(ValueError, match=r"run history .*ckpt-3.history.json is damaged"):
         GANCheckpoint(run, **make_gan(seed=1), extra={}).restore()
+
+
+# --- lost state file, swapped or edited history, paths outside the folder, two writers (issue 16) ---------
+
+def test_deleted_state_file_resumes_from_the_newest_checkpoint_and_deletes_nothing(tmp_path, capsys):
+    run = tmp_path / "run"
+    history = {"step": []}
+    gan, ckpt = make_gan(), None
+    ckpt = GANCheckpoint(run, **gan, every_n_steps=3, extra=history)
+    ckpt.restore()
+    for _ in range(6):
+        history["step"].append(ckpt.advance())
+        ckpt.maybe_save()
+    saved = snapshot(gan)
+    (run / "checkpoint").unlink()
+    before = sorted(p.name for p in run.iterdir())
+
+    resumed_history = {}
+    resumed = GANCheckpoint(run, **make_gan(seed=1), every_n_steps=3, extra=resumed_history)
+    capsys.readouterr()
+    assert resumed.restore() == 6 and resumed_history == {"step": [1, 2, 3, 4, 5, 6]}
+    out = capsys.readouterr().out
+    assert "state file" in out and "was missing: rebuilt it from the checkpoints found (ckpt-3, ckpt-6)" in out
+    assert_same_state(snapshot({**resumed.__dict__, "generator": resumed.generator, "discriminator": resumed.discriminator,
+                                "g_optimizer": resumed.g_optimizer, "d_optimizer": resumed.d_optimizer}), saved)
+    assert resumed.saved_steps == [3, 6]
+    assert set(before) <= {p.name for p in run.iterdir()}, "nothing may be deleted while recovering"
+    resumed.advance(3)
+    resumed.maybe_save()  # the next save keeps the history of what it keeps
+    assert resumed.saved_steps == [6, 9] and (run / "ckpt-6.history.json").is_file()
+
+
+def test_saving_without_restore_after_losing_the_state_file_is_refused(tmp_path):
+    train_and_save(tmp_path / "run", steps=3)
+    (tmp_path / "run" / "checkpoint").unlink()
+    other = GANCheckpoint(tmp_path / "run", **make_gan(seed=1), every_n_steps=3)
+    other.advance(3)
+    with pytest.raises(ValueError, match=r"already holds a checkpoint \(step 3\).*call restore\(\) first"):
+        other.save()
+    assert (tmp_path / "run" / "ckpt-3.index").is_file()
+
+
+@pytest.mark.parametrize("swap", ["edited", "other-run-history", "foreign-checkpoint", "missing"])
+def test_history_is_bound_to_its_checkpoint(tmp_path, swap):
+    run, other = tmp_path / "run", tmp_path / "other"
+    train_and_save(run, steps=3, extra={"loss": [1.0, 2.0, 3.0]})
+    train_and_save(other, steps=3, extra={"loss": [9.0, 9.0, 9.0]}, seed=5)  # same architecture, another run
+    history = run / "ckpt-3.history.json"
+    if swap == "edited":
+        history.write_text(history.read_text().replace("2.0", "0.5"))
+    elif swap == "other-run-history":
+        history.write_bytes((other / "ckpt-3.history.json").read_bytes())
+    elif swap == "foreign-checkpoint":  # another run's tensors next to our history
+        for suffix in (".index", ".data-00000-of-00001"):
+            (run / f"ckpt-3{suffix}").write_bytes((other / f"ckpt-3{suffix}").read_bytes())
+    else:
+        history.unlink()
+    match = r"history .*ckpt-3.history.json of the checkpoint .*ckpt-3 is missing" if swap == "missing" else (
+        r"run history .*ckpt-3.history.json is not the one saved with the checkpoint .*SHA-256 expected")
+    gan = make_gan(seed=1)
+    before = snapshot(gan, optimizers=False)
+    extra = {"mine": 1}
+    with pytest.raises(ValueError, match=match):
+        GANCheckpoint(run, **gan, extra=extra).restore()
+    assert_same_state(snapshot(gan, optimizers=False), before) and extra == {"mine": 1}
+
+
+def test_history_of_a_run_saved_without_extra_leaves_extra_alone_and_says_so(tmp_path, capsys):
+    train_and_save(tmp_path / "run", steps=3)  # extra=None
+    extra = {"kept": [1]}
+    capsys.readouterr()
+    assert GANCheckpoint(tmp_path / "run", **make_gan(seed=1), extra=extra).restore() == 3
+    assert extra == {"kept": [1]} and "no run history was saved with it" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("listed", ["absolute", "relative"])
+def test_state_file_naming_files_outside_the_folder_is_refused_and_nothing_is_deleted(tmp_path, listed):
+    run, elsewhere = tmp_path / "run", tmp_path / "elsewhere"
+    _, ckpt = train_and_save(run, steps=3, every=1)
+    elsewhere.mkdir()
+    precious = [elsewhere / "precious.index", elsewhere / "precious.data-00000-of-00001", elsewhere / "ckpt-1.index"]
+    for path in precious:
+        path.write_text("keep me")
+    target = str(elsewhere / "precious") if listed == "absolute" else "../elsewhere/ckpt-1"
+    (run / "checkpoint").write_text(f'model_checkpoint_path: "ckpt-3"\nall_model_checkpoint_paths: "{target}"\n'
+                                    'all_model_checkpoint_paths: "ckpt-3"\n')
+    match = r"lists '.*(precious|ckpt-1)'.*got a path outside it.*Nothing was used or deleted"
+    with pytest.raises(ValueError, match=match):
+        GANCheckpoint(run, **make_gan(seed=1)).restore()
+    ckpt.advance()
+    with pytest.raises(ValueError, match=match):
+        ckpt.save()  # the run that was writing here: a save prunes old checkpoints, and must refuse instead
+    assert all(path.read_text() == "keep me" for path in precious)
+
+
+LOCK_HOLDER = """
+import sys, time
+from pathlib import Path
+from course_utils.checkpoints import _lock_folder
+_lock_folder(Path(sys.argv[1]))
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_second_writer_is_refused_with_the_other_pid(tmp_path):
+    run = tmp_path / "run"
+    train_and_save(run, steps=3)  # this process holds the lock now
+    busy = tmp_path / "busy"
+    python_path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    proc = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(busy)], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": python_path})
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        gan = make_gan(seed=1)
+        ckpt = GANCheckpoint(busy, **gan, every_n_steps=3)
+        with pytest.raises(ValueError, match=rf"already used by another process \(PID {proc.pid}\).*kill {proc.pid}"):
+            ckpt.restore()
+        ckpt._may_save = True
+        with pytest.raises(ValueError, match=rf"PID {proc.pid}"):
+            ckpt.save()
+        assert not list(busy.glob("ckpt-*"))
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+        proc.stdout.close()
+    # Once the other process is gone its lock goes with it (the kernel drops it), even after kill -9.
+    assert GANCheckpoint(busy, **make_gan(seed=1)).restore() == 0
+    # Two objects of one process (the lesson's "simulated restart") share the lock.
+    assert GANCheckpoint(run, **make_gan(seed=2)).restore() == 3
+
+
+def test_history_is_written_atomically_so_a_crash_leaves_no_half_file(tmp_path, monkeypatch):
+    """A crash in the middle of writing the history file (here: at its fsync) leaves no half-written history."""
+    run = tmp_path / "run"
+    history = {"loss": list(range(1000))}
+    _, ckpt = train_and_save(run, steps=3, extra=history)
+    ckpt.advance(3)
+
+    def crash(fd):
+        raise KeyboardInterrupt()
+
+    monkeypatch.setattr(os, "fsync", crash)
+    with pytest.raises(KeyboardInterrupt):
+        ckpt.save()
+    monkeypatch.undo()
+    assert not (run / "ckpt-6.history.json").exists() and not [p for p in run.iterdir() if p.name.endswith(".part")]
+    resumed = {}
+    assert GANCheckpoint(run, **make_gan(seed=1), extra=resumed).restore() == 3 and resumed == history
 
 
 # --- argument checks -------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ def test_conv2d_matches_keras_layer(lesson, stride, dilation, padding):
     layer = keras.layers.Conv2D(5, 3, strides=stride, padding=padding, dilation_rate=dilation,
                                 bias_initializer="random_normal")
     expected = layer(x).numpy()
-    got = lesson["conv2d_vectorized"](x, layer.kernel.numpy(), layer.bias.numpy(), stride, padding, dilation)
+    got = lesson.conv2d_vectorized(x, layer.kernel.numpy(), layer.bias.numpy(), stride, padding, dilation)
     assert _max_err(got, expected) <= TOL
 
 
@@ -72,33 +72,33 @@ def test_conv2d_matches_keras_layer(lesson, stride, dilation, padding):
 def test_output_size_matches_tf(lesson, n, k, stride, dilation, padding):
     out = tf.nn.conv2d(np.zeros((1, n, n, 1), np.float32), np.zeros((k, k, 1, 1), np.float32),
                        strides=stride, padding=padding.upper(), dilations=dilation)
-    assert out.shape[1] == lesson["conv_output_size"](n, k, stride, padding, dilation)
+    assert out.shape[1] == lesson.conv_output_size(n, k, stride, padding, dilation)
 
 
 def test_same_padding_extra_pixel_goes_bottom_right(lesson):
-    assert lesson["same_padding"](3, 2) == (0, 1)
-    assert lesson["same_padding"](6, 4) == (1, 2)
+    assert lesson.same_padding(3, 2) == (0, 1)
+    assert lesson.same_padding(6, 4) == (1, 2)
     x = np.arange(1, 10, dtype=np.float32).reshape(1, 3, 3, 1)
     top_left = np.array([[1, 0], [0, 0]], np.float32).reshape(2, 2, 1, 1)
     assert np.array_equal(tf.nn.conv2d(x, top_left, 1, "SAME").numpy(), x)
-    assert np.array_equal(lesson["conv2d_vectorized"](x, top_left, padding="same"), x)
+    assert np.array_equal(lesson.conv2d_vectorized(x, top_left, padding="same"), x)
 
 
 def test_flipped_kernel_is_detected(lesson, monkeypatch):
     """A deliberately broken implementation (true convolution: kernel flipped) must fail the comparison."""
     x, kernel = _case(1, 7, 7, 2, 3, 3, seed=1)
     expected = tf.nn.conv2d(x, kernel, strides=1, padding="SAME").numpy()
-    honest = lesson["conv2d_vectorized"]
+    honest = lesson.conv2d_vectorized
     broken = lambda x_, w_, *args, **kwargs: honest(x_, w_[::-1, ::-1], *args, **kwargs)
     monkeypatch.setitem(lesson, "conv2d_vectorized", broken)
-    assert _max_err(lesson["conv2d_vectorized"](x, kernel, padding="same"), expected) > 100 * TOL
+    assert _max_err(lesson.conv2d_vectorized(x, kernel, padding="same"), expected) > 100 * TOL
     assert _max_err(honest(x, kernel, padding="same"), expected) <= TOL
 
 
 def test_missing_stride_is_detected(lesson):
     x, kernel = _case(1, 8, 8, 2, 3, 3, seed=2)
     expected = tf.nn.conv2d(x, kernel, strides=2, padding="VALID").numpy()
-    wrong = lesson["conv2d_vectorized"](x, kernel, stride=1)
+    wrong = lesson.conv2d_vectorized(x, kernel, stride=1)
     assert wrong.shape != expected.shape
 
 
@@ -116,7 +116,7 @@ def test_conv2d_rejects_channel_mismatch(lesson):
     x, _ = _case(1, 5, 5, 2, 3, 1, seed=0)
     _, kernel = _case(1, 5, 5, 3, 3, 1, seed=0)
     with pytest.raises(ValueError, match="expected x of shape"):
-        lesson["conv2d_vectorized"](x, kernel)
+        lesson.conv2d_vectorized(x, kernel)
 
 
 POOL_GRID = [
@@ -132,13 +132,13 @@ def test_pool2d_matches_keras(lesson, mode, h, w, size, strides, padding):
     x = np.random.default_rng(h * w + size).standard_normal((2, h, w, 3)).astype(np.float32)
     layer = {"max": keras.layers.MaxPooling2D, "avg": keras.layers.AveragePooling2D}[mode]
     expected = layer(size, strides=strides, padding=padding)(x).numpy()
-    assert _max_err(lesson["pool2d"](x, size, strides, padding, mode), expected) <= TOL
+    assert _max_err(lesson.pool2d(x, size, strides, padding, mode), expected) <= TOL
 
 
 def test_average_is_not_max(lesson):
     x = np.random.default_rng(0).standard_normal((1, 6, 6, 2)).astype(np.float32)
     expected = keras.layers.MaxPooling2D(2)(x).numpy()
-    assert _max_err(lesson["pool2d"](x, 2, mode="avg"), expected) > 0.1
+    assert _max_err(lesson.pool2d(x, 2, mode="avg"), expected) > 0.1
 
 
 GRAD_GRID = [
@@ -155,9 +155,9 @@ def test_conv2d_gradients_match_gradient_tape(lesson, size, k, stride, dilation,
     g = np.random.default_rng(1).standard_normal(y_shape).astype(np.float32)
     # The lesson's portable reference: TensorFlow's gradient of the same convolution with a zero-inserted kernel
     # (TensorFlow's CPU kernels without oneDNN have no gradient for dilation > 1).
-    dx_tf, dw_tf = lesson["tape_gradients"](x, kernel, g, stride, padding, dilation)
-    dx = lesson["conv2d_grad_input"](g, x.shape, kernel, stride, padding, dilation)
-    dw = lesson["conv2d_grad_kernel"](x, g, k, stride, padding, dilation)
+    dx_tf, dw_tf = lesson.tape_gradients(x, kernel, g, stride, padding, dilation)
+    dx = lesson.conv2d_grad_input(g, x.shape, kernel, stride, padding, dilation)
+    dw = lesson.conv2d_grad_kernel(x, g, k, stride, padding, dilation)
     assert _max_err(dx, dx_tf) <= TOL
     assert _max_err(dw, dw_tf) <= TOL
 
@@ -198,7 +198,7 @@ def test_max_pool_gradient_routes_to_argmax(lesson, size, strides, padding):
         g = tf.constant(np.random.default_rng(5).standard_normal(y.shape).astype(np.float32))
         loss = tf.reduce_sum(y * g)
     expected = tape.gradient(loss, x).numpy()
-    got = lesson["max_pool_grad"](x.numpy(), g.numpy(), size, strides, padding)
+    got = lesson.max_pool_grad(x.numpy(), g.numpy(), size, strides, padding)
     assert _max_err(got, expected) <= TOL
 
 
@@ -213,9 +213,9 @@ def test_conv2d_transpose_matches_keras_and_conv_gradient(lesson, n, k, stride, 
     x = np.random.default_rng(n + k).standard_normal((2, n, n + 1, 3)).astype(np.float32)
     layer = keras.layers.Conv2DTranspose(4, k, strides=stride, padding=padding, use_bias=False)
     expected = layer(x).numpy()
-    got = lesson["conv2d_transpose"](x, layer.kernel.numpy(), stride, padding)
+    got = lesson.conv2d_transpose(x, layer.kernel.numpy(), stride, padding)
     assert _max_err(got, expected) <= TOL
-    assert got.shape[1] == lesson["conv_transpose_output_size"](n, k, stride, padding)
+    assert got.shape[1] == lesson.conv_transpose_output_size(n, k, stride, padding)
     # conv2d_transpose(x) is the gradient of conv2d with respect to its input, with upstream gradient x.
     z = tf.zeros(expected.shape)
     with tf.GradientTape() as tape:
@@ -225,26 +225,26 @@ def test_conv2d_transpose_matches_keras_and_conv_gradient(lesson, n, k, stride, 
 
 
 def test_explore_kernel_shapes_and_values(lesson):
-    photo = lesson["load_photo"](scale=4)
+    photo = lesson.load_photo(scale=4)
     assert photo.ndim == 2 and photo.dtype == np.float32 and 0 <= photo.min() <= photo.max() <= 1
-    identity = lesson["explore_kernel"](photo, lesson["PRESET_KERNELS"]["identity"])
+    identity = lesson.explore_kernel(photo, lesson.PRESET_KERNELS["identity"])
     assert np.allclose(identity, photo)
-    pooled = lesson["explore_kernel"](photo, lesson["PRESET_KERNELS"]["Sobel x"], stride=2, padding="valid",
+    pooled = lesson.explore_kernel(photo, lesson.PRESET_KERNELS["Sobel x"], stride=2, padding="valid",
                                       pooling="max", pool_size=2)
     expected = tf.nn.max_pool2d(tf.nn.conv2d(photo[None, :, :, None],
-                                             np.float32(lesson["PRESET_KERNELS"]["Sobel x"])[:, :, None, None],
+                                             np.float32(lesson.PRESET_KERNELS["Sobel x"])[:, :, None, None],
                                              2, "VALID"), 2, 2, "VALID").numpy()[0, :, :, 0]
     assert _max_err(pooled, expected) <= TOL
     with pytest.raises(ValueError, match="pooling"):
-        lesson["explore_kernel"](photo, np.eye(3), pooling="median")
+        lesson.explore_kernel(photo, np.eye(3), pooling="median")
     with pytest.raises(ValueError, match="2-D"):
-        lesson["explore_kernel"](photo[None], np.eye(3))
+        lesson.explore_kernel(photo[None], np.eye(3))
 
 
 def test_kernel_explorer_widget_without_browser(lesson):
     pytest.importorskip("ipywidgets")
-    photo = lesson["load_photo"](scale=8)
-    box, controls = lesson["make_kernel_explorer"](photo)
+    photo = lesson.load_photo(scale=8)
+    box, controls = lesson.make_kernel_explorer(photo)
     assert [c.value for c in controls["cells"]] == [-1, 0, 1, -2, 0, 2, -1, 0, 1]   # "Sobel x" preset
     controls["preset"].value = "sharpen"
     assert [c.value for c in controls["cells"]] == [0, -1, 0, -1, 5, -1, 0, -1, 0]

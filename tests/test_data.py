@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import shutil
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -213,3 +215,178 @@ def test_describe_sources_mentions_every_source(monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(tmp_path))
     text = data.describe_sources()
     assert "cache" in text and str(tmp_path) in text and "COURSE_OFFLINE" in text and "mnist_5k.npz" in text
+
+
+# --- issue 16: bounded downloads, captive portals, COURSE_OFFLINE words, no pickles, no NaN ---------------
+
+@pytest.fixture
+def http_mirror(tmp_path, monkeypatch):
+    """A local HTTP mirror on 127.0.0.1 (no network needed); ``routes`` maps a file name to a handler."""
+    import http.server
+    import threading
+
+    routes = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the http.server spelling
+            routes[self.path.rsplit("/", 1)[-1]](self)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    monkeypatch.setenv("COURSE_DATA_MIRROR", f"http://127.0.0.1:{server.server_address[1]}/")
+    try:
+        yield routes
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def _trickle(handler, stop_after_s=20.0):
+    """Send 1 byte every 0.2 s until the client goes away (or 20 s pass)."""
+    import time
+
+    handler.send_response(200)
+    handler.end_headers()
+    end = time.monotonic() + stop_after_s
+    try:
+        while time.monotonic() < end:
+            handler.wfile.write(b"x")
+            handler.wfile.flush()
+            time.sleep(0.2)
+    except OSError:
+        pass
+
+
+def _endless(handler, stop_after_bytes=50 << 20):
+    handler.send_response(200)
+    handler.end_headers()
+    sent = 0
+    try:
+        while sent < stop_after_bytes:
+            handler.wfile.write(b"\0" * (1 << 16))
+            sent += 1 << 16
+    except OSError:
+        pass
+
+
+def _portal(handler):
+    body = b"<!DOCTYPE html><html><body>Please log in to the campus Wi-Fi</body></html>"
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/html")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def test_trickling_mirror_is_stopped_by_the_total_deadline(http_mirror, monkeypatch, tmp_path):
+    import time
+
+    http_mirror["mnist.npz"] = _trickle
+    monkeypatch.setattr(data, "DOWNLOAD_DEADLINE_S", 1.0)
+    start = time.monotonic()
+    with pytest.raises(data.DataUnavailableError, match=r"mnist.npz took longer than 1 s .*too slow"):
+        data.load_mnist(allow_fallback=False)
+    assert time.monotonic() - start < 10
+    assert list((tmp_path / "cache" / "datasets").iterdir()) == []
+
+
+def test_endless_mirror_is_stopped_at_the_size_cap(http_mirror, monkeypatch, tmp_path):
+    http_mirror["mnist.npz"] = _endless
+    monkeypatch.setattr(data, "MNIST_FILES", (data.RemoteFile("mnist.npz", "0" * 64, size=100_000),))
+    with pytest.raises(ValueError, match=r"sent more than 1,158,576 bytes, expected mnist.npz of 100000 bytes"):
+        data.load_mnist()
+    assert list((tmp_path / "cache" / "datasets").iterdir()) == []
+    assert data._size_cap(data.MNIST_FILES[0]) == 1_158_576
+    assert data._size_cap(data.RemoteFile("x", "0" * 64)) == data.MAX_UNKNOWN_SIZE
+
+
+def test_captive_portal_page_is_named_with_its_url(http_mirror, tmp_path):
+    http_mirror["mnist.npz"] = _portal
+    with pytest.raises(ValueError, match=r"http://127.0.0.1:\d+/mnist.npz answered with a web page, not mnist.npz: "
+                                         r"probably a Wi-Fi log-in page \(a captive portal\).*log in"):
+        data.load_mnist()
+    assert list((tmp_path / "cache" / "datasets").iterdir()) == []
+
+
+def test_http_mirror_file_is_downloaded_and_readable_by_others(http_mirror, tmp_path, monkeypatch):
+    served = tmp_path / "served.npz"
+    sha = _fake_mnist_npz(served)
+    monkeypatch.setattr(data, "MNIST_FILES", (data.RemoteFile("mnist.npz", sha, "https://invalid.invalid/"),))
+
+    def serve(handler):
+        body = served.read_bytes()
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    http_mirror["mnist.npz"] = serve
+    old_mask = os.umask(0o022)
+    try:
+        ds = data.load_mnist(verbose=False)
+    finally:
+        os.umask(old_mask)
+    cached = tmp_path / "cache" / "datasets" / "mnist.npz"
+    assert ds.source == "mirror" and cached.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in cached.parent.iterdir()] == ["mnist.npz"]
+
+
+def test_mirror_folder_copy_is_readable_by_others(mirror_with_fake_mnist, tmp_path):
+    old_mask = os.umask(0o022)
+    try:
+        data.load_mnist(verbose=False)
+    finally:
+        os.umask(old_mask)
+    assert (tmp_path / "cache" / "datasets" / "mnist.npz").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("value", ["1", "true", "TRUE", " on ", "yes", "y", "Y"])
+def test_course_offline_words_that_mean_offline(monkeypatch, value):
+    monkeypatch.setenv("COURSE_OFFLINE", value)
+    assert data.is_offline() is True
+
+
+@pytest.mark.parametrize("value", ["", "0", "false", "off", "no", "n", " No "])
+def test_course_offline_words_that_mean_online(monkeypatch, value):
+    monkeypatch.setenv("COURSE_OFFLINE", value)
+    assert data.is_offline() is False
+
+
+@pytest.mark.parametrize("value", ["2", "offline", "ja", "tru"])
+def test_course_offline_typo_is_an_error_not_online(monkeypatch, value):
+    monkeypatch.setenv("COURSE_OFFLINE", value)
+    with pytest.raises(ValueError, match=rf"COURSE_OFFLINE must be one of 1, true, on, yes, y \(offline\) or 0, false, "
+                                         rf"off, no, n or empty \(online\), got '{value}'"):
+        data.is_offline()
+
+
+class _Boom:
+    """Unpickling this writes a marker file: proof that a pickle in the data was executed."""
+
+    marker = None
+
+    def __reduce__(self):
+        return (Path.write_text, (Path(self.marker), "pickle ran"))
+
+
+def test_npz_with_pickled_objects_is_refused_and_never_unpickled(tmp_path):
+    marker = tmp_path / "pickle-ran.txt"
+    boom = _Boom()
+    boom.marker = str(marker)
+    path = tmp_path / "evil.npz"
+    np.savez(path, x=np.array([boom], dtype=object), y=np.zeros(1, np.uint8))
+    with pytest.raises(ValueError, match=r"evil.npz: array 'x' holds pickled Python objects.*refused"):
+        data._read_npz(path, ("x", "y"))
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("low, high", [(-np.inf, 1.0), (0.0, np.inf), (np.nan, 1.0)])
+def test_to_float_images_refuses_infinite_bounds(low, high):
+    with pytest.raises(ValueError, match=r"expected finite low < high, got low="):
+        data.to_float_images(np.zeros((1, 2, 2), np.uint8), low=low, high=high)

@@ -72,13 +72,13 @@ def test_translate_shifts_each_image_by_at_most_the_shift_and_passes_gradients(L
 def test_recipe_follows_dcgan_and_shapes_meet(L):
     import keras
 
-    r = L["RECIPE"]
+    r = L.RECIPE
     assert (r["beta_1"], r["leaky_slope"]) == (0.5, 0.2)  # Radford et al. (2016)
     # The course's measured departures (lesson 04, section 2): batch 32, lr 1e-3, shifts of up to 2 pixels.
     assert (r["batch_size"], r["learning_rate"], r["translate"]) == (32, 1e-3, 2)
-    assert r["noise_dim"] == L["NOISE_DIM"]
-    g, d = L["build_generator"](), L["build_discriminator"]()
-    z = np.random.default_rng(0).standard_normal((5, L["NOISE_DIM"])).astype("float32")
+    assert r["noise_dim"] == L.NOISE_DIM
+    g, d = L.build_generator(), L.build_discriminator()
+    z = np.random.default_rng(0).standard_normal((5, L.NOISE_DIM)).astype("float32")
     images = g(z, training=False)
     assert images.shape == (5, 28, 28, 1)
     assert float(np.max(np.abs(images))) <= 1.0
@@ -89,7 +89,7 @@ def test_recipe_follows_dcgan_and_shapes_meet(L):
     dkinds = [type(layer).__name__ for layer in d.layers]
     assert "LeakyReLU" in dkinds and "MaxPooling2D" not in dkinds and "Dense" == dkinds[-1]
     assert all(layer.strides == (2, 2) for layer in d.layers if isinstance(layer, keras.layers.Conv2D))
-    g_opt, d_opt = L["make_optimizers"]()
+    g_opt, d_opt = L.make_optimizers()
     assert g_opt is not d_opt
     assert float(g_opt.learning_rate) == pytest.approx(L["RECIPE"]["learning_rate"]) and float(g_opt.beta_1) == 0.5
 
@@ -100,15 +100,15 @@ def test_losses_match_the_formulas_and_stay_finite_for_huge_logits(L):
     real = tf.constant([[-3.0], [0.0], [2.0], [800.0]])
     fake = tf.constant([[1.0], [-800.0], [0.5], [-2.0]])
     sp = lambda v: np.logaddexp(0.0, v)  # noqa: E731
-    a = L["RECIPE"]["real_label"]
+    a = L.RECIPE["real_label"]
     assert 0.8 <= a <= 1.0
     d_expected = np.mean(a * sp(-real.numpy()) + (1 - a) * sp(real.numpy())) + np.mean(sp(fake.numpy()))
-    assert float(L["discriminator_loss"](real, fake, real_label=1.0)) == pytest.approx(
+    assert float(L.discriminator_loss(real, fake, real_label=1.0)) == pytest.approx(
         np.mean(sp(-real.numpy())) + np.mean(sp(fake.numpy())), rel=1e-6)  # lesson 01's loss without smoothing
     g_expected = np.mean(sp(-fake.numpy()))
-    assert float(L["discriminator_loss"](real, fake)) == pytest.approx(d_expected, rel=1e-6)
-    assert float(L["generator_loss"](fake)) == pytest.approx(g_expected, rel=1e-6)
-    assert np.isfinite(float(L["generator_loss"](tf.constant([[-1e4]]))))
+    assert float(L.discriminator_loss(real, fake)) == pytest.approx(d_expected, rel=1e-6)
+    assert float(L.generator_loss(fake)) == pytest.approx(g_expected, rel=1e-6)
+    assert np.isfinite(float(L.generator_loss(tf.constant([[-1e4]]))))
 
 
 # ---- one update, two front ends -------------------------------------------------------------------------------
@@ -116,9 +116,9 @@ def test_losses_match_the_formulas_and_stay_finite_for_huge_logits(L):
 def test_one_step_updates_both_players_and_reports_finite_metrics(L, tiny_real):
     import tensorflow as tf
 
-    g, d = L["build_generator"](), L["build_discriminator"]()
-    g_opt, d_opt = L["make_optimizers"]()
-    step = L["make_train_step"](g, d, g_opt, d_opt)
+    g, d = L.build_generator(), L.build_discriminator()
+    g_opt, d_opt = L.make_optimizers()
+    step = L.make_train_step(g, d, g_opt, d_opt)
     before_g, before_d = _weights(g), _weights(d)
     out = step(tf.constant(tiny_real))
     assert set(out) == {"d_loss", "g_loss", "d_real", "d_fake"}
@@ -132,22 +132,22 @@ def test_one_step_updates_both_players_and_reports_finite_metrics(L, tiny_real):
 def test_ema_generator_is_the_running_average_of_the_trained_one(L, tiny_real):
     import tensorflow as tf
 
-    g, d = L["build_generator"](), L["build_discriminator"]()
-    ema = L["make_ema"](g)
+    g, d = L.build_generator(), L.build_discriminator()
+    ema = L.make_ema(g)
     for a, b in zip(_weights(g), _weights(ema)):
         np.testing.assert_array_equal(a, b)
-    step = L["make_train_step"](g, d, *L["make_optimizers"](), ema=ema)
+    step = L.make_train_step(g, d, *L.make_optimizers(), ema=ema)
     before = _weights(ema)
     step(tf.constant(tiny_real[:16]))
-    assert 0.9 <= L["RECIPE"]["ema_decay"] < 1
-    beta = min(L["RECIPE"]["ema_decay"], 2 / 11)  # after step 1: (1 + t) / (10 + t) with t = 1
+    assert 0.9 <= L.RECIPE["ema_decay"] < 1
+    beta = min(L.RECIPE["ema_decay"], 2 / 11)  # after step 1: (1 + t) / (10 + t) with t = 1
     changed = 0
     for old, new_g, new_ema in zip(before, _weights(g), _weights(ema)):
         np.testing.assert_allclose(new_ema, beta * old + (1 - beta) * new_g, rtol=1e-5, atol=1e-7)
         changed += not np.array_equal(old, new_ema)
     assert changed > 0
-    gan = L["DCGAN"](g, d, ema)
-    gan.compile(*L["make_optimizers"]())
+    gan = L.DCGAN(g, d, ema)
+    gan.compile(*L.make_optimizers())
     before = _weights(ema)
     gan.fit(tf.data.Dataset.from_tensors(tf.constant(tiny_real[:16])), epochs=1, shuffle=False, verbose=0)
     assert any(not np.array_equal(a, b) for a, b in zip(before, _weights(ema))), "fit() must update the average too"
@@ -158,15 +158,15 @@ def test_explicit_loop_and_keras_fit_give_the_same_weights(L, tiny_real):
     import tensorflow as tf
 
     real = tf.constant(tiny_real[:32])
-    noise = tf.random.normal([32, L["NOISE_DIM"]], seed=3)
-    g1, d1 = L["build_generator"](), L["build_discriminator"]()
+    noise = tf.random.normal([32, L.NOISE_DIM], seed=3)
+    g1, d1 = L.build_generator(), L.build_discriminator()
     g2, d2 = keras.models.clone_model(g1), keras.models.clone_model(d1)
     g2.set_weights(g1.get_weights())
     d2.set_weights(d1.get_weights())
-    tf.function(L["gan_update"])(g1, d1, *L["make_optimizers"](), real, noise)
-    gan = L["DCGAN"](g2, d2)
-    gan.compile(*L["make_optimizers"]())
-    gan.train_step = lambda batch: L["gan_update"](gan.generator, gan.discriminator, gan.g_optimizer,
+    tf.function(L.gan_update)(g1, d1, *L.make_optimizers(), real, noise)
+    gan = L.DCGAN(g2, d2)
+    gan.compile(*L.make_optimizers())
+    gan.train_step = lambda batch: L.gan_update(gan.generator, gan.discriminator, gan.g_optimizer,
                                                    gan.d_optimizer, batch, noise)
     gan.fit(tf.data.Dataset.from_tensors(real), epochs=1, shuffle=False, verbose=0)
     for a, b in zip(_weights(g1, d1), _weights(g2, d2)):
@@ -176,11 +176,11 @@ def test_explicit_loop_and_keras_fit_give_the_same_weights(L, tiny_real):
 def test_dcgan_model_trains_with_fit_and_its_own_noise(L, tiny_real):
     import tensorflow as tf
 
-    gan = L["DCGAN"](L["build_generator"](), L["build_discriminator"]())
-    gan.compile(*L["make_optimizers"]())
+    gan = L.DCGAN(L.build_generator(), L.build_discriminator())
+    gan.compile(*L.make_optimizers())
     hist = gan.fit(tf.data.Dataset.from_tensor_slices(tiny_real).batch(16), epochs=1, shuffle=False, verbose=0)
     assert set(hist.history) >= {"d_loss", "g_loss", "d_real", "d_fake"}
-    assert gan(tf.zeros([2, L["NOISE_DIM"]])).shape == (2, 28, 28, 1)
+    assert gan(tf.zeros([2, L.NOISE_DIM])).shape == (2, 28, 28, 1)
 
 
 def test_mixed_precision_uses_loss_scaling_and_float32_outputs(L, tiny_real):
@@ -189,18 +189,18 @@ def test_mixed_precision_uses_loss_scaling_and_float32_outputs(L, tiny_real):
 
     keras.config.set_dtype_policy("mixed_float16")
     try:
-        g, d = L["build_generator"](), L["build_discriminator"]()
-        g_opt, d_opt = L["make_optimizers"]()
+        g, d = L.build_generator(), L.build_discriminator()
+        g_opt, d_opt = L.make_optimizers()
         assert isinstance(g_opt, keras.optimizers.LossScaleOptimizer)
         assert isinstance(d_opt, keras.optimizers.LossScaleOptimizer)
         assert g.layers[0].compute_dtype == "float16"
-        z = tf.random.normal([4, L["NOISE_DIM"]])
+        z = tf.random.normal([4, L.NOISE_DIM])
         assert g(z).dtype == tf.float32 and d(g(z)).dtype == tf.float32
-        out = L["make_train_step"](g, d, g_opt, d_opt)(tf.constant(tiny_real[:16]))
+        out = L.make_train_step(g, d, g_opt, d_opt)(tf.constant(tiny_real[:16]))
         assert all(np.isfinite(float(v)) for v in out.values())
     finally:
         keras.config.set_dtype_policy("float32")
-    assert not isinstance(L["make_optimizers"]()[0], keras.optimizers.LossScaleOptimizer)
+    assert not isinstance(L.make_optimizers()[0], keras.optimizers.LossScaleOptimizer)
 
 
 # ---- training loop with checkpoints -----------------------------------------------------------------------------
@@ -208,10 +208,10 @@ def test_mixed_precision_uses_loss_scaling_and_float32_outputs(L, tiny_real):
 def _setup_run(L, directory, every=4):
     from course_utils import checkpoints
 
-    g, d = L["build_generator"](), L["build_discriminator"]()
-    ema = L["make_ema"](g)
-    g_opt, d_opt = L["make_optimizers"]()
-    step = L["make_train_step"](g, d, g_opt, d_opt, ema=ema)
+    g, d = L.build_generator(), L.build_discriminator()
+    ema = L.make_ema(g)
+    g_opt, d_opt = L.make_optimizers()
+    step = L.make_train_step(g, d, g_opt, d_opt, ema=ema)
     ckpt = checkpoints.GANCheckpoint(directory, generator=g, discriminator=d, g_optimizer=g_opt, d_optimizer=d_opt,
                                      every_n_steps=every, extra={}, ema_generator=ema)
     ckpt.restore()
@@ -224,7 +224,7 @@ def test_train_gan_resumes_where_it_stopped_and_keeps_the_history(L, tiny_real, 
     dataset = tf.data.Dataset.from_tensor_slices(tiny_real).repeat().batch(16)
     g, ema, step, ckpt = _setup_run(L, tmp_path / "ckpt")
     calls = []
-    hist = L["train_gan"](step, dataset, epochs=2, steps_per_epoch=3, checkpoint=ckpt, progress=False,
+    hist = L.train_gan(step, dataset, epochs=2, steps_per_epoch=3, checkpoint=ckpt, progress=False,
                           on_epoch_end=lambda e, m: calls.append(e) or {"fid": 100.0 - e})
     assert calls == [0, 1] and hist["fid"] == [100.0, 99.0] and len(hist["d_loss"]) == 2
     saved = _weights(g, ema)
@@ -235,7 +235,7 @@ def test_train_gan_resumes_where_it_stopped_and_keeps_the_history(L, tiny_real, 
     for a, b in zip(saved, _weights(g2, ema2)):
         np.testing.assert_array_equal(a, b)
     calls.clear()
-    hist2 = L["train_gan"](step2, dataset, epochs=3, steps_per_epoch=3, checkpoint=ckpt2, progress=False,
+    hist2 = L.train_gan(step2, dataset, epochs=3, steps_per_epoch=3, checkpoint=ckpt2, progress=False,
                            on_epoch_end=lambda e, m: calls.append(e) or {"fid": 50.0})
     assert calls == [2], "only the missing epoch runs"
     assert hist2["fid"] == [100.0, 99.0, 50.0] and ckpt2.steps_done == 9
@@ -248,10 +248,10 @@ KILL_SCRIPT = textwrap.dedent("""
     from course_utils import checkpoints, data
     from course_utils.lessons import load_lesson_code
     L = load_lesson_code("04_dcgan")
-    g, d = L["build_generator"](), L["build_discriminator"]()
-    ema = L["make_ema"](g)
-    g_opt, d_opt = L["make_optimizers"]()
-    step = L["make_train_step"](g, d, g_opt, d_opt, ema=ema)
+    g, d = L.build_generator(), L.build_discriminator()
+    ema = L.make_ema(g)
+    g_opt, d_opt = L.make_optimizers()
+    step = L.make_train_step(g, d, g_opt, d_opt, ema=ema)
     ckpt = checkpoints.GANCheckpoint(sys.argv[1], generator=g, discriminator=d, g_optimizer=g_opt,
                                      d_optimizer=d_opt, every_n_steps=3, extra={}, ema_generator=ema)
     start = ckpt.restore()
@@ -265,7 +265,7 @@ KILL_SCRIPT = textwrap.dedent("""
             path = self.inner.maybe_save()
             if path: print("SAVED", self.inner.steps_done, flush=True)
             return path
-    L["train_gan"](step, ds, epochs=int(sys.argv[2]), steps_per_epoch=4, checkpoint=Loud(ckpt), progress=False)
+    L.train_gan(step, ds, epochs=int(sys.argv[2]), steps_per_epoch=4, checkpoint=Loud(ckpt), progress=False)
     print("DONE", ckpt.steps_done, flush=True)
 """)
 
@@ -303,38 +303,38 @@ def test_training_killed_mid_run_resumes_from_the_last_checkpoint(tmp_path):
 # ---- latent space -----------------------------------------------------------------------------------------------
 
 def test_slerp_keeps_the_length_and_hits_both_ends(L):
-    path = L["interpolation_path"](1, 2, 9, "slerp")
-    lin = L["interpolation_path"](1, 2, 9, "linear")
-    assert path.shape == (9, L["NOISE_DIM"]) and path.dtype == np.float32
+    path = L.interpolation_path(1, 2, 9, "slerp")
+    lin = L.interpolation_path(1, 2, 9, "linear")
+    assert path.shape == (9, L.NOISE_DIM) and path.dtype == np.float32
     np.testing.assert_allclose(path[0], lin[0], atol=1e-6)
     np.testing.assert_allclose(path[-1], lin[-1], atol=1e-6)
     norms, lin_norms = np.linalg.norm(path, axis=1), np.linalg.norm(lin, axis=1)
     assert norms.min() > 0.9 * min(norms[0], norms[-1])
     assert lin_norms[4] < 0.85 * min(lin_norms[0], lin_norms[-1])  # the straight line cuts through the middle
     z = np.ones(4, np.float32)
-    np.testing.assert_allclose(L["slerp"](z, 2 * z, 0.5), 1.5 * z, rtol=1e-6)  # parallel: linear fallback
+    np.testing.assert_allclose(L.slerp(z, 2 * z, 0.5), 1.5 * z, rtol=1e-6)  # parallel: linear fallback
     with pytest.raises(ValueError, match="mode"):
-        L["interpolation_path"](1, 2, 5, "cubic")
+        L.interpolation_path(1, 2, 5, "cubic")
     with pytest.raises(ValueError, match="steps"):
-        L["interpolation_path"](1, 2, 1)
+        L.interpolation_path(1, 2, 1)
 
 
 def test_widget_callbacks_draw_and_walk(L):
-    g = L["build_generator"]()
-    images = L["draw_samples"](g, 7, n=6)
+    g = L.build_generator()
+    images = L.draw_samples(g, 7, n=6)
     assert images.shape == (6, 28, 28, 1)
-    np.testing.assert_allclose(images, L["draw_samples"](g, 7, n=6), atol=1e-6)  # same seed, same digits
-    a = L["walk_latent"](g, 3, 4, 0.0)
-    b = L["walk_latent"](g, 3, 4, 1.0)
+    np.testing.assert_allclose(images, L.draw_samples(g, 7, n=6), atol=1e-6)  # same seed, same digits
+    a = L.walk_latent(g, 3, 4, 0.0)
+    b = L.walk_latent(g, 3, 4, 1.0)
     assert a.shape == (28, 28, 1)
-    np.testing.assert_allclose(a, L["draw_samples"](g, 3, n=1)[0], atol=1e-5)  # t=0 is seed A's first sample
-    z3 = L["interpolation_path"](3, 4, 2)
-    np.testing.assert_allclose(a, L["sample"](g, z3[:1])[0], atol=1e-5)
-    np.testing.assert_allclose(b, L["sample"](g, z3[1:])[0], atol=1e-5)
+    np.testing.assert_allclose(a, L.draw_samples(g, 3, n=1)[0], atol=1e-5)  # t=0 is seed A's first sample
+    z3 = L.interpolation_path(3, 4, 2)
+    np.testing.assert_allclose(a, L.sample(g, z3[:1])[0], atol=1e-5)
+    np.testing.assert_allclose(b, L.sample(g, z3[1:])[0], atol=1e-5)
     with pytest.raises(ValueError, match="t must be"):
-        L["walk_latent"](g, 3, 4, 1.5)
+        L.walk_latent(g, 3, 4, 1.5)
     with pytest.raises(ValueError, match="seed"):
-        L["draw_samples"](g, -1)
+        L.draw_samples(g, -1)
 
 
 COMMON_TO_7_AND_8 = {"IntSlider", "FloatSlider", "Dropdown", "HTML", "VBox", "HBox", "interactive_output", "Output",

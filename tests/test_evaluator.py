@@ -274,3 +274,80 @@ def test_recipe_reproduces_the_shipped_evaluator(tmp_path):
     assert abs(acc - float(ev.reference_stats().metadata["held_out_accuracy"])) <= 0.005
     same = data.sha256_of(tmp_path / ev.WEIGHTS_NAME) == ev.WEIGHTS_SHA256
     print(f"\nretrained: held-out accuracy {acc:.4f}; bit-identical weights: {same}")
+
+
+# --- issue 16: no silently wrong numbers -------------------------------------------------------------
+
+def test_float_images_in_0_1_are_refused_under_auto_not_misread(digits):
+    real01 = digits.x_test[:200].astype(np.float32) / 255.0
+    for call in (ev.fid, ev.class_coverage, ev.features):
+        with pytest.raises(ValueError, match=r"value_range='auto' reads float images as \[-1, 1\].*no negative value "
+                                             r"\(they lie in \[0, 1\]\).*Pass value_range=\(0, 1\)"):
+            call(real01)
+    # Told the range, the same digits score as the uint8 originals.
+    assert ev.fid(real01, value_range=(0, 1)) == pytest.approx(ev.fid(digits.x_test[:200]), abs=1e-3)
+    assert ev.class_coverage(real01, value_range=(0, 1)).n_covered == ev.class_coverage(digits.x_test[:200]).n_covered
+
+
+@pytest.mark.parametrize("value_range, message", [
+    ((0.0, np.inf), r"value_range must be .auto. or two finite numbers"),
+    ((-np.inf, 1.0), r"value_range must be .auto. or two finite numbers"),
+    ((np.nan, 1.0), r"value_range must be .auto. or two finite numbers"),
+    ((1e8, 1e8 + 1), r"low < high \(a range of non-zero width\)"),
+    ((0.5, 0.5), r"low < high \(a range of non-zero width\)"),
+    (("a", 1), r"with two numbers"),
+    ("0-1", r"value_range must be 'auto' or \(low, high\)"),
+])
+def test_value_range_must_be_finite_and_wide(digits, value_range, message):
+    with pytest.raises(ValueError, match=message):
+        ev.preprocess(digits.x_test[:2].astype(np.float32), value_range)
+
+
+def test_accuracy_refuses_string_labels_instead_of_scoring_zero(shipped, digits):
+    x, y = digits.x_test[:50], digits.y_test[:50]
+    with pytest.raises(ValueError, match=r"expected integer class labels 0..9 \(e.g. y_test\), got dtype <U\d+ such as "
+                                         r"'\d'; convert them first"):
+        shipped.accuracy(x, y.astype(str))
+    with pytest.raises(ValueError, match=r"expected class labels in 0..9, got values in \[0, 10\]"):
+        shipped.accuracy(x, np.where(np.arange(50) == 0, 10, y))
+    assert shipped.accuracy(x, y.astype(np.float32)) == shipped.accuracy(x, y) > 0.9
+
+
+@pytest.mark.parametrize("min_share", ["0.1", True, None, 1.5])
+def test_min_share_must_be_a_number_in_0_1(digits, min_share):
+    with pytest.raises(ValueError, match=rf"min_share must be in \(0, 1\], a number such as 0.025, got {min_share!r}"):
+        ev.class_coverage(digits.x_test[:20], min_share=min_share)
+
+
+def test_frechet_distance_refuses_asymmetric_covariance_and_bad_eps():
+    s = np.array([[1.0, 0.5], [0.0, 1.0]])
+    with pytest.raises(ValueError, match=r"sigma1 must be a covariance matrix \(symmetric\).*up to 0.5"):
+        ev.frechet_distance(np.zeros(2), s, np.zeros(2), np.eye(2))
+    with pytest.raises(ValueError, match=r"sigma2 must be a covariance matrix"):
+        ev.frechet_distance(np.zeros(2), np.eye(2), np.zeros(2), s)
+    for eps in (-1e-6, np.nan, np.inf, "1e-6", True):
+        with pytest.raises(ValueError, match=r"eps must be a finite number >= 0"):
+            ev.frechet_distance(np.zeros(2), np.eye(2), np.zeros(2), np.eye(2), eps=eps)
+    assert ev.frechet_distance(np.zeros(2), np.eye(2), np.ones(2), np.eye(2), eps=0) == pytest.approx(2.0)
+
+
+def test_fid_maths_has_its_own_module_and_the_old_names_still_work():
+    from course_utils import frechet
+
+    assert ev.frechet_distance is frechet.frechet_distance and ev.ReferenceStats is frechet.ReferenceStats
+    feats = np.random.default_rng(0).normal(size=(50, 3))
+    stats = frechet.gaussian_stats(feats)
+    np.testing.assert_allclose(stats.sigma, np.cov(feats, rowvar=False))
+    assert ev._stats_of(feats).n == 50
+    with pytest.raises(ValueError, match=r"expected features of shape \(n, d\), got shape \(50,\)"):
+        frechet.gaussian_stats(feats[:, 0])
+
+
+def test_saved_evaluator_files_are_readable_by_others(shipped, tmp_path):
+    old_mask = os.umask(0o022)
+    try:
+        paths = ev.save_evaluator(shipped, tmp_path / "ev")
+    finally:
+        os.umask(old_mask)
+    assert [p.stat().st_mode & 0o777 for p in paths] == [0o644, 0o644]
+    assert sorted(p.name for p in (tmp_path / "ev").iterdir()) == sorted([ev.WEIGHTS_NAME, ev.STATS_NAME])

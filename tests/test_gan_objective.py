@@ -26,9 +26,9 @@ def lesson():
 # ---- The formulas pass their checks, and perturbed formulas fail the same checks -------------------------------
 
 def test_formulas_pass_the_lessons_checks(lesson):
-    assert lesson["check_bce_identities"](lesson["discriminator_loss"], lesson["generator_loss"])
-    assert lesson["check_optimal_discriminator"](lesson["optimal_discriminator"])
-    assert lesson["check_value_identity"](lesson["optimal_discriminator"]) < 1e-6
+    assert lesson.check_bce_identities(lesson.discriminator_loss, lesson.generator_loss)
+    assert lesson.check_optimal_discriminator(lesson.optimal_discriminator)
+    assert lesson.check_value_identity(lesson.optimal_discriminator) < 1e-6
 
 
 @pytest.mark.parametrize("name, wrong", [
@@ -38,33 +38,33 @@ def test_formulas_pass_the_lessons_checks(lesson):
 ])
 def test_a_changed_optimal_discriminator_fails_the_checks(lesson, name, wrong):
     with pytest.raises(AssertionError):
-        lesson["check_optimal_discriminator"](wrong)
+        lesson.check_optimal_discriminator(wrong)
     with pytest.raises(AssertionError):
-        lesson["check_value_identity"](wrong)
+        lesson.check_value_identity(wrong)
 
 
 def test_a_changed_loss_fails_the_bce_check(lesson):
     import tensorflow as tf
 
-    d_loss, g_loss = lesson["discriminator_loss"], lesson["generator_loss"]
+    d_loss, g_loss = lesson.discriminator_loss, lesson.generator_loss
     sign_error = lambda r, f: -d_loss(r, f)
     swapped = lambda r, f: tf.reduce_mean(tf.nn.softplus(r)) + tf.reduce_mean(tf.nn.softplus(-f))
     summed = lambda r, f: tf.reduce_sum(tf.nn.softplus(-r)) + tf.reduce_sum(tf.nn.softplus(f))
     for wrong in (sign_error, swapped, summed):
         with pytest.raises(AssertionError):
-            lesson["check_bce_identities"](wrong, g_loss)
+            lesson.check_bce_identities(wrong, g_loss)
     forms_swapped = lambda f, form: g_loss(f, "minimax" if form == "non-saturating" else "non-saturating")
     with pytest.raises(AssertionError):
-        lesson["check_bce_identities"](d_loss, forms_swapped)
+        lesson.check_bce_identities(d_loss, forms_swapped)
 
 
 def test_generator_loss_rejects_an_unknown_form(lesson):
     with pytest.raises(ValueError, match="form must be 'minimax' or 'non-saturating', got 'wgan'"):
-        lesson["generator_loss"](np.zeros(3, np.float32), "wgan")
+        lesson.generator_loss(np.zeros(3, np.float32), "wgan")
 
 
 def test_saturating_gradient_vanishes_when_d_rejects_fakes(lesson):
-    g = lesson["loss_gradients"](np.array([-10.0, 0.0, 10.0]))
+    g = lesson.loss_gradients(np.array([-10.0, 0.0, 10.0]))
     assert abs(g["minimax"][0]) < 1e-4 and abs(g["non-saturating"][0] + 1) < 1e-4
     assert np.allclose(g["minimax"][1], -0.5) and np.allclose(g["non-saturating"][1], -0.5)
 
@@ -72,7 +72,7 @@ def test_saturating_gradient_vanishes_when_d_rejects_fakes(lesson):
 # ---- Widget (a): the density sliders' callback ----------------------------------------------------------------
 
 def test_redraw_density_returns_numbers_and_a_figure(lesson):
-    out = lesson["redraw_density"](0.5, 1.2)
+    out = lesson.redraw_density(0.5, 1.2)
     assert set(out) == {"value", "jsd", "gap", "figure"}
     assert out["gap"] < 1e-6 and 0 < out["jsd"] < np.log(2)
     assert np.isclose(out["value"], -np.log(4) + 2 * out["jsd"], atol=1e-6)
@@ -80,19 +80,19 @@ def test_redraw_density_returns_numbers_and_a_figure(lesson):
 
 
 def test_redraw_density_at_the_data_gives_minus_log_4(lesson):
-    out = lesson["redraw_density"](lesson["DATA_MU"], lesson["DATA_SIGMA"])
+    out = lesson.redraw_density(lesson.DATA_MU, lesson.DATA_SIGMA)
     assert np.isclose(out["value"], -np.log(4), atol=1e-9) and out["jsd"] < 1e-12
 
 
 def test_redraw_density_value_grows_as_the_generator_moves_away(lesson):
-    values = [lesson["redraw_density"](mu, 0.5)["value"] for mu in (2.0, 2.5, 3.5, 5.0)]
+    values = [lesson.redraw_density(mu, 0.5)["value"] for mu in (2.0, 2.5, 3.5, 5.0)]
     assert values == sorted(values) and values[-1] <= 0  # V(D*, G) = -log 4 + 2 JSD <= -log 4 + 2 log 2 = 0
 
 
 @pytest.mark.parametrize("mu, sigma", [(0.0, 0.0), (0.0, -1.0), (float("nan"), 1.0)])
 def test_redraw_density_rejects_bad_input(lesson, mu, sigma):
     with pytest.raises(ValueError, match="expected a finite mu and sigma > 0"):
-        lesson["redraw_density"](mu, sigma)
+        lesson.redraw_density(mu, sigma)
 
 
 # ---- Widget (b): the training button's callback ---------------------------------------------------------------
@@ -101,7 +101,7 @@ def test_redraw_density_rejects_bad_input(lesson, mu, sigma):
 @pytest.mark.parametrize("form", ["non-saturating", "minimax"])
 def test_train_and_plot_trains_and_reports(lesson, form):
     seen = []
-    out = lesson["train_and_plot"]({"steps": 40, "k": 2, "form": form, "lr_d": 1e-3, "lr_g": 2e-3},
+    out = lesson.train_and_plot({"steps": 40, "k": 2, "form": form, "lr_d": 1e-3, "lr_g": 2e-3},
                                    on_snapshot=lambda step, g, d: seen.append(step), snapshot_every=20)
     assert seen == [20, 40]
     assert {"mean", "std", "w1", "history", "seconds", "figure"} <= set(out)
@@ -120,11 +120,11 @@ def test_train_and_plot_trains_and_reports(lesson, form):
 ])
 def test_train_and_plot_rejects_bad_settings(lesson, params, message):
     with pytest.raises(ValueError, match=message):
-        lesson["train_and_plot"](params)
+        lesson.train_and_plot(params)
 
 
 def test_ring_gan_runs_and_returns_finite_samples(lesson):
-    samples, seconds = lesson["train_ring_gan"](g_steps=1, steps=5)
+    samples, seconds = lesson.train_ring_gan(g_steps=1, steps=5)
     assert samples.shape == (2000, 2) and np.all(np.isfinite(samples)) and seconds >= 0
 
 

@@ -129,3 +129,50 @@ def test_from_keras_on_keras_vgg16():
     model = keras.applications.VGG16(weights=None, include_top=False, input_shape=(64, 64, 3))
     fields = receptive_fields(from_keras(model))
     assert fields[-1].size == 212 and fields[-1].jump == 32
+
+
+# --- issue 16: nested models, non-chains, NumPy integers ----------------------------------------------
+
+def test_from_keras_reads_nested_models():
+    keras = pytest.importorskip("keras")
+    layers = keras.layers
+    inner = keras.Sequential([keras.Input((16, 16, 1)), layers.Conv2D(2, 3), layers.Conv2D(2, 3)], name="inner")
+    outer = keras.Sequential([keras.Input((16, 16, 1)), inner], name="outer")
+    assert [s.name for s in from_keras(outer)] == [layer.name for layer in inner.layers]
+    assert receptive_field(from_keras(outer)).size == 5  # two 3x3 convolutions, not 3
+    inp = keras.Input((16, 16, 1))
+    functional = keras.Model(inp, layers.MaxPooling2D(2)(inner(inp)))
+    assert receptive_field(from_keras(functional)).size == 6
+    assert _centre_gradient_extent(outer, 16) == (5, 5)
+
+
+def test_from_keras_refuses_what_is_not_a_single_chain():
+    keras = pytest.importorskip("keras")
+    layers = keras.layers
+    inp = keras.Input((16, 16, 1))
+    a = layers.Conv2D(2, 3, padding="same")(inp)
+    b = layers.Conv2D(2, 9, padding="same")(inp)
+    branches = keras.Model(inp, layers.Add()([a, b]), name="branches")
+    with pytest.raises(ValueError, match=r"model 'branches' is not a single chain of layers: layer .* does not take "
+                                         r"exactly the previous layer's output \(parallel branches"):
+        from_keras(branches)
+    inp = keras.Input((16, 16, 1))
+    x = layers.Conv2D(1, 3, padding="same")(inp)
+    skip = keras.Model(inp, layers.Add()([x, inp]), name="skip")
+    with pytest.raises(ValueError, match=r"model 'skip' is not a single chain"):
+        from_keras(skip)
+    nested = keras.Sequential([keras.Input((16, 16, 1)), branches], name="holds_branches")
+    with pytest.raises(ValueError, match=r"model 'branches' is not a single chain"):
+        from_keras(nested)
+
+
+def test_layer_spec_accepts_numpy_integers():
+    spec = LayerSpec(np.int64(3), np.int32(2), np.int8(1), np.int64(1))
+    assert spec == LayerSpec(3, 2, 1, 1) and type(spec.kernel) is int and type(spec.padding) is int
+    assert receptive_field([spec, (np.int64(3), np.int64(1))]).size == 7
+    with pytest.raises(ValueError, match=r"kernel must be an int >= 1, got np.int64\(0\)|kernel must be an int >= 1, got 0"):
+        LayerSpec(np.int64(0))
+    with pytest.raises(ValueError, match=r"kernel must be an int >= 1, got np.float64\(3.0\)"):
+        LayerSpec(np.float64(3.0))
+    with pytest.raises(ValueError, match=r"kernel must be an int >= 1, got np.True_|kernel must be an int >= 1, got True"):
+        LayerSpec(np.bool_(True))

@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -77,3 +79,53 @@ def test_save_gif_bad_input(tmp_path):
         viz.save_gif([np.zeros((2, 2)), np.zeros((3, 3))], tmp_path / "x.gif")
     with pytest.raises(ValueError, match="no GIF at"):
         viz.show_gif(tmp_path / "missing.gif")
+
+
+# --- issue 16: clear errors in place of confusing ones ------------------------------------------------
+
+def test_plot_history_takes_one_key_as_a_string():
+    fig = viz.plot_history({"d_loss": [1, 0.5], "g_loss": [2, 1]}, keys="d_loss")
+    assert [line.get_label() for line in fig.axes[0].get_lines()] == ["d_loss"]
+    fig = viz.plot_history({"d_loss": [1, 0.5], "fid": [9, 8]}, groups=[["d_loss"], "fid"])
+    assert [[line.get_label() for line in ax.get_lines()] for ax in fig.axes] == [["d_loss"], ["fid"]]
+    with pytest.raises(ValueError, match=r"curve names must be strings, got 3 \(int\)"):
+        viz.plot_history({"d_loss": [1]}, keys=[3])
+
+
+@pytest.mark.parametrize("ncols", [0, -2, 2.5, True])
+def test_show_images_refuses_a_bad_ncols(ncols):
+    with pytest.raises(ValueError, match=rf"ncols must be a positive int, got {ncols!r} \(images per row; None"):
+        viz.show_images(np.zeros((3, 8, 8), np.uint8), ncols=ncols)
+
+
+def test_show_images_accepts_a_numpy_int_ncols():
+    assert len(viz.show_images(np.zeros((4, 8, 8), np.uint8), ncols=np.int64(2)).axes) == 4
+
+
+def test_save_gif_refuses_a_scale_that_would_exhaust_memory(tmp_path, monkeypatch):
+    frames = [np.zeros((28, 28))] * 3
+    calls = []
+    monkeypatch.setattr(np, "kron", lambda *a, **k: calls.append(a) or (_ for _ in ()).throw(MemoryError()))
+    with pytest.raises(ValueError, match=r"scale=3000 would make 3 frame\(s\) of 84,000 x 84,000 pixels \(21.17 GB "
+                                         r"before encoding\); expected at most 4096 pixels a side .*use scale <= 146"):
+        viz.save_gif(frames, tmp_path / "x.gif", scale=3000)
+    assert calls == [] and not (tmp_path / "x.gif").exists()  # refused before any allocation
+    monkeypatch.undo()
+    path = viz.save_gif(frames, tmp_path / "ok.gif", scale=np.int64(2))
+    assert Image.open(path).size == (56, 56)
+
+
+@pytest.mark.parametrize("value_range", [(0, np.inf), (-np.inf, 1), (0.5, 0.5)])
+def test_display_range_must_be_finite_and_wide(value_range):
+    with pytest.raises(ValueError, match=r"value_range must be 'auto' or"):
+        viz.to_display_range(np.zeros((1, 2, 2)), value_range)
+
+
+def test_saved_figures_and_gifs_are_readable_by_others(tmp_path):
+    old_mask = os.umask(0o022)
+    try:
+        png = viz.save_figure(viz.plot_history({"loss": [1, 2]}), tmp_path / "h.png")
+        gif = viz.save_gif([np.zeros((4, 4))], tmp_path / "a.gif")
+    finally:
+        os.umask(old_mask)
+    assert png.stat().st_mode & 0o777 == 0o644 and gif.stat().st_mode & 0o777 == 0o644
