@@ -167,7 +167,7 @@ def test_dilate_kernel_rewrites_the_convolution_exactly(lesson, k, dilation):
     x, kernel = _case(2, 9, 10, 3, k, 4, seed=7)
     for stride, padding in itertools.product((1, 2), PADDINGS):
         direct = tf.nn.conv2d(x, kernel, stride, padding.upper(), dilations=dilation).numpy()
-        rewritten = tf.nn.conv2d(x, lesson["dilate_kernel"](kernel, dilation), stride, padding.upper()).numpy()
+        rewritten = tf.nn.conv2d(x, lesson.dilate_kernel(kernel, dilation), stride, padding.upper()).numpy()
         assert direct.shape == rewritten.shape and _max_err(direct, rewritten) <= TOL
 
 
@@ -183,7 +183,7 @@ def test_portable_gradients_equal_the_direct_kernel_where_it_exists(lesson):
     except tf.errors.InvalidArgumentError as err:  # TensorFlow's kernels without oneDNN
         assert "dilation rates larger than 1" in str(err)
         pytest.skip("this TensorFlow CPU build has no dilated-convolution gradient (oneDNN off)")
-    portable = lesson["tape_gradients"](x, kernel, g, 1, "same", 2)
+    portable = lesson.tape_gradients(x, kernel, g, 1, "same", 2)
     for a, b in zip(direct, portable):
         assert _max_err(a, b) <= TOL
 

@@ -50,7 +50,7 @@ def test_translate_shifts_each_image_by_at_most_the_shift_and_passes_gradients(L
     x = np.full((6, 28, 28, 1), -1.0, np.float32)
     x[:, 10:18, 12:16, 0] = 1.0  # a bright block on the background
     seed = tf.constant([3, 0])
-    moved = L["translate"](tf.constant(x), seed, 2).numpy()
+    moved = L.translate(tf.constant(x), seed, 2).numpy()
     assert moved.shape == x.shape and set(np.unique(moved)) <= {-1.0, 1.0}
     offsets = []
     for image in moved[..., 0]:
@@ -59,12 +59,12 @@ def test_translate_shifts_each_image_by_at_most_the_shift_and_passes_gradients(L
         offsets.append((rows.min() - 10, cols.min() - 12))
     assert all(abs(dr) <= 2 and abs(dc) <= 2 for dr, dc in offsets)
     assert len(set(offsets)) > 1, "each image gets its own offset"
-    np.testing.assert_array_equal(moved, L["translate"](tf.constant(x), seed, 2).numpy())  # seeded: repeatable
-    assert not np.array_equal(moved, L["translate"](tf.constant(x), seed + 1, 2).numpy())
-    np.testing.assert_array_equal(L["translate"](tf.constant(x), seed, 0).numpy(), x)
+    np.testing.assert_array_equal(moved, L.translate(tf.constant(x), seed, 2).numpy())  # seeded: repeatable
+    assert not np.array_equal(moved, L.translate(tf.constant(x), seed + 1, 2).numpy())
+    np.testing.assert_array_equal(L.translate(tf.constant(x), seed, 0).numpy(), x)
     xt = tf.Variable(x)
     with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(L["translate"](xt, seed, 2) * tf.range(28.0)[None, :, None, None])
+        loss = tf.reduce_sum(L.translate(xt, seed, 2) * tf.range(28.0)[None, :, None, None])
     grad = tape.gradient(loss, xt).numpy()
     assert np.count_nonzero(grad) > 0, "gradients reach the generator's images"
 
@@ -91,7 +91,7 @@ def test_recipe_follows_dcgan_and_shapes_meet(L):
     assert all(layer.strides == (2, 2) for layer in d.layers if isinstance(layer, keras.layers.Conv2D))
     g_opt, d_opt = L.make_optimizers()
     assert g_opt is not d_opt
-    assert float(g_opt.learning_rate) == pytest.approx(L["RECIPE"]["learning_rate"]) and float(g_opt.beta_1) == 0.5
+    assert float(g_opt.learning_rate) == pytest.approx(L.RECIPE["learning_rate"]) and float(g_opt.beta_1) == 0.5
 
 
 def test_losses_match_the_formulas_and_stay_finite_for_huge_logits(L):

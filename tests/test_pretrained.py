@@ -99,20 +99,20 @@ def test_names_are_plain_stems(name):
 
 def test_the_shipped_generator_matches_its_record_and_the_lessons_recipe(lesson, tmp_path, monkeypatch):
     record = pretrained.read_record()
-    assert record["recipe"] == lesson["RECIPE"], "retrain it (tools/train_course_generator.py) after a recipe change"
-    g = lesson["build_generator"]()
+    assert record["recipe"] == lesson.RECIPE, "retrain it (tools/train_course_generator.py) after a recipe change"
+    g = lesson.build_generator()
     pretrained.load_trained_generator(g)
     assert record["fid"] <= 10 and record["coverage"] == 10 and record["fid_samples"] == 2000
     # Its quality is real: the evaluator scores fresh samples near the recorded figure.
     from course_utils import evaluator
 
-    noise = np.random.default_rng(7).standard_normal((2000, lesson["NOISE_DIM"])).astype(np.float32)
-    images = lesson["sample"](g, noise)
+    noise = np.random.default_rng(7).standard_normal((2000, lesson.NOISE_DIM)).astype(np.float32)
+    images = lesson.sample(g, noise)
     assert evaluator.load_evaluator().fid(images) <= record["fid"] + 3.0
     # A copy of data/ whose weights were swapped for an untrained generator's is refused.
     copy = tmp_path / "data"
     shutil.copytree(data.data_dir(), copy)
     monkeypatch.setenv("COURSE_DATA_DIR", str(copy))
-    lesson["build_generator"]().save_weights(copy / record["file"])
+    lesson.build_generator().save_weights(copy / record["file"])
     with pytest.raises(ValueError, match="damaged or not the course's file"):
-        pretrained.load_trained_generator(lesson["build_generator"]())
+        pretrained.load_trained_generator(lesson.build_generator())
