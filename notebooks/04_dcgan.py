@@ -373,6 +373,9 @@ RECIPE = {
     "batch_size": 32,        # Radford et al. (2016) used 128; smaller batches are cheaper steps on a CPU
     "learning_rate": 1e-3,   # Radford et al. used 2e-4; 1e-3 with the shifts below learned fastest here
     "beta_1": 0.5,           # Radford et al. (2016)
+    "lr_hold": 2500,         # steps at learning_rate, then linearly down to lr_final over lr_decay steps
+    "lr_decay": 1000,
+    "lr_final": 2e-4,
     "generator_width": 64,   # channels of the last hidden generator layer (the first has twice as many)
     "discriminator_width": 32,
     "leaky_slope": 0.2,
@@ -416,10 +419,31 @@ def build_discriminator(width=RECIPE["discriminator_width"]):
     ], name="discriminator")
 
 
+def learning_rate(step):
+    """RECIPE's rate for the first `lr_hold` steps, then down linearly to `lr_final` over `lr_decay` steps, then flat.
+
+    A fast start, then smaller steps: at 10⁻³ throughout, FID levelled off after about 4,000 steps and then rose
+    again as the discriminator caught up with the shifts. The schedule counts steps, not seconds, so every machine
+    follows the same curve (a fast one just gets further along it in its budget)."""
+    step = tf.cast(step, tf.float32)
+    frac = tf.clip_by_value((step - RECIPE["lr_hold"]) / RECIPE["lr_decay"], 0.0, 1.0)
+    return RECIPE["learning_rate"] + frac * (RECIPE["lr_final"] - RECIPE["learning_rate"])
+
+
+class RecipeSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """`learning_rate(step)` as the Keras schedule an optimizer calls with its step counter."""
+
+    def __call__(self, step):
+        return learning_rate(step)
+
+    def get_config(self):
+        return {}
+
+
 def make_optimizers():
     """One Adam per network; wrapped in a LossScaleOptimizer when the global policy is mixed_float16."""
     def adam():
-        opt = keras.optimizers.Adam(RECIPE["learning_rate"], beta_1=RECIPE["beta_1"])
+        opt = keras.optimizers.Adam(RecipeSchedule(), beta_1=RECIPE["beta_1"])
         if keras.config.dtype_policy().name == "mixed_float16":
             opt = keras.optimizers.LossScaleOptimizer(opt)  # scales the loss so float16 gradients do not underflow
         return opt
