@@ -53,6 +53,7 @@ SCALE = float(os.environ.get("BROWSER_TIMEOUT_SCALE", "1"))
 RUN_TIMEOUT_S = {"01": SCALE * 180, "04": SCALE * 300}  # Run All, in the smoke profile
 SERVER_START_S = SCALE * 120
 WIDGET_UPDATE_S = SCALE * 90
+STALL_S = SCALE * 60  # Run All has stopped if the kernel is idle and no cell got a number for this long
 ERROR_TEXT = "Error displaying widget"
 LOADING_TEXT = "Loading widget"  # ipywidgets 8 writes "Loading widget..."
 
@@ -97,10 +98,17 @@ class Lab:
         self.proc, self.port, self.token = proc, port, token
         self.base = f"http://127.0.0.1:{port}"
 
-    def api(self, path: str, timeout_s: float = 10) -> Any:
-        request = urllib.request.Request(f"{self.base}{path}", headers={"Authorization": f"token {self.token}"})
+    def api(self, path: str, timeout_s: float = 10, method: str = "GET") -> Any:
+        request = urllib.request.Request(f"{self.base}{path}", method=method,
+                                         headers={"Authorization": f"token {self.token}"})
         with urllib.request.urlopen(request, timeout=timeout_s) as reply:
-            return json.load(reply)
+            body = reply.read()
+        return json.loads(body) if body else None
+
+    def shut_down_sessions(self) -> None:
+        """Shut down every notebook session (and its kernel), so the next lesson has the CPUs and memory."""
+        for session in self.api("/api/sessions"):
+            self.api(f"/api/sessions/{session['id']}", timeout_s=60, method="DELETE")
 
     def kernel_processes(self) -> list[psutil.Process]:
         try:
@@ -203,7 +211,7 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture()
-def page_for(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Callable[[str], Page]]:
+def page_for(browser: Browser, lab: Lab, request: pytest.FixtureRequest) -> Iterator[Callable[[str], Page]]:
     """A fresh page per lesson; its console goes to a log, and a failed test leaves a full-page screenshot."""
     pages: list[tuple[str, Page, list[str]]] = []
 
@@ -227,6 +235,10 @@ def page_for(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Calla
             except Exception as err:  # noqa: BLE001 (a screenshot is best effort)
                 print(f"no screenshot for lesson {lesson}: {err}")
         page.context.close()
+    try:
+        lab.shut_down_sessions()
+    except OSError as err:
+        print(f"could not shut the sessions down: {err}")
 
 
 # --- helpers that read the page ------------------------------------------------------------------------------------
@@ -281,25 +293,39 @@ def _open(page: Page, lab: Lab, lesson: str) -> None:
 
 
 def _run_all(page: Page, lesson: str) -> dict:
-    """Run All Cells; wait (bounded) until the kernel has been idle with no cell running for 3 s in a row."""
+    """Run All Cells; wait (bounded) until every code cell has run, or one failed, and the kernel is idle.
+
+    On a busy machine the page can take seconds to hear of each reply, so "the kernel is idle and no cell is
+    running" is not enough to call the run finished: it also needs every code cell numbered (or an error that
+    stops Run All, or no progress at all for a long while).
+    """
     page.evaluate("() => { void window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-    started, quiet_since = time.monotonic(), None
+    started = time.monotonic()
+    last_progress: tuple[float, list] = (started, [])
+
+    def unexpected(state: dict) -> list:
+        return [(i, c["errors"]) for i, c in enumerate(state["cells"])
+                if c["errors"] and "raises-exception" not in c["tags"]]
 
     def finished() -> dict | None:
-        nonlocal quiet_since
+        nonlocal last_progress
         state = _notebook_state(page)
-        busy = (state is None or state["status"] != "idle" or state["running"] > 0
-                or any(c["state"] == "running" for c in state["cells"]))
-        if busy or time.monotonic() - started < 3:
-            quiet_since = None
+        if state is None:
             return None
-        quiet_since = quiet_since or time.monotonic()
-        return state if time.monotonic() - quiet_since >= 3 else None
+        counts = [c["count"] for c in state["cells"]]
+        if counts != last_progress[1]:
+            last_progress = (time.monotonic(), counts)
+        idle = (state["status"] == "idle" and state["running"] == 0
+                and not any(c["state"] == "running" for c in state["cells"]))
+        if not idle or time.monotonic() - started < 3:
+            return None
+        if all(count is not None for count in counts) or unexpected(state):
+            return state
+        return state if time.monotonic() - last_progress[0] > STALL_S else None  # Run All stopped early
 
     state = _wait_for(finished, RUN_TIMEOUT_S[lesson], f"lesson {lesson} to run to the end (Run All)", interval_s=1)
     print(f"lesson {lesson}: Run All took {time.monotonic() - started:.0f} s")
-    unexpected = [(i, c["errors"]) for i, c in enumerate(state["cells"]) if c["errors"] and "raises-exception" not in c["tags"]]
-    assert not unexpected, f"lesson {lesson}: errors in code cells not tagged raises-exception: {unexpected}"
+    assert not unexpected(state), f"lesson {lesson}: errors in code cells not tagged raises-exception: {unexpected(state)}"
     not_run = [i for i, c in enumerate(state["cells"]) if c["count"] is None]
     assert not not_run, f"lesson {lesson}: code cells {not_run} did not run (Run All stopped early)"
     return state
