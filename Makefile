@@ -15,7 +15,7 @@ NO_ONEDNN_TESTS ?= tests/test_convolution.py tests/test_device.py notebooks/02_c
 GPU_POLICY_TESTS ?= tests/test_device.py notebooks
 TEST_ENV := COURSE_PROFILE=smoke COURSE_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=2 MPLBACKEND=Agg PYTHONHASHSEED=0
 
-.PHONY: lab test lint notebooks sync benchmark clean help
+.PHONY: lab test test-browser lint notebooks sync benchmark lesson-budget clean help
 
 help:
 	@echo "make lab        set up .venv if needed and open the course in JupyterLab"
@@ -23,6 +23,8 @@ help:
 	@echo "make notebooks  re-execute lessons in the full profile and rewrite outputs + .py twins"
 	@echo "make sync       copy tests/setup_cell.py into every lesson, then jupytext --sync each pair"
 	@echo "make benchmark  time-to-quality benchmark (benchmarks/README.md)"
+	@echo "make test-browser  lessons 01 and 04 in JupyterLab in headless Chromium (needs Debian's chromium)"
+	@echo "make lesson-budget every lesson in the full profile on 1 CPU: wall time and peak RAM (benchmarks/README.md)"
 
 # The bootstrap: (re)built only when the lock or the package definition changes.
 $(STAMP): pyproject.toml requirements-lock.txt
@@ -50,6 +52,17 @@ test: $(STAMP) lint
 	@echo "== every lesson under the GPU policy, simulated on this CPU (COURSE_MIXED_PRECISION=on COURSE_XLA=on)"
 	$(TEST_ENV) COURSE_MIXED_PRECISION=on COURSE_XLA=on $(PY) -m pytest -q $(GPU_POLICY_TESTS)
 
+# The browser test's own dependency (Playwright for Python), pinned apart so that `make lab` never needs it.
+BROWSER_STAMP := $(VENV)/.browser-installed
+$(BROWSER_STAMP): $(STAMP) requirements-browser-lock.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-browser-lock.txt
+	@touch $(BROWSER_STAMP)
+
+# Not part of `make test`: it needs Chromium (Debian's `chromium` package; .ci/run installs it as root).
+# `-o addopts=-ra` drops the nbval options, so only tests_browser/ is collected; the test sets its own environment.
+test-browser: $(BROWSER_STAMP)
+	$(PY) -m pytest -o addopts=-ra -p no:cacheprovider tests_browser $(PYTEST_ARGS)
+
 sync: $(STAMP)
 	$(PY) tools/sync_lessons.py
 	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.py
@@ -65,6 +78,10 @@ notebooks: $(STAMP)
 
 benchmark: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) benchmarks/time_to_quality.py $(BENCH_ARGS)
+
+# The Binder budget: every lesson in the full profile, kernel pinned to 1 CPU (tens of minutes; on a quiet machine).
+lesson-budget: $(STAMP)
+	$(PY) benchmarks/lesson_budget.py $(BUDGET_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache outputs notebooks/outputs benchmarks/results
