@@ -423,7 +423,7 @@ def learning_rate(step):
     """RECIPE's rate for the first `lr_hold` steps, then down linearly to `lr_final` over `lr_decay` steps, then flat.
 
     A fast start, then smaller steps: at 10⁻³ throughout, FID levelled off after about 4,000 steps and then rose
-    again as the discriminator caught up with the shifts. The schedule counts steps, not seconds, so every machine
+    again (tools/train_course_generator.py runs; the lesson's curves below show where yours went). The schedule counts steps, not seconds, so every machine
     follows the same curve (a fast one just gets further along it in its budget)."""
     step = tf.cast(step, tf.float32)
     frac = tf.clip_by_value((step - RECIPE["lr_hold"]) / RECIPE["lr_decay"], 0.0, 1.0)
@@ -796,8 +796,9 @@ plt.show()
 # %% [markdown]
 # ### Your run and the course's trained generator
 #
-# How far a few minutes get you depends on the machine: the recipe reaches FID ≤ 10 within about three minutes of
-# training on a 2-core laptop CPU, but Binder's single CPU gets about half as many steps. So the course ships the
+# How far a few minutes get you depends on the machine: a 1-CPU Binder takes about half as many steps per second as
+# a 2-core laptop, and a laptop without oneDNN's kernels fewer still (`benchmarks/README.md` has the measured
+# figures for each configuration). So the course ships the
 # generator it trained with this same recipe for longer (`data/dcgan_generator.weights.h5`, written by
 # `tools/train_course_generator.py`), with its training record. `pretrained.load_trained_generator` checks the
 # file's SHA-256 against that record and the architecture against `build_generator()` before loading it. The
