@@ -763,10 +763,14 @@ print(f"{ckpt.steps_done} steps in {train_time:.0f} s of training, {1000 * train
 # %% [markdown]
 # ### What the curves say
 #
-# A GAN's losses do not fall to zero the way a classifier's do: the two players push against each other, and
-# healthy training looks like two noisy, roughly flat lines with D(x) a little above D(G(z)). Warning signs: D's
-# loss going to 0 and D(G(z)) to 0 (the discriminator won, the generator gets no signal), or the class coverage
-# dropping (mode collapse). The quality itself shows in the last two panels: FID falls, coverage stays at 10/10.
+# A GAN's losses do not fall to zero the way a classifier's do: the two players push against each other. Early on,
+# D's loss sits near 2·log 2 ≈ 1.39 (D cannot tell) and D(x) stays a little above D(G(z)) while FID falls fast.
+# Warning signs: D's loss sinking towards its floor (with a real label of 0.9 that floor is the entropy
+# H(0.9) ≈ 0.325, not 0), D(x) rising and D(G(z)) falling together, and FID rising again: the discriminator is
+# winning, here by **memorizing the 4,000 training digits** (the random shifts delay it; they do not stop it). Look
+# for that in your curves: in the saved run above it starts after about 3,000 steps, and FID climbs back from its
+# best. That is why the course's trained generator below keeps its best weights, and why more data or stronger
+# augmentation matter (the trends lesson returns to it). Class coverage dropping would mean mode collapse.
 
 # %%
 viz.plot_history({k: history[k] for k in ("d_loss", "g_loss", "d_real", "d_fake", "fid", "coverage")},
@@ -799,8 +803,9 @@ plt.show()
 # How far a few minutes get you depends on the machine: a 1-CPU Binder takes about half as many steps per second as
 # a 2-core laptop, and a laptop without oneDNN's kernels fewer still (`benchmarks/README.md` has the measured
 # figures for each configuration). So the course ships the
-# generator it trained with this same recipe for longer (`data/dcgan_generator.weights.h5`, written by
-# `tools/train_course_generator.py`), with its training record. `pretrained.load_trained_generator` checks the
+# generator it trained with this same recipe (`data/dcgan_generator.weights.h5`, written by
+# `tools/train_course_generator.py`: the best weights of a longer run, scored afterwards on other noise), with its
+# training record. `pretrained.load_trained_generator` checks the
 # file's SHA-256 against that record and the architecture against `build_generator()` before loading it. The
 # sections below (latent space, widgets) use the course's generator by default; the widgets let you switch to
 # yours.
