@@ -24,7 +24,8 @@ class LessonModule(types.ModuleType):
     Not used in a lesson: what :func:`load_lesson_code` returns to ``tests/`` and ``benchmarks/``.
 
     Item access still works for code written against the older dict return value: ``lesson["build_generator"]``,
-    ``"RECIPE" in lesson``, ``lesson.get(name)``, and iteration over the public names.
+    ``"RECIPE" in lesson``, ``lesson.get(name)``, ``lesson["name"] = value`` (``monkeypatch.setitem``), and
+    iteration over the public names.
     """
 
     def __getitem__(self, name: str) -> Any:
@@ -32,6 +33,12 @@ class LessonModule(types.ModuleType):
             return self.__dict__[name]
         except KeyError:
             raise KeyError(f"{self.__name__} defines no {name!r}; it defines {sorted(self)}") from None
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self.__dict__[name] = value
+
+    def __delitem__(self, name: str) -> None:
+        del self.__dict__[name]
 
     def __contains__(self, name: object) -> bool:
         return name in self.__dict__
