@@ -23,7 +23,7 @@ __all__ = ["atomic_path", "write_bytes", "write_text", "copy_file", "default_fil
 def default_file_mode() -> int:
     """The mode ``open()`` gives a new file: ``0o666`` less the process umask (``0o644`` under umask ``022``).
 
-    Introduced in 00_start_here (through the download cache; every saved file uses it).
+    Introduced in 00_start_here (through ``data.load_mnist``, which caches downloads with it).
     """
     mask = os.umask(0)
     os.umask(mask)
@@ -47,7 +47,7 @@ def _fsync_dir(folder: Path) -> None:
 def atomic_path(path: str | os.PathLike, *, suffix: str = ".part") -> Iterator[Path]:
     """Give a temporary path next to ``path``; when the block ends without error, move it over ``path`` atomically.
 
-    Introduced in 00_start_here (through the download cache; every saved file uses it).
+    Introduced in 00_start_here (through ``data.load_mnist``, which caches downloads with it).
 
     The block writes the temporary file (by name: ``model.save(tmp)`` works). Then it is flushed to disk,
     given :func:`default_file_mode`, and renamed over ``path``. If the block raises, the temporary file is
@@ -89,7 +89,7 @@ def atomic_path(path: str | os.PathLike, *, suffix: str = ".part") -> Iterator[P
 def write_bytes(path: str | os.PathLike, payload: bytes) -> Path:
     """Write ``payload`` to ``path`` atomically (see :func:`atomic_path`).
 
-    Introduced in 00_start_here (through the download cache; every saved file uses it).
+    Introduced in 00_start_here (through ``data.load_mnist``, which caches downloads with it).
 
     Returns:
         ``path``, as a ``Path``.
@@ -107,7 +107,7 @@ def write_bytes(path: str | os.PathLike, payload: bytes) -> Path:
 def write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:
     """Write ``text`` to ``path`` atomically (see :func:`atomic_path`).
 
-    Introduced in 04_dcgan (checkpoint histories).
+    Introduced in 04_dcgan (through ``checkpoints.GANCheckpoint``, for its state file and histories).
 
     Returns:
         ``path``, as a ``Path``.
@@ -123,7 +123,7 @@ def write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> P
 def copy_file(src: str | os.PathLike, dest: str | os.PathLike) -> Path:
     """Copy ``src`` to ``dest`` atomically (see :func:`atomic_path`).
 
-    Introduced in 00_start_here (classroom mirror copies into the cache).
+    Introduced in 00_start_here (through ``data.load_mnist``, for classroom mirror copies).
 
     Returns:
         ``dest``, as a ``Path``.

@@ -78,7 +78,10 @@ OFFLINE_WORDS, ONLINE_WORDS = ("1", "true", "on", "yes", "y"), ("", "0", "false"
 
 
 class DataUnavailableError(RuntimeError):
-    """Raised when a dataset cannot be had from the cache, the mirror, the network or ``data/``."""
+    """Raised when a dataset cannot be had from the cache, the mirror, the network or ``data/``.
+
+    Introduced in 00_start_here.
+    """
 
 
 @dataclass
@@ -202,7 +205,7 @@ def describe_sources() -> str:
 def sha256_of(path: str | os.PathLike) -> str:
     """Return the hexadecimal SHA-256 of a file, read in chunks.
 
-    Introduced in 00_start_here.
+    Introduced in 03_cnn_classifier.
     """
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -372,7 +375,7 @@ def load_bundled_mnist() -> ImageDataset:
 
     The held-out split takes every fifth image of each class (100 per class), so both splits are balanced.
 
-    Introduced in 00_start_here.
+    Introduced in 03_cnn_classifier.
 
     Raises:
         ValueError: if the file is corrupt or has the wrong content.

@@ -19,7 +19,7 @@ __all__ = ["ReferenceStats", "gaussian_stats", "frechet_distance"]
 class ReferenceStats:
     """Mean and covariance of evaluator features over a set of images.
 
-    Introduced in 03_cnn_classifier.
+    Introduced in 03_cnn_classifier (through ``evaluator.fid``).
 
     Attributes:
         mu: mean feature vector, shape ``(FEATURE_DIM,)``.
@@ -37,7 +37,7 @@ class ReferenceStats:
 def gaussian_stats(features: np.ndarray) -> ReferenceStats:
     """Fit a Gaussian to feature vectors: their mean and (unbiased) covariance.
 
-    Introduced in 03_cnn_classifier.
+    Introduced in 03_cnn_classifier (through ``evaluator.fid``).
 
     Args:
         features: shape ``(n, d)`` with n >= 2.

@@ -21,10 +21,11 @@ _STEM = re.compile(r"^[0-9]{2}_[A-Za-z0-9_]+$")
 class LessonModule(types.ModuleType):
     """The export cells of one lesson, run as a module: ``lesson.build_generator()``.
 
-    Introduced in 00_start_here (through ``load_lesson_code``).
+    Not used in a lesson: what :func:`load_lesson_code` returns to ``tests/`` and ``benchmarks/``.
 
     Item access still works for code written against the older dict return value: ``lesson["build_generator"]``,
-    ``"RECIPE" in lesson``, ``lesson.get(name)``, and iteration over the public names.
+    ``"RECIPE" in lesson``, ``lesson.get(name)``, ``lesson["name"] = value`` (``monkeypatch.setitem``), and
+    iteration over the public names.
     """
 
     def __getitem__(self, name: str) -> Any:
@@ -32,6 +33,12 @@ class LessonModule(types.ModuleType):
             return self.__dict__[name]
         except KeyError:
             raise KeyError(f"{self.__name__} defines no {name!r}; it defines {sorted(self)}") from None
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self.__dict__[name] = value
+
+    def __delitem__(self, name: str) -> None:
+        del self.__dict__[name]
 
     def __contains__(self, name: object) -> bool:
         return name in self.__dict__
@@ -54,7 +61,7 @@ class LessonModule(types.ModuleType):
 def load_lesson_code(stem: str, tag: str = "export") -> LessonModule:
     """Execute the cells of ``notebooks/<stem>.py`` that carry ``tag`` and return them as a module.
 
-    Introduced in 00_start_here (used by ``tests/`` and ``benchmarks/``).
+    Not used in a lesson: ``tests/`` and ``benchmarks/`` use it to run the lessons' exported code.
 
     Args:
         stem: lesson file name without extension, e.g. ``"02_convolution_and_pooling"`` (no folder: only lessons

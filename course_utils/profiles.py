@@ -35,7 +35,7 @@ def get_profile() -> str:
 def is_smoke() -> bool:
     """Return True when the fast ``smoke`` profile (the one the tests use) is active.
 
-    Introduced in 00_start_here.
+    Introduced in 02_convolution_and_pooling.
     """
     return get_profile() == "smoke"
 

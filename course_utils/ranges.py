@@ -12,7 +12,7 @@ __all__ = ["check_value_range"]
 def check_value_range(value_range: Any) -> tuple[float, float]:
     """Check an explicit ``(low, high)`` pixel range and return it as two floats.
 
-    Introduced in 00_start_here (through ``viz.to_display_range``; the evaluator of 03_cnn_classifier uses it too).
+    Introduced in 00_start_here (through ``viz.show_images``; the evaluator of 03_cnn_classifier uses it too).
 
     Raises:
         ValueError: unless ``value_range`` is a pair of finite numbers with ``low < high`` that stay apart in

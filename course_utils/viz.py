@@ -75,7 +75,7 @@ def image_grid(images: np.ndarray, ncols: int | None = None, *, pad: int = 1,
                value_range: tuple[float, float] | str = "auto") -> np.ndarray:
     """Tile a batch of images into one array (rows x cols), in [0, 1].
 
-    Introduced in 00_start_here.
+    Introduced in 04_dcgan.
 
     Args:
         images: (n, h, w), (n, h, w, 1) or (n, h, w, 3).
@@ -160,7 +160,7 @@ def plot_history(history: Mapping[str, Sequence[float]], keys: Sequence[str] | N
                  save: str | os.PathLike | None = None):
     """Plot training curves from a dict of lists (e.g. ``keras.callbacks.History.history``).
 
-    Introduced in 00_start_here.
+    Introduced in 03_cnn_classifier.
 
     Args:
         history: name -> sequence of values.
@@ -210,7 +210,7 @@ def plot_history(history: Mapping[str, Sequence[float]], keys: Sequence[str] | N
 def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
     """Save a matplotlib figure as PNG, atomically (a crash never leaves half a file).
 
-    Introduced in 00_start_here.
+    Introduced in 01_gan_objective.
     """
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
@@ -221,7 +221,7 @@ def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, *, duration_
              scale: int = 2, value_range: tuple[float, float] | str = "auto", loop: int = 0) -> Path:
     """Write an animated GIF from frames (each an image or a grid from :func:`image_grid`), atomically.
 
-    Introduced in 00_start_here.
+    Introduced in 04_dcgan.
 
     Args:
         frames: sequence of 2-D (grey) or (h, w, 3) arrays, all the same shape.
@@ -273,7 +273,7 @@ def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, *, duration_
 def show_gif(path: str | os.PathLike):
     """Display a GIF inline in a notebook (returns an ``IPython.display.Image``).
 
-    Introduced in 00_start_here.
+    Introduced in 04_dcgan.
 
     Raises:
         ValueError: if the file does not exist.

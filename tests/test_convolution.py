@@ -90,7 +90,7 @@ def test_flipped_kernel_is_detected(lesson, monkeypatch):
     expected = tf.nn.conv2d(x, kernel, strides=1, padding="SAME").numpy()
     honest = lesson.conv2d_vectorized
     broken = lambda x_, w_, *args, **kwargs: honest(x_, w_[::-1, ::-1], *args, **kwargs)
-    monkeypatch.setitem(lesson, "conv2d_vectorized", broken)
+    monkeypatch.setattr(lesson, "conv2d_vectorized", broken)
     assert _max_err(lesson.conv2d_vectorized(x, kernel, padding="same"), expected) > 100 * TOL
     assert _max_err(honest(x, kernel, padding="same"), expected) <= TOL
 

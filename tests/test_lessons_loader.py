@@ -25,6 +25,10 @@ def test_loader_returns_a_module_that_also_reads_like_a_dict(tmp_path, monkeypat
     assert lesson.__name__ == "lesson_99_demo" and lesson.f.__module__ == "lesson_99_demo"
     with pytest.raises(KeyError, match=r"lesson_99_demo defines no 'Z'; it defines \['Y', 'f'\]"):
         lesson["Z"]
+    lesson["Z"] = 3  # what monkeypatch.setitem does
+    assert lesson.Z == 3 and "Z" in lesson
+    del lesson["Z"]
+    assert not hasattr(lesson, "Z")
 
 
 def test_loader_errors(tmp_path, monkeypatch):
