@@ -312,6 +312,7 @@ def class_counts(labels):
     ### END SOLUTION
 
 
+# %%
 ex.check_class_counts(class_counts)
 
 # %% [markdown]
@@ -325,6 +326,7 @@ def to_tanh_range(images):
     ### END SOLUTION
 
 
+# %%
 ex.check_scale_to_tanh_range(to_tanh_range)
 
 # %% [markdown]

@@ -46,7 +46,8 @@ def test_lesson_solution_passes():
 
 
 @pytest.mark.parametrize("build, message", [
-    (lambda s, n: None, "expected a keras.Model"),
+    (lambda s, n: None, "you returned None"),
+    (lambda s, n: 3, "expected a keras.Model"),
     (lambda s, n: keras.Sequential([keras.Input(shape=s), layers.Flatten(), layers.Dense(1, activation="sigmoid")]),
      r"expected the layers \['Conv2D', 'MaxPooling2D'"),
     (lambda s, n: _article((64, 64, 3), 1), r"expected the model's input shape \(28, 28, 1\)"),

@@ -111,9 +111,9 @@ def test_discriminator_weights_changed_by_hand_are_reported():
 @pytest.mark.parametrize("fn, message", [
     (lambda d, o, r, f: 1 / 0, "raised ZeroDivisionError"),
     ("discriminator_step", "expected a function"),
-    (lambda d, o, r, f: None, "forget `return loss`"),
-    (lambda d, o, r, f: (1.0, 2.0), "the loss alone"),
-    (lambda d, o, r, f: "loss", r"expected the loss \(one number\), got str"),
+    (lambda d, o, r, f: None, "you returned None. Did you forget the `return` statement"),
+    (lambda d, o, r, f: (1.0, 2.0), r"expected the loss \(one number, the batch mean\), got a tuple of 2 items"),
+    (lambda d, o, r, f: "loss", r"expected the loss \(one number, the batch mean\), got str"),
     (lambda d, o, r, f: tf.zeros(3), r"got an array of shape \(3,\)"),
     (lambda d, o: 0.0, "raised TypeError"),
 ])
@@ -189,8 +189,8 @@ def test_generator_check_rejects(name):
 
 @pytest.mark.parametrize("fn, message", [
     (lambda g, d, o, z: 1 / 0, "raised ZeroDivisionError"),
-    (lambda g, d, o, z: None, "forget `return loss`"),
-    (lambda g, d, o, z: [0.5], "the loss alone"),
+    (lambda g, d, o, z: None, "you returned None"),
+    (lambda g, d, o, z: [0.5], "got a list of 1 items"),
 ])
 def test_generator_check_reports_crashes_and_wrong_types(fn, message):
     with pytest.raises(ExerciseError, match=message):

@@ -11,7 +11,7 @@ import numbers
 from collections.abc import Callable
 from typing import Any
 
-from ..checks import ExerciseError, call_safely, passed
+from ..checks import ExerciseError, call_safely, exercise, name_mistake, passed
 
 __all__ = ["article_layer_plan", "article_param_count", "check_article_cnn", "check_conv2d_param_count",
            "conv2d_param_count_reference"]
@@ -74,6 +74,7 @@ def _activation_name(layer: Any) -> str:
     return getattr(act, "__name__", str(act))
 
 
+@exercise(1, "build_article_cnn")
 def check_article_cnn(build: Callable[..., Any]) -> bool:
     """Check ``build(input_shape, num_classes)`` against the article's CNN (section 4.2).
 
@@ -167,6 +168,7 @@ CONV_CASES = (
 )
 
 
+@exercise(2, "conv2d_param_count")
 def check_conv2d_param_count(fn: Callable[..., Any]) -> bool:
     """Check ``fn(kernel_size, in_channels, filters, use_bias=True)`` -> the number of parameters of a Conv2D.
 
@@ -190,13 +192,12 @@ def check_conv2d_param_count(fn: Callable[..., Any]) -> bool:
         if layer.count_params() != expected:  # pragma: no cover - guards the reference itself
             raise RuntimeError(f"reference disagrees with Keras for {what}")
         if isinstance(got, bool) or not isinstance(got, int | float) or got != expected:
-            hint = ""
             kh, kw = (k, k) if isinstance(k, int) else k
-            for mistake, wrong in _CONV_MISTAKES.items():
-                if isinstance(got, int | float) and not isinstance(got, bool) and got == wrong(kh, kw, c, f, b) \
-                        and wrong(kh, kw, c, f, b) != expected:
-                    hint = f" Hint: {mistake}."
-                    break
+            mistake = None
+            if isinstance(got, int | float) and not isinstance(got, bool):
+                mistake = name_mistake([got], {text: [wrong(kh, kw, c, f, b)] for text, wrong in _CONV_MISTAKES.items()},
+                                       [expected], rtol=0.0, atol=0.0)
+            hint = f" Hint: {mistake}." if mistake else ""
             raise ExerciseError(f"{what}: expected {expected:,}, got {got!r}.{hint}")
         if not isinstance(got, int):
             raise ExerciseError(f"{what}: expected an int (a count), got {type(got).__name__} {got!r}")

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import ExerciseError, call_safely, check_close, passed
+from ..checks import ExerciseError, as_scalar, call_safely, check_close, exercise, name_mistake, passed, softplus
 
 __all__ = ["BUGGY_TRAIN_STEP_SOURCE", "check_bug_answer", "check_discriminator_step", "check_generator_step",
            "reference_discriminator_step", "reference_generator_step", "show_buggy_train_step"]
@@ -45,11 +45,45 @@ _FROM_LOGITS = ("compute the loss from the logits: tf.nn.softplus(-l) is -log(si
 
 
 # ---------------------------------------------------------------------------------------------
-# Reference answers (the lesson shows them after the exercises)
+# Reference answers: the lesson's own exported solutions
 # ---------------------------------------------------------------------------------------------
+
+LESSON = "04_dcgan"
+
+
+@cache
+def _lesson() -> Any:
+    """The namespace of lesson 04's ``export`` cells (its solutions are there, between the solution markers)."""
+    from ..lessons import load_lesson_code
+
+    return load_lesson_code(LESSON)
+
+
+def lesson_function(name: str) -> Callable[..., Any]:
+    """A function defined in an ``export`` cell of 04_dcgan: the lesson's solution that the checks compare with.
+
+    Introduced in 04_dcgan.
+
+    Args:
+        name: the function's name, e.g. ``"discriminator_step"``.
+
+    Returns:
+        The function, from ``course_utils.lessons.load_lesson_code("04_dcgan")``.
+
+    Raises:
+        ValueError: if the lesson's export cells define no function of that name.
+    """
+    lesson = _lesson()
+    fn = lesson.get(name) if isinstance(lesson, dict) else getattr(lesson, name, None)
+    if not callable(fn):
+        raise ValueError(f"expected notebooks/{LESSON}.py to define {name!r} in a cell tagged 'export', found none")
+    return fn
+
 
 def reference_discriminator_step(discriminator: Any, d_optimizer: Any, real_images: Any, fake_images: Any) -> Any:
     """One discriminator update on binary cross-entropy from logits (real -> 1, fake -> 0); returns the loss.
+
+    This is the lesson's ``discriminator_step`` (exercise 1's solution, exported).
 
     Introduced in 04_dcgan.
 
@@ -62,20 +96,13 @@ def reference_discriminator_step(discriminator: Any, d_optimizer: Any, real_imag
     Returns:
         The loss ``mean(softplus(-real_logits)) + mean(softplus(fake_logits))`` as a scalar tensor.
     """
-    import tensorflow as tf
-
-    with tf.GradientTape() as tape:
-        real_logits = discriminator(real_images, training=True)
-        fake_logits = discriminator(fake_images, training=True)
-        # -log D(x) = softplus(-l) and -log(1 - D(G(z))) = softplus(l): stable for any logit
-        loss = tf.reduce_mean(tf.nn.softplus(-real_logits)) + tf.reduce_mean(tf.nn.softplus(fake_logits))
-    grads = tape.gradient(loss, discriminator.trainable_variables)
-    d_optimizer.apply_gradients(zip(grads, discriminator.trainable_variables))
-    return loss
+    return lesson_function("discriminator_step")(discriminator, d_optimizer, real_images, fake_images)
 
 
 def reference_generator_step(generator: Any, discriminator: Any, g_optimizer: Any, noise: Any) -> Any:
     """One generator update on the non-saturating loss ``mean(-log D(G(z)))``; returns the loss.
+
+    This is the lesson's ``generator_step`` (exercise 2's solution, exported).
 
     Introduced in 04_dcgan.
 
@@ -88,15 +115,7 @@ def reference_generator_step(generator: Any, discriminator: Any, g_optimizer: An
     Returns:
         The loss ``mean(softplus(-D(G(z))))`` as a scalar tensor.
     """
-    import tensorflow as tf
-
-    with tf.GradientTape() as tape:
-        fake_images = generator(noise, training=True)  # inside the tape, so the tape sees the generator run
-        fake_logits = discriminator(fake_images, training=True)
-        loss = tf.reduce_mean(tf.nn.softplus(-fake_logits))  # -log D(G(z)): label 1 for the fakes
-    grads = tape.gradient(loss, generator.trainable_variables)  # the generator's variables only
-    g_optimizer.apply_gradients(zip(grads, generator.trainable_variables))
-    return loss
+    return lesson_function("generator_step")(generator, discriminator, g_optimizer, noise)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,10 +194,6 @@ def _logits(discriminator: Any, images: np.ndarray) -> np.ndarray:
     return out
 
 
-def _softplus(x: np.ndarray) -> np.ndarray:
-    return np.logaddexp(0.0, x)
-
-
 # ---------------------------------------------------------------------------------------------
 # Shared verdicts
 # ---------------------------------------------------------------------------------------------
@@ -199,19 +214,7 @@ def _call_step(fn: Callable[..., Any], *args: Any, what: str, no_gradients: str,
         raise
 
 
-def _as_loss(value: Any, what: str) -> float:
-    if value is None:
-        raise ExerciseError(f"{what}: expected the loss (one number), got None. Did you forget `return loss`?")
-    if isinstance(value, tuple | list | dict):
-        raise ExerciseError(f"{what}: expected the loss alone (one number), got a {type(value).__name__} of "
-                            f"{len(value)} items")
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ExerciseError(f"{what}: expected the loss (one number), got {type(value).__name__}") from None
-    if arr.size != 1:
-        raise ExerciseError(f"{what}: expected the loss (one number, the batch mean), got an array of shape {arr.shape}")
-    return float(arr.reshape(()))
+_LOSS = "the loss (one number, the batch mean)"
 
 
 def _check_loss(got: float, expected: float, mistakes: dict[str, float], *, what: str, large_logits: bool) -> None:
@@ -223,9 +226,9 @@ def _check_loss(got: float, expected: float, mistakes: dict[str, float], *, what
         raise ExerciseError(f"{what}: expected the loss {expected:.6g}, got {got!r}. With logits this large, "
                             f"sigmoid(l) rounds to exactly 0 or 1 in float32 and the log of 0 is -infinity: "
                             f"{_FROM_LOGITS}.")
-    for mistake, value in mistakes.items():
-        if abs(value - expected) > 1e-4 * scale and abs(got - value) <= 1e-5 * max(1.0, abs(value)):
-            raise ExerciseError(f"{what}: expected the loss {expected:.6g}, got {got:.6g}: {mistake}.")
+    mistake = name_mistake([got], {text: [value] for text, value in mistakes.items()}, [expected], rtol=1e-5, atol=1e-5)
+    if mistake is not None:
+        raise ExerciseError(f"{what}: expected the loss {expected:.6g}, got {got:.6g}: {mistake}.")
     hint = ""
     if large_logits:
         hint = (" With logits this large, a loss computed from probabilities (a sigmoid, then a log, or "
@@ -302,10 +305,10 @@ def _discriminator_cases() -> list[tuple[str, list[np.ndarray], np.ndarray, np.n
 
 
 def _discriminator_mistakes(real: np.ndarray, fake: np.ndarray) -> dict[str, float]:
-    sp_real, sp_fake = _softplus(-real), _softplus(fake)
+    sp_real, sp_fake = softplus(-real), softplus(fake)
     return {
         "the labels are swapped: real images must get label 1 and generated ones label 0 (the discriminator's "
-        "loss is low when D(x) is near 1 on real images)": float(np.mean(_softplus(real)) + np.mean(_softplus(-fake))),
+        "loss is low when D(x) is near 1 on real images)": float(np.mean(softplus(real)) + np.mean(softplus(-fake))),
         "the sign is flipped: the discriminator minimizes -log D(x) - log(1 - D(G(z))), which is >= 0":
             -float(np.mean(sp_real) + np.mean(sp_fake)),
         "this is the article's loss, mean(log D(x)) on real images only; minimizing it drives D(x) to 0 on real "
@@ -322,6 +325,7 @@ def _discriminator_mistakes(real: np.ndarray, fake: np.ndarray) -> dict[str, flo
     }
 
 
+@exercise(1, "discriminator_step")
 def check_discriminator_step(fn: Callable[..., Any]) -> bool:
     """Check ``fn(discriminator, d_optimizer, real_images, fake_images) -> loss``: one discriminator update.
 
@@ -352,7 +356,7 @@ def check_discriminator_step(fn: Callable[..., Any]) -> bool:
                          no_gradients="compute the discriminator's logits and the loss inside the "
                                       "`with tf.GradientTape() as tape:` block, so that the tape records them.",
                          unknown_variable="apply d_optimizer to discriminator.trainable_variables only.")
-        got = _as_loss(got, what)
+        got = as_scalar(got, what, meaning=_LOSS)
         _check_loss(got, expected, _discriminator_mistakes(real_logits, fake_logits), what=what, large_logits=large)
         _check_training_flag(model, "discriminator", what)
         unchanged = all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
@@ -378,15 +382,16 @@ def _generator_cases() -> list[tuple[str, list[np.ndarray], list[np.ndarray], np
 def _generator_mistakes(logits: np.ndarray) -> dict[str, float]:
     return {
         "this is the minimax loss mean(log(1 - D(G(z)))), which saturates when the discriminator rejects the fakes; "
-        "use the non-saturating loss mean(-log D(G(z)))": -float(np.mean(_softplus(logits))),
+        "use the non-saturating loss mean(-log D(G(z)))": -float(np.mean(softplus(logits))),
         "the label is 0, the discriminator's label for fakes: the generator wants D to call its images real, so its "
-        "loss is binary cross-entropy with label 1, mean(-log D(G(z)))": float(np.mean(_softplus(logits))),
+        "loss is binary cross-entropy with label 1, mean(-log D(G(z)))": float(np.mean(softplus(logits))),
         "the sign is flipped: the article's L(G) = mean(log D(G(z))) is to be maximized, so the generator minimizes "
-        "its negative, mean(-log D(G(z)))": -float(np.mean(_softplus(-logits))),
-        "this is a sum over the batch; take the mean": float(np.sum(_softplus(-logits))),
+        "its negative, mean(-log D(G(z)))": -float(np.mean(softplus(-logits))),
+        "this is a sum over the batch; take the mean": float(np.sum(softplus(-logits))),
     }
 
 
+@exercise(2, "generator_step")
 def check_generator_step(fn: Callable[..., Any]) -> bool:
     """Check ``fn(generator, discriminator, g_optimizer, noise) -> loss``: one generator update.
 
@@ -421,7 +426,7 @@ def check_generator_step(fn: Callable[..., Any]) -> bool:
                                       "so every gradient with respect to generator.trainable_variables is None.",
                          unknown_variable="the generator step must update generator.trainable_variables only; the "
                                           "discriminator keeps its weights (it has its own optimizer and step).")
-        got = _as_loss(got, what)
+        got = as_scalar(got, what, meaning=_LOSS)
         _check_loss(got, expected, _generator_mistakes(logits), what=what, large_logits=large)
         if not all(np.array_equal(a, b) for a, b in zip(d_before, disc.get_weights())):
             raise ExerciseError(f"{what}: the discriminator's weights changed. The generator step must update "
@@ -548,7 +553,7 @@ def _check_fixed_step(make_train_step: Callable[..., Any]) -> None:
             raise ExerciseError(f"{what}: expected (d_loss, g_loss), as in the listing, got {type(got).__name__}")
         for name, g, w in zip(("d_loss", "g_loss"), got, want):
             try:
-                check_close(_as_loss(g, f"{what}: {name}"), float(w), what=f"{what}: {name}", rtol=1e-5, atol=1e-5)
+                check_close(as_scalar(g, f"{what}: {name}", meaning=_LOSS), float(w), what=f"{what}: {name}", rtol=1e-5, atol=1e-5)
             except ExerciseError as err:
                 raise ExerciseError(f"{err} {_ONLY_THE_WRONG_LINE}") from None
     for network, model, ref in (("discriminator", disc, ref_disc), ("generator", gen, ref_gen)):

@@ -21,12 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..checks import ExerciseError, call_safely, check_close, passed
-
-
-def _softplus(x: np.ndarray) -> np.ndarray:
-    """log(1 + exp(x)), stable for any x."""
-    return np.logaddexp(0.0, x)
+from ..checks import ExerciseError, as_scalar, call_safely, check_close, exercise, passed, softplus
 
 
 def reference_discriminator_loss(real_logits: np.ndarray, fake_logits: np.ndarray) -> float:
@@ -34,8 +29,8 @@ def reference_discriminator_loss(real_logits: np.ndarray, fake_logits: np.ndarra
 
     Introduced in 01_gan_objective.
     """
-    return float(np.mean(_softplus(-np.asarray(real_logits, np.float64)))
-                 + np.mean(_softplus(np.asarray(fake_logits, np.float64))))
+    return float(np.mean(softplus(-np.asarray(real_logits, np.float64)))
+                 + np.mean(softplus(np.asarray(fake_logits, np.float64))))
 
 
 def reference_generator_loss_minimax(fake_logits: np.ndarray) -> float:
@@ -43,7 +38,7 @@ def reference_generator_loss_minimax(fake_logits: np.ndarray) -> float:
 
     Introduced in 01_gan_objective.
     """
-    return float(-np.mean(_softplus(np.asarray(fake_logits, np.float64))))
+    return float(-np.mean(softplus(np.asarray(fake_logits, np.float64))))
 
 
 def reference_generator_loss_non_saturating(fake_logits: np.ndarray) -> float:
@@ -51,7 +46,7 @@ def reference_generator_loss_non_saturating(fake_logits: np.ndarray) -> float:
 
     Introduced in 01_gan_objective.
     """
-    return float(np.mean(_softplus(-np.asarray(fake_logits, np.float64))))
+    return float(np.mean(softplus(-np.asarray(fake_logits, np.float64))))
 
 
 def reference_optimal_discriminator(log_p_data: np.ndarray, log_p_g: np.ndarray) -> np.ndarray:
@@ -74,16 +69,10 @@ def _logit_cases() -> list[tuple[str, np.ndarray, np.ndarray]]:
     ]
 
 
-def _as_scalar(value: object, what: str) -> float:
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ExerciseError(f"{what}: expected one number (the batch mean), got {type(value).__name__}") from None
-    if arr.size != 1:
-        raise ExerciseError(f"{what}: expected one number (the batch mean), got an array of shape {arr.shape}")
-    return float(arr.reshape(()))
+_MEAN = "one number (the batch mean)"
 
 
+@exercise(1, "discriminator_loss_np")
 def check_discriminator_loss(fn: Callable[[np.ndarray, np.ndarray], float]) -> bool:
     """Check ``fn(real_logits, fake_logits)`` against ``mean(-log D(x)) + mean(-log(1 - D(G(z))))``.
 
@@ -102,10 +91,12 @@ def check_discriminator_loss(fn: Callable[[np.ndarray, np.ndarray], float]) -> b
     for case, real, fake in _logit_cases():
         what = f"discriminator_loss({case})"
         got = call_safely(fn, real.copy(), fake.copy(), what=what)
-        check_close(_as_scalar(got, what), reference_discriminator_loss(real, fake), what=what, rtol=1e-5, atol=1e-5)
+        check_close(as_scalar(got, what, meaning=_MEAN), reference_discriminator_loss(real, fake), what=what,
+                    rtol=1e-5, atol=1e-5)
     return passed("discriminator_loss")
 
 
+@exercise(2, "generator_loss_minimax_np / generator_loss_non_saturating_np")
 def check_generator_losses(minimax_fn: Callable[[np.ndarray], float],
                            non_saturating_fn: Callable[[np.ndarray], float]) -> bool:
     """Check both generator losses: ``mean(log(1 - D(G(z))))`` and ``mean(-log D(G(z)))``.
@@ -126,18 +117,19 @@ def check_generator_losses(minimax_fn: Callable[[np.ndarray], float],
         what = f"generator_loss_minimax({case}, fake logits only)"
         got = call_safely(minimax_fn, fake.copy(), what=what)
         expected = reference_generator_loss_minimax(fake)
-        got = _as_scalar(got, what)
+        got = as_scalar(got, what, meaning=_MEAN)
         if np.isfinite(got) and abs(got + expected) < 1e-5 * max(1.0, abs(expected)) and abs(expected) > 1e-3:
             raise ExerciseError(f"{what}: expected {expected:.6g}, got {got:.6g}: the sign is flipped. The minimax "
                                 "generator *minimizes* log(1 - D(G(z))), which is <= 0.")
         check_close(got, expected, what=what, rtol=1e-5, atol=1e-5)
         what = f"generator_loss_non_saturating({case}, fake logits only)"
         got = call_safely(non_saturating_fn, fake.copy(), what=what)
-        check_close(_as_scalar(got, what), reference_generator_loss_non_saturating(fake), what=what,
+        check_close(as_scalar(got, what, meaning=_MEAN), reference_generator_loss_non_saturating(fake), what=what,
                     rtol=1e-5, atol=1e-5)
     return passed("generator_loss_minimax and generator_loss_non_saturating")
 
 
+@exercise(3, "optimal_discriminator_from_log_densities")
 def check_optimal_discriminator(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> bool:
     """Check ``fn(log_p_data, log_p_g)`` against ``D*(x) = p_data(x) / (p_data(x) + p_g(x))``, element-wise.
 
