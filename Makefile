@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.course-installed
+# The teacher's extra (nbgrader), installed on top of the course for `make student`, `make grade` and `make test`.
+TEACHER_STAMP := $(VENV)/.teacher-installed
+SUBMISSIONS ?=
+STUDENT_DIR ?= build/student
+GRADES_DIR ?= build/grades
 KERNEL := image-synthesis-course
 LAB_ARGS ?=
 # Jupyter refuses to run as root unless told; containers and CI often are root.
@@ -12,7 +17,7 @@ PYTEST_ARGS ?=
 LESSONS ?= $(sort $(wildcard notebooks/[0-9][0-9]_*.py))
 TEST_ENV := COURSE_PROFILE=smoke COURSE_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=2 MPLBACKEND=Agg PYTHONHASHSEED=0
 
-.PHONY: lab test lint notebooks sync benchmark clean help
+.PHONY: lab test lint notebooks sync benchmark student grade clean help
 
 help:
 	@echo "make lab        set up .venv if needed and open the course in JupyterLab"
@@ -20,6 +25,8 @@ help:
 	@echo "make notebooks  re-execute lessons in the full profile and rewrite outputs + .py twins"
 	@echo "make sync       copy tests/setup_cell.py into every lesson, then jupytext --sync each pair"
 	@echo "make benchmark  time-to-quality benchmark (benchmarks/README.md)"
+	@echo "make student    (teachers) write the student edition, build/student/NN_topic.ipynb, with nbgrader"
+	@echo "make grade SUBMISSIONS=dir  (teachers) autograde dir/<student>/NN_topic.ipynb into build/grades/"
 
 # The bootstrap: (re)built only when the lock or the package definition changes.
 $(STAMP): pyproject.toml requirements-lock.txt
@@ -31,6 +38,11 @@ $(STAMP): pyproject.toml requirements-lock.txt
 	@touch $(STAMP)
 	@echo "Environment ready in $(VENV) (kernel: $(KERNEL))."
 
+# nbgrader on top of the course, pinned in requirements-teacher-lock.txt (never needed by `make lab`).
+$(TEACHER_STAMP): $(STAMP) requirements-teacher-lock.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements-lock.txt -r requirements-teacher-lock.txt
+	@touch $(TEACHER_STAMP)
+
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir="$(CURDIR)" \
 	  --LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb $(LAB_ARGS)
@@ -38,7 +50,7 @@ lab: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-test: $(STAMP) lint
+test: $(STAMP) $(TEACHER_STAMP) lint
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
 sync: $(STAMP)
@@ -54,8 +66,15 @@ notebooks: $(STAMP)
 	  $(VENV)/bin/jupytext --sync $$nb >/dev/null; \
 	done
 
+student: $(TEACHER_STAMP)
+	$(PY) tools/classroom.py student --out $(STUDENT_DIR)
+
+grade: $(TEACHER_STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder (holding <student>/NN_topic.ipynb)"; exit 2; }
+	$(PY) tools/classroom.py grade "$(SUBMISSIONS)" --out $(GRADES_DIR)
+
 benchmark: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) benchmarks/time_to_quality.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache outputs notebooks/outputs benchmarks/results
+	rm -rf $(VENV) .pytest_cache .ruff_cache outputs notebooks/outputs benchmarks/results build
