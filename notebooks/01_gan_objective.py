@@ -712,6 +712,9 @@ def discriminator_loss_np(real_logits, fake_logits):
 
 # %%
 ex.check_discriminator_loss(discriminator_loss_np)
+### BEGIN HIDDEN TESTS
+ex.check_discriminator_loss(discriminator_loss_np, hidden=True)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # **Exercise 2.** Both generator losses from the fake logits: `generator_loss_minimax_np` = mean(log(1 − D(G(z))))
@@ -732,6 +735,9 @@ def generator_loss_non_saturating_np(fake_logits):
 
 # %%
 ex.check_generator_losses(generator_loss_minimax_np, generator_loss_non_saturating_np)
+### BEGIN HIDDEN TESTS
+ex.check_generator_losses(generator_loss_minimax_np, generator_loss_non_saturating_np, hidden=True)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # **Exercise 3.** `optimal_discriminator_from_log_densities(log_p_data, log_p_g)`: D\*(x), element-wise, given

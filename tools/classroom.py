@@ -160,8 +160,13 @@ def write_course(course: Path, paths: list[Path]) -> dict[str, list[str]]:
     return grades
 
 
-def build_student(out: Path, selected: list[str] | None = None) -> list[Path]:
+def build_student(out: Path, selected: list[str] | None = None, *, course: Path | None = None) -> list[Path]:
     """``make student``: nbgrader's ``generate_assignment`` on every lesson; copy the releases to ``out``.
+
+    Args:
+        out: where the student notebooks go.
+        selected: lesson stems (default: all).
+        course: the nbgrader course folder to (re)create (default ``build/nbgrader``).
 
     Returns:
         The student notebooks written.
@@ -169,7 +174,7 @@ def build_student(out: Path, selected: list[str] | None = None) -> list[Path]:
     Raises:
         RuntimeError: if nbgrader refuses a lesson (its log is quoted).
     """
-    course = BUILD / "nbgrader"
+    course = course or BUILD / "nbgrader"
     paths = lessons(selected)
     write_course(course, paths)
     written = []
@@ -234,7 +239,8 @@ def _submissions(folder: Path, stems: set[str]) -> dict[str, dict[str, Path]]:
     return found
 
 
-def grade(submissions: Path, out: Path, *, cell_timeout: int = 600, student_timeout: int = 1800) -> list[Result]:
+def grade(submissions: Path, out: Path, *, cell_timeout: int = 600, student_timeout: int = 1800,
+          course: Path | None = None) -> list[Result]:
     """``make grade``: autograde every submission with nbgrader and write the score tables to ``out``.
 
     Args:
@@ -242,6 +248,7 @@ def grade(submissions: Path, out: Path, *, cell_timeout: int = 600, student_time
         out: where ``scores.csv``, ``scores.md`` and the per-student logs go.
         cell_timeout: seconds one cell may run before nbgrader interrupts it (that cell then fails).
         student_timeout: seconds one student's grading may take in all; past it, what is left scores zero.
+        course: the nbgrader course folder to (re)create for this run (default ``build/grading``).
 
     Returns:
         One :class:`Result` per student, in name order.
@@ -257,7 +264,7 @@ def grade(submissions: Path, out: Path, *, cell_timeout: int = 600, student_time
         raise ValueError(f"expected <student>/NN_topic.ipynb files in {submissions} (lessons: "
                          f"{[p.stem for p in paths]}), found none")
     wanted = sorted({stem for nbs in by_student.values() for stem in nbs})
-    course = BUILD / "grading"
+    course = course or BUILD / "grading"
     grade_ids = write_course(course, [p for p in paths if p.stem in wanted])
     for stem in wanted:
         proc = _run(_nbgrader("generate_assignment", stem, "--force"), cwd=course,

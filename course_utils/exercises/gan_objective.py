@@ -58,8 +58,14 @@ def reference_optimal_discriminator(log_p_data: np.ndarray, log_p_g: np.ndarray)
     return np.exp(-np.logaddexp(0.0, -diff))
 
 
-def _logit_cases() -> list[tuple[str, np.ndarray, np.ndarray]]:
+def _logit_cases(hidden: bool = False) -> list[tuple[str, np.ndarray, np.ndarray]]:
     rng = np.random.default_rng(2014)
+    if hidden:
+        rng = np.random.default_rng(1406)
+        return [
+            ("7 real and 2 fake logits", rng.normal(1, 3, 7), rng.normal(-1, 3, 2)),
+            ("logits of size 500", np.array([500.0, -500.0, 0.0]), np.array([-500.0, 2.0, 500.0, 7.0])),
+        ]
     return [
         ("moderate logits, 5 real and 3 fake", rng.normal(0, 2, 5), rng.normal(0, 2, 3)),
         ("a confident discriminator, 4 real and 6 fake", rng.normal(6, 1, 4), rng.normal(-6, 1, 6)),
@@ -73,13 +79,14 @@ _MEAN = "one number (the batch mean)"
 
 
 @exercise(1, "discriminator_loss_np")
-def check_discriminator_loss(fn: Callable[[np.ndarray, np.ndarray], float]) -> bool:
+def check_discriminator_loss(fn: Callable[[np.ndarray, np.ndarray], float], *, hidden: bool = False) -> bool:
     """Check ``fn(real_logits, fake_logits)`` against ``mean(-log D(x)) + mean(-log(1 - D(G(z))))``.
 
     Introduced in 01_gan_objective.
 
     Args:
         fn: the learner's discriminator loss; takes two 1-D arrays of logits (they may differ in length).
+        hidden: use the grading cases instead of the visible ones.
 
     Returns:
         True when every case passes.
@@ -88,7 +95,7 @@ def check_discriminator_loss(fn: Callable[[np.ndarray, np.ndarray], float]) -> b
         ExerciseError: on the first case that fails (wrong sign, swapped labels, sum instead of mean,
             an unstable ``log(sigmoid)`` giving inf/NaN, ...).
     """
-    for case, real, fake in _logit_cases():
+    for case, real, fake in _logit_cases(hidden):
         what = f"discriminator_loss({case})"
         got = call_safely(fn, real.copy(), fake.copy(), what=what)
         check_close(as_scalar(got, what, meaning=_MEAN), reference_discriminator_loss(real, fake), what=what,
@@ -98,7 +105,7 @@ def check_discriminator_loss(fn: Callable[[np.ndarray, np.ndarray], float]) -> b
 
 @exercise(2, "generator_loss_minimax_np / generator_loss_non_saturating_np")
 def check_generator_losses(minimax_fn: Callable[[np.ndarray], float],
-                           non_saturating_fn: Callable[[np.ndarray], float]) -> bool:
+                           non_saturating_fn: Callable[[np.ndarray], float], *, hidden: bool = False) -> bool:
     """Check both generator losses: ``mean(log(1 - D(G(z))))`` and ``mean(-log D(G(z)))``.
 
     Introduced in 01_gan_objective.
@@ -106,6 +113,7 @@ def check_generator_losses(minimax_fn: Callable[[np.ndarray], float],
     Args:
         minimax_fn: the learner's ``generator_loss_minimax(fake_logits)``.
         non_saturating_fn: the learner's ``generator_loss_non_saturating(fake_logits)``.
+        hidden: use the grading cases instead of the visible ones.
 
     Returns:
         True when every case passes.
@@ -113,7 +121,7 @@ def check_generator_losses(minimax_fn: Callable[[np.ndarray], float],
     Raises:
         ExerciseError: on the first case that fails.
     """
-    for case, _, fake in _logit_cases():
+    for case, _, fake in _logit_cases(hidden):
         what = f"generator_loss_minimax({case}, fake logits only)"
         got = call_safely(minimax_fn, fake.copy(), what=what)
         expected = reference_generator_loss_minimax(fake)
