@@ -235,3 +235,22 @@ def test_grade_refuses_an_empty_or_missing_folder(tmp_path):
     (tmp_path / "alice" / "notes.txt").write_text("hi")
     with pytest.raises(ValueError, match="expected <student>/NN_topic.ipynb files in"):
         classroom.grade(tmp_path, tmp_path / "out")
+
+
+def test_the_teachers_guide_tables_match_the_lessons():
+    text = classroom.DOC.read_text(encoding="utf-8")
+    assert classroom.render_doc(text) == text, "docs/teaching.md is stale: run python tools/classroom.py docs"
+    assert "| 04_dcgan |" in text and "read a GAN training loop and find what is wrong with it" in text
+
+
+def test_the_readme_promises_only_what_exists():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "make student" in readme and "make grade SUBMISSIONS=dir" in readme and "docs/teaching.md" in readme
+    assert re.search(r"^student: ", makefile, re.M) and re.search(r"^grade: ", makefile, re.M)
+    assert re.search(r"^lab: \$\(STAMP\)$", makefile, re.M), "make lab must not need the teacher's extra"
+    pins = (ROOT / "requirements-teacher-lock.txt").read_text(encoding="utf-8")
+    assert re.search(r"^nbgrader==0\.9\.\d+$", pins, re.M)
+    import nbgrader
+
+    assert f"nbgrader=={nbgrader.__version__}" in pins

@@ -363,6 +363,72 @@ def write_tables(results: list[Result], grade_ids: dict[str, list[str]], out: Pa
     return csv_path, md_path
 
 
+# ---------------------------------------------------------------------------------------------
+# The teacher's guide: the tables that come from the lessons themselves
+# ---------------------------------------------------------------------------------------------
+
+DOC = ROOT / "docs" / "teaching.md"
+DOC_BLOCK = re.compile(r"(<!-- generated: (\w+) -->\n)(.*?)(<!-- end generated -->)", re.S)
+
+
+def _recorded_seconds(nb: dict) -> tuple[float, int, int]:
+    """Seconds the saved outputs took to compute (nbclient's timing records), cells timed, code cells."""
+    from datetime import datetime
+
+    total, timed, code = 0.0, 0, 0
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        code += 1
+        rec = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in rec and "shell.execute_reply" in rec:
+            start = datetime.fromisoformat(rec["iopub.execute_input"].replace("Z", "+00:00"))
+            end = datetime.fromisoformat(rec["shell.execute_reply"].replace("Z", "+00:00"))
+            total += (end - start).total_seconds()
+            timed += 1
+    return total, timed, code
+
+
+def _objectives(nb: dict) -> list[str]:
+    text = _source(nb["cells"][0])
+    part = text.split("**Learning objectives.**", 1)[1].split("**Prerequisites.**", 1)[0]
+    items, current = [], None
+    for line in part.splitlines():
+        if line.startswith("- "):
+            current = line[2:].strip()
+            items.append(current)
+        elif current is not None and line.startswith("  ") and line.strip():
+            items[-1] += " " + line.strip()
+    return items
+
+
+def _title(nb: dict) -> str:
+    return next(ln[2:].strip() for ln in _source(nb["cells"][0]).splitlines() if ln.startswith("# "))
+
+
+def doc_blocks() -> dict[str, str]:
+    """The generated parts of ``docs/teaching.md``: lesson times and learning objectives, read from the lessons."""
+    import nbformat
+
+    times = ["| lesson | full profile, as recorded in its saved outputs | cells timed | exercises (points) |",
+             "|---|---|---|---|"]
+    goals = []
+    for path in lessons():
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        seconds, timed, code = _recorded_seconds(nb)
+        minutes = f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+        points = len(mark_exercises(nbformat.reads(path.read_text(encoding="utf-8"), as_version=4), path.name))
+        times.append(f"| {path.stem} | {minutes} | {timed} of {code} | {points} |")
+        goals += [f"**{path.stem}: {_title(nb)}**", ""] + [f"- {item}" for item in _objectives(nb)] + [""]
+    return {"times": "\n".join(times) + "\n", "objectives": "\n".join(goals)}
+
+
+def render_doc(text: str) -> str:
+    """``text`` with each ``<!-- generated: name -->`` block replaced by :func:`doc_blocks`' version."""
+    blocks = doc_blocks()
+    return DOC_BLOCK.sub(lambda m: m.group(1) + blocks[m.group(2)] + m.group(4), text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -374,8 +440,13 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--out", type=Path, default=BUILD / "grades")
     g.add_argument("--cell-timeout", type=int, default=600)
     g.add_argument("--student-timeout", type=int, default=1800)
+    sub.add_parser("docs", help="refresh the generated tables of docs/teaching.md from the lessons")
     args = parser.parse_args(argv)
     started = time.monotonic()
+    if args.command == "docs":
+        DOC.write_text(render_doc(DOC.read_text(encoding="utf-8")), encoding="utf-8")
+        print(f"refreshed {DOC.relative_to(ROOT)}")
+        return 0
     if args.command == "student":
         for path in build_student(args.out, args.lessons):
             print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
