@@ -254,3 +254,27 @@ def test_the_readme_promises_only_what_exists():
     import nbgrader
 
     assert f"nbgrader=={nbgrader.__version__}" in pins
+
+
+def test_a_time_out_stops_the_whole_process_group(tmp_path):
+    """What `make grade` relies on for a student's time limit: nbgrader *and* the kernels it started are stopped."""
+    import os
+    import subprocess
+    import time
+
+    marker = tmp_path / "child.pid"
+    script = f"import subprocess, time; p = subprocess.Popen(['sleep', '300']); open({str(marker)!r}, 'w').write(str(p.pid)); time.sleep(300)"
+    started = time.monotonic()
+    with pytest.raises(subprocess.TimeoutExpired):
+        classroom._run([sys.executable, "-c", script], cwd=tmp_path, timeout=5, log=tmp_path / "log.txt")
+    assert time.monotonic() - started < 60
+    grandchild = int(marker.read_text())
+    for _ in range(50):
+        try:
+            os.kill(grandchild, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the grandchild process outlived the time-out")
+    assert "(stopped after 5 s)" in (tmp_path / "log.txt").read_text()

@@ -24,6 +24,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -129,7 +130,19 @@ def _run(cmd: list[str], *, cwd: Path, timeout: float | None = None, log: Path |
     # nbgrader runs `alembic` and the kernel from PATH: put this environment's scripts first.
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env.update(extra_env or {})
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    # Its own process group, so that a time-out also stops the kernels nbgrader started.
+    child = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)
+    try:
+        stdout, stderr = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        stdout, stderr = child.communicate()
+        if log is not None:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.write_text(f"$ {' '.join(cmd)}\n{stdout}{stderr}\n(stopped after {timeout:.0f} s)\n", encoding="utf-8")
+        raise
+    proc = subprocess.CompletedProcess(cmd, child.returncode, stdout, stderr)
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(f"$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}", encoding="utf-8")
