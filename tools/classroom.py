@@ -230,7 +230,13 @@ def _cell_failures(path: Path) -> dict[str, str]:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if not meta.get("grade") or cell["cell_type"] != "code":
             continue
-        for output in cell.get("outputs", []):
+        outputs = cell.get("outputs", [])
+        if any(o["output_type"] == "error" and o.get("ename") in ("CellTimeoutError", "KeyboardInterrupt")
+               for o in outputs):
+            # nbgrader interrupts a cell that runs past --Execute.timeout; the kernel reports KeyboardInterrupt
+            out[meta["grade_id"]] = "CellTimeoutError: the cell ran past the time limit and was interrupted"
+            continue
+        for output in outputs:
             if output["output_type"] == "error":
                 out[meta["grade_id"]] = _first_line(f"{output['ename']}: {output['evalue']}")
                 break
