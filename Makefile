@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.course-installed
+# The teacher's extra (nbgrader), installed on top of the course for `make student`, `make grade` and `make test`.
+TEACHER_STAMP := $(VENV)/.teacher-installed
+SUBMISSIONS ?=
+STUDENT_DIR ?= build/student
+GRADES_DIR ?= build/grades
 KERNEL := image-synthesis-course
 LAB_ARGS ?=
 # Jupyter refuses to run as root unless told; containers and CI often are root.
@@ -15,7 +20,7 @@ NO_ONEDNN_TESTS ?= tests/test_convolution.py tests/test_device.py notebooks/02_c
 GPU_POLICY_TESTS ?= tests/test_device.py notebooks
 TEST_ENV := COURSE_PROFILE=smoke COURSE_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=2 MPLBACKEND=Agg PYTHONHASHSEED=0
 
-.PHONY: lab test test-browser lint notebooks sync benchmark lesson-budget clean help
+.PHONY: lab test test-browser lint notebooks sync benchmark lesson-budget student grade clean help
 
 help:
 	@echo "make lab        set up .venv if needed and open the course in JupyterLab"
@@ -25,6 +30,8 @@ help:
 	@echo "make benchmark  time-to-quality benchmark (benchmarks/README.md)"
 	@echo "make test-browser  lessons 01 and 04 in JupyterLab in headless Chromium (needs Debian's chromium)"
 	@echo "make lesson-budget every lesson in the full profile on 1 CPU: wall time and peak RAM (benchmarks/README.md)"
+	@echo "make student    (teachers) write the student edition, build/student/NN_topic.ipynb, with nbgrader"
+	@echo "make grade SUBMISSIONS=dir  (teachers) autograde dir/<student>/NN_topic.ipynb into build/grades/"
 
 # The bootstrap: (re)built only when the lock or the package definition changes.
 $(STAMP): pyproject.toml requirements-lock.txt
@@ -36,6 +43,11 @@ $(STAMP): pyproject.toml requirements-lock.txt
 	@touch $(STAMP)
 	@echo "Environment ready in $(VENV) (kernel: $(KERNEL))."
 
+# nbgrader on top of the course, pinned in requirements-teacher-lock.txt (never needed by `make lab`).
+$(TEACHER_STAMP): $(STAMP) requirements-teacher-lock.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements-lock.txt -r requirements-teacher-lock.txt
+	@touch $(TEACHER_STAMP)
+
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir="$(CURDIR)" \
 	  --LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb $(LAB_ARGS)
@@ -45,7 +57,7 @@ lint: $(STAMP)
 
 # Three passes: everything as this machine runs it; the CPU kernels of AVX2-only CPUs (TensorFlow without oneDNN)
 # for what depends on kernels; the GPU policy (mixed precision + XLA forced on) for every lesson, simulated on a CPU.
-test: $(STAMP) lint
+test: $(STAMP) $(TEACHER_STAMP) lint
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 	@echo "== again without oneDNN (TF_ENABLE_ONEDNN_OPTS=0), as on AVX2-only CPUs"
 	$(TEST_ENV) TF_ENABLE_ONEDNN_OPTS=0 $(PY) -m pytest -q $(NO_ONEDNN_TESTS)
@@ -76,6 +88,13 @@ notebooks: $(STAMP)
 	  $(VENV)/bin/jupytext --sync $$nb >/dev/null; \
 	done
 
+student: $(TEACHER_STAMP)
+	$(PY) tools/classroom.py student --out $(STUDENT_DIR)
+
+grade: $(TEACHER_STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder (holding <student>/NN_topic.ipynb)"; exit 2; }
+	$(PY) tools/classroom.py grade "$(SUBMISSIONS)" --out $(GRADES_DIR)
+
 benchmark: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) benchmarks/time_to_quality.py $(BENCH_ARGS)
 
@@ -84,4 +103,4 @@ lesson-budget: $(STAMP)
 	$(PY) benchmarks/lesson_budget.py $(BUDGET_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache outputs notebooks/outputs benchmarks/results
+	rm -rf $(VENV) .pytest_cache .ruff_cache outputs notebooks/outputs benchmarks/results build

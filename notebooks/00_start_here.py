@@ -324,6 +324,7 @@ def class_counts(labels):
     ### END SOLUTION
 
 
+# %%
 ex.check_class_counts(class_counts)
 
 # %% [markdown]
@@ -337,6 +338,7 @@ def to_tanh_range(images):
     ### END SOLUTION
 
 
+# %%
 ex.check_scale_to_tanh_range(to_tanh_range)
 
 # %% [markdown]

@@ -716,30 +716,40 @@ plt.show()
 # %%
 from course_utils.exercises import gan_objective as ex
 
-### BEGIN SOLUTION
 def discriminator_loss_np(real_logits, fake_logits):
+    ### BEGIN SOLUTION
     return np.mean(np.logaddexp(0, -real_logits)) + np.mean(np.logaddexp(0, fake_logits))
-### END SOLUTION
+    ### END SOLUTION
 
 
-assert ex.check_discriminator_loss(discriminator_loss_np)
+# %%
+ex.check_discriminator_loss(discriminator_loss_np)
+### BEGIN HIDDEN TESTS
+ex.check_discriminator_loss(discriminator_loss_np, hidden=True)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # **Exercise 2.** Both generator losses from the fake logits: `generator_loss_minimax_np` = mean(log(1 − D(G(z))))
 # (G minimizes it, so it is ≤ 0) and `generator_loss_non_saturating_np` = mean(−log D(G(z))).
 
 # %%
-### BEGIN SOLUTION
 def generator_loss_minimax_np(fake_logits):
+    ### BEGIN SOLUTION
     return -np.mean(np.logaddexp(0, fake_logits))
+    ### END SOLUTION
 
 
 def generator_loss_non_saturating_np(fake_logits):
+    ### BEGIN SOLUTION
     return np.mean(np.logaddexp(0, -fake_logits))
-### END SOLUTION
+    ### END SOLUTION
 
 
-assert ex.check_generator_losses(generator_loss_minimax_np, generator_loss_non_saturating_np)
+# %%
+ex.check_generator_losses(generator_loss_minimax_np, generator_loss_non_saturating_np)
+### BEGIN HIDDEN TESTS
+ex.check_generator_losses(generator_loss_minimax_np, generator_loss_non_saturating_np, hidden=True)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # **Exercise 3.** `optimal_discriminator_from_log_densities(log_p_data, log_p_g)`: D\*(x), element-wise, given
@@ -747,14 +757,15 @@ assert ex.check_generator_losses(generator_loss_minimax_np, generator_loss_non_s
 # p_data / (p_data + p_g) gives 0/0; use what section 2 showed about D\*'s logit.
 
 # %%
-### BEGIN SOLUTION
 def optimal_discriminator_from_log_densities(log_p_data, log_p_g):
+    ### BEGIN SOLUTION
     logit = np.asarray(log_p_data) - np.asarray(log_p_g)
     return np.exp(-np.logaddexp(0, -logit))  # sigmoid(logit), stable for any sign
-### END SOLUTION
+    ### END SOLUTION
 
 
-assert ex.check_optimal_discriminator(optimal_discriminator_from_log_densities)
+# %%
+ex.check_optimal_discriminator(optimal_discriminator_from_log_densities)
 
 # %% [markdown]
 # ## Next

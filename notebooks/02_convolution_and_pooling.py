@@ -963,61 +963,88 @@ explorer
 #
 # ## Exercises
 #
-# Write the function, then run the check below it. A wrong answer is rejected with the input, the expected and the
-# received value (and a hint when it is a common mistake).
+# Sections 7 and 8 worked out the backward passes and the transposed convolution for whole batches, vectorized.
+# Here you write them yourself for one image, with loops and NumPy only (calling the lesson's `conv2d_grad_input`,
+# `max_pool_grad`, `conv2d_transpose` or TensorFlow is refused). Each check compares your answer with
+# `tf.GradientTape` or `tf.nn.conv2d_transpose` and names the usual mistakes.
 #
-# **Exercise 1.** Write `output_size(n, k, stride=1, padding=0, dilation=1)`: the output length of a convolution
-# with `padding` zeros on *each* side.
+# **Exercise 1.** Write `conv_backward(x, w, b, g, stride)` for $y = \mathrm{conv2d}(x, w) + b$ ("valid", one image):
+# `x` is $(H, W, C)$, `w` is $(K_h, K_w, C, F)$, `b` is $(F,)$ and `g` $= \partial L/\partial y$ is
+# $(H_\text{out}, W_\text{out}, F)$. Return `(dx, dw, db)`, of the shapes of `x`, `w` and `b`. Hint: loop over the
+# output positions $(i, j)$; the window of $(i, j)$ starts at $(i s, j s)$; it received `w` and gave its pixels to
+# `dw`, and it gets `g[i, j]` back through `w`.
 
 # %%
 from course_utils.exercises import convolution as ex
 
 
-def output_size(n, k, stride=1, padding=0, dilation=1):
+def conv_backward(x, w, b, g, stride):
     ### BEGIN SOLUTION
-    return (n + 2 * padding - dilation * (k - 1) - 1) // stride + 1
+    kh, kw = w.shape[:2]
+    dx, dw = np.zeros_like(x), np.zeros_like(w)
+    for i in range(g.shape[0]):
+        for j in range(g.shape[1]):
+            rows, cols = slice(i * stride, i * stride + kh), slice(j * stride, j * stride + kw)
+            dw += x[rows, cols, :, None] * g[i, j]            # (Kh, Kw, C, 1) * (F,)
+            dx[rows, cols] += w @ g[i, j]                     # (Kh, Kw, C, F) @ (F,)
+    db = g.sum(axis=(0, 1))
+    return dx, dw, db
     ### END SOLUTION
 
 
-ex.check_output_size(output_size)
+# %%
+ex.check_conv_backward(conv_backward)
+### BEGIN HIDDEN TESTS
+ex.check_conv_backward(conv_backward, hidden=True)
+### END HIDDEN TESTS
 
 # %% [markdown]
-# **Exercise 2.** Write `conv2d_single(image, kernel, stride=1)`: the `"valid"` cross-correlation of a 2-D image
-# with a 2-D kernel, as `tf.nn.conv2d` computes it for one channel and one filter.
+# **Exercise 2.** Write `max_pool_backward(x, g, size, stride)`: the gradient of "valid" max pooling of a 2-D image
+# `x` given `g` $= \partial L / \partial y$. Each window's gradient goes to its maximum; when pixels **tie** for the
+# maximum, only the first of them in row-major order was the output (what TensorFlow and `np.argmax` pick). Windows
+# may overlap (`stride < size`).
 
 # %%
-def conv2d_single(image, kernel, stride=1):
+def max_pool_backward(x, g, size, stride):
     ### BEGIN SOLUTION
-    kh, kw = kernel.shape
-    oh = (image.shape[0] - kh) // stride + 1
-    ow = (image.shape[1] - kw) // stride + 1
-    out = np.zeros((oh, ow))
-    for i in range(oh):
-        for j in range(ow):
-            out[i, j] = np.sum(image[i * stride:i * stride + kh, j * stride:j * stride + kw] * kernel)
+    dx = np.zeros_like(x)
+    for i in range(g.shape[0]):
+        for j in range(g.shape[1]):
+            window = x[i * stride:i * stride + size, j * stride:j * stride + size]
+            a, c = np.unravel_index(np.argmax(window), window.shape)   # the first maximum
+            dx[i * stride + a, j * stride + c] += g[i, j]             # += : windows may overlap
+    return dx
+    ### END SOLUTION
+
+
+# %%
+ex.check_max_pool_backward(max_pool_backward)
+### BEGIN HIDDEN TESTS
+ex.check_max_pool_backward(max_pool_backward, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# **Exercise 3.** Write `conv_transpose(x, k, stride)`: the "valid" transposed convolution of a 2-D map `x` with a
+# 2-D kernel `k`, as a **scatter**: every input pixel adds `x[i, j] * k` onto the output window that starts at
+# $(i s, j s)$. Work out the output size first (it is not $n s$).
+
+# %%
+def conv_transpose(x, k, stride):
+    ### BEGIN SOLUTION
+    kh, kw = k.shape
+    out = np.zeros(((x.shape[0] - 1) * stride + kh, (x.shape[1] - 1) * stride + kw))
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            out[i * stride:i * stride + kh, j * stride:j * stride + kw] += x[i, j] * k
     return out
     ### END SOLUTION
 
 
-ex.check_conv2d_single(conv2d_single)
-
-# %% [markdown]
-# **Exercise 3.** Write `max_pool(image, size=2, stride=2)`: `"valid"` max pooling of a 2-D image.
-
 # %%
-def max_pool(image, size=2, stride=2):
-    ### BEGIN SOLUTION
-    oh = (image.shape[0] - size) // stride + 1
-    ow = (image.shape[1] - size) // stride + 1
-    out = np.zeros((oh, ow))
-    for i in range(oh):
-        for j in range(ow):
-            out[i, j] = image[i * stride:i * stride + size, j * stride:j * stride + size].max()
-    return out
-    ### END SOLUTION
-
-
-ex.check_max_pool(max_pool)
+ex.check_conv_transpose(conv_transpose)
+### BEGIN HIDDEN TESTS
+ex.check_conv_transpose(conv_transpose, hidden=True)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Next

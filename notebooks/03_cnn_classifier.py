@@ -540,40 +540,7 @@ evaluator.fid(np.full((8, 28, 28), 255.0, dtype="float32"))  # floats in [0, 255
 #
 # ## Exercises
 #
-# ### Exercise 1: build the article's model from its description
-# Write `build_article_cnn(input_shape, num_classes)` from this description, without looking back at section 1:
-# *a 3×3 convolution with 32 filters and ReLU, 2×2 max-pooling, a 3×3 convolution with 64 filters and ReLU, 2×2
-# max-pooling, flatten, a dense layer of 128 ReLU units, and an output layer: one sigmoid unit for a binary task
-# (`num_classes` 1 or 2), otherwise `num_classes` softmax units.* Default padding and strides, no dropout.
-# The check tries it on 64×64×3 (binary), 28×28×1 (10 classes) and 32×32×3 (2 classes) and compares layer types,
-# output shapes, activations and parameter counts.
-
-# %% tags=["export"]
-def build_article_cnn(input_shape, num_classes):
-    """The article's CNN (section 4.2) for any input shape; a sigmoid output for 1-2 classes, softmax otherwise."""
-    ### BEGIN SOLUTION
-    import keras
-    from keras import layers
-
-    binary = num_classes <= 2
-    return keras.Sequential([
-        keras.Input(shape=input_shape),
-        layers.Conv2D(32, (3, 3), activation="relu"),
-        layers.MaxPooling2D((2, 2)),
-        layers.Conv2D(64, (3, 3), activation="relu"),
-        layers.MaxPooling2D((2, 2)),
-        layers.Flatten(),
-        layers.Dense(128, activation="relu"),
-        layers.Dense(1 if binary else num_classes, activation="sigmoid" if binary else "softmax"),
-    ])
-    ### END SOLUTION
-
-
-# %%
-exercise_1_passed = ex.check_article_cnn(build_article_cnn)
-
-# %% [markdown]
-# ### Exercise 2: count a convolution's parameters by hand
+# ### Exercise 1: count a convolution's parameters by hand
 # Write `conv2d_param_count(kernel_size, in_channels, filters, use_bias=True)` returning the number of trainable
 # parameters of a `Conv2D` layer, as an `int`, with arithmetic only (no Keras). `kernel_size` is an int (square) or
 # a pair `(k_h, k_w)`. The check knows the usual slips: forgetting the biases, forgetting that a filter spans
@@ -590,7 +557,49 @@ def conv2d_param_count(kernel_size, in_channels, filters, use_bias=True):
 
 # %%
 ex.check_conv2d_param_count(conv2d_param_count)
-print("the article's second conv layer:", conv2d_param_count(3, 32, 64))  # NBVAL_CHECK_OUTPUT
+
+# %% [markdown]
+# ### Exercise 2: any small CNN's table, by hand
+# Section 1 predicted the shapes and counts of the article's model. Now do it for any stack: write
+# `layer_table(input_shape, layers)` returning, for each layer, `(output_shape, params)` (the shape without the batch
+# axis, the parameters as an int), with arithmetic only. `layers` holds `("conv", filters, kernel, stride, padding)`
+# (square kernels, `padding` `"valid"` or `"same"`, with biases), `("pool", size)` (max pooling, stride = size,
+# `"valid"`), `("flatten",)` and `("dense", units)`. The check builds each stack in Keras and compares; it tries
+# strides and `"same"` padding on odd sizes, where the rounding matters.
+
+# %% tags=["export"]
+def layer_table(input_shape, layers):
+    """(output shape, parameters) of each layer of a small CNN, by arithmetic."""
+    ### BEGIN SOLUTION
+    h, w, c = input_shape
+    table = []
+    for layer in layers:
+        if layer[0] == "conv":
+            _, filters, k, stride, padding = layer
+            if padding == "same":
+                h, w = -(-h // stride), -(-w // stride)         # ceil(n / stride)
+            else:
+                h, w = (h - k) // stride + 1, (w - k) // stride + 1
+            table.append(((h, w, filters), (k * k * c + 1) * filters))
+            c = filters
+        elif layer[0] == "pool":
+            h, w = h // layer[1], w // layer[1]
+            table.append(((h, w, c), 0))
+        elif layer[0] == "flatten":
+            c = h * w * c
+            table.append(((c,), 0))
+        else:
+            table.append(((layer[1],), (c + 1) * layer[1]))
+            c = layer[1]
+    return table
+    ### END SOLUTION
+
+
+# %%
+ex.check_layer_table(layer_table)
+### BEGIN HIDDEN TESTS
+ex.check_layer_table(layer_table, hidden=True)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Next

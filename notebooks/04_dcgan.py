@@ -1110,19 +1110,82 @@ def generator_step(generator, discriminator, g_optimizer, noise):
 ex.check_generator_step(generator_step)
 
 # %% [markdown]
-# ### Exercise 3: find the bug
-# The training step printed below has one wrong line (Keras 3 happens to notice it a few lines later, and fails
-# there; older Keras ran it silently). Which line is wrong? Set `buggy_line` to its number (the check gives a hint
-# when you are wrong). Optional: pass a corrected `make_train_step` as `fixed_step_fn` and the check trains it.
+# ### Exercise 3: find the bugs
+# The training loop printed below runs without an error, and its losses even look plausible for a while, but it
+# has **three** wrong lines, none of them one of section 1's defects. (The generator is this lesson's, ending in
+# `tanh`.) Make `find_the_bugs()` return the set of their numbers. A wrong answer is told why the lines it names
+# are right and what each missed line does to training, never which line it is.
 
 # %%
-ex.show_buggy_train_step()
+ex.show_training_loop()
+
 
 # %%
-### BEGIN SOLUTION
-buggy_line = 3  # one Adam shared by both networks: its step counter and moments get mixed up
-### END SOLUTION
-ex.check_bug_answer(buggy_line)
+def find_the_bugs():
+    """The numbers of the three wrong lines of the listing above."""
+    ### BEGIN SOLUTION
+    return {3, 6, 9}  # pixels in [0, 1] against tanh's [-1, 1]; one fixed noise batch; indices below batch_size only
+    ### END SOLUTION
+
+
+# %%
+ex.check_bug_hunt(find_the_bugs)
+
+# %% [markdown]
+# ### Exercise 4: k discriminator steps, then one generator step
+# Goodfellow et al.'s algorithm 1 (lesson 01) updates the discriminator $k$ times for every generator update.
+# Write `alternating_update(generator, d_step, g_step, real_batches, sample_noise, k)`: $k$ times, take the next
+# batch of `real_batches` (an iterator), make as many fakes with `generator(sample_noise(n), training=True)` and
+# call `d_step(real, fakes)`; then one `g_step(noise)` on fresh noise of the same batch size. Return the list of
+# the $k$ discriminator losses and the generator's loss. (`d_step` and `g_step` are exercises 1 and 2 with the
+# networks and optimizers already bound; the check hands in versions that record what they are given.)
+
+# %% tags=["export"]
+def alternating_update(generator, d_step, g_step, real_batches, sample_noise, k):
+    """k discriminator steps, each on the next real batch and fakes from fresh noise, then one generator step."""
+    ### BEGIN SOLUTION
+    d_losses = []
+    for _ in range(k):
+        real = next(real_batches)
+        fakes = generator(sample_noise(len(real)), training=True)
+        d_losses.append(d_step(real, fakes))
+    g_loss = g_step(sample_noise(len(real)))
+    return d_losses, g_loss
+    ### END SOLUTION
+
+
+# %%
+ex.check_alternating_update(alternating_update)
+### BEGIN HIDDEN TESTS
+ex.check_alternating_update(alternating_update, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 5: what one unit of the discriminator sees
+# Write `receptive_field_size(layers)` for a stack of `(kernel, stride)` or `(kernel, stride, dilation)` layers,
+# input side first, returning `(size, jump)`: the receptive field of one output unit along one axis and the distance
+# in input pixels between neighbouring units, with the recurrence of lesson 02, section 9 (by hand: not with
+# `course_utils.receptive_field`). The check also applies it to this lesson's `build_discriminator()`: how much of
+# a 28×28 digit does each unit of its last convolution see?
+
+# %%
+def receptive_field_size(layers):
+    """(size, jump) of one output unit of a stack of (kernel, stride[, dilation]) layers, input side first."""
+    ### BEGIN SOLUTION
+    size, jump = 1, 1
+    for spec in layers:
+        kernel, stride, dilation = (*spec, 1)[:3]
+        size += dilation * (kernel - 1) * jump
+        jump *= stride
+    return size, jump
+    ### END SOLUTION
+
+
+# %%
+ex.check_receptive_field(receptive_field_size)
+### BEGIN HIDDEN TESTS
+ex.check_receptive_field(receptive_field_size, hidden=True)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Next

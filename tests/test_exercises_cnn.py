@@ -34,45 +34,55 @@ def test_reference_param_counts():
         ex.article_layer_plan((5, 5, 1), 10)
 
 
-def test_correct_model_passes(capsys):
-    assert ex.check_article_cnn(_article) is True
-    assert "Correct" in capsys.readouterr().out
-
-
-def test_lesson_solution_passes():
+def test_lesson_solutions_pass():
     code = load_lesson_code("03_cnn_classifier")
-    assert ex.check_article_cnn(code["build_article_cnn"]) is True
-    assert ex.check_conv2d_param_count(code["conv2d_param_count"]) is True
+    get = code.get if isinstance(code, dict) else lambda name: getattr(code, name)
+    assert ex.check_layer_table(get("layer_table")) is True
+    assert ex.check_layer_table(get("layer_table"), hidden=True) is True
+    assert ex.check_conv2d_param_count(get("conv2d_param_count")) is True
 
 
-@pytest.mark.parametrize("build, message", [
-    (lambda s, n: None, "expected a keras.Model"),
-    (lambda s, n: keras.Sequential([keras.Input(shape=s), layers.Flatten(), layers.Dense(1, activation="sigmoid")]),
-     r"expected the layers \['Conv2D', 'MaxPooling2D'"),
-    (lambda s, n: _article((64, 64, 3), 1), r"expected the model's input shape \(28, 28, 1\)"),
-    (lambda s, n: _article(s, n, padding="same"), "expected padding='valid'"),
-    (lambda s, n: _article(s, n, dropout=True), "has no Dropout"),
-    (lambda s, n: _article(s, n, head="softmax"), "needs a sigmoid"),
-    (lambda s, n: _article(s, 10), r"expected output shape \(1,\).*got \(10,\)"),
-    (lambda s, n: _article(s, n, filters=(16, 64)), r"layer 0 \(Conv2D\): expected output shape \(62, 62, 32\)"),
-    (lambda s, n: 1 / 0, "raised ZeroDivisionError"),
+def test_the_reference_table_agrees_with_keras_and_refuses_unknown_layers():
+    for shape, stack in ex._table_cases(False) + ex._table_cases(True):
+        assert ex.layer_table_reference(shape, stack) == ex._keras_table(shape, stack)
+    with pytest.raises(ValueError, match="expected padding 'valid' or 'same', got 'full'"):
+        ex.layer_table_reference((8, 8, 1), [("conv", 2, 3, 1, "full")])
+    with pytest.raises(ValueError, match="expected layers of kind conv, pool, flatten or dense, got \\('dropout', 0.5\\)"):
+        ex.layer_table_reference((8, 8, 1), [("dropout", 0.5)])
+
+
+def _slipped(**slip):
+    return lambda shape, stack: ex.layer_table_reference(shape, stack, **slip)
+
+
+@pytest.mark.parametrize("fn, message", [
+    (_slipped(same_floor=True), "Hint: 'same' padding rounds up"),
+    (_slipped(valid_no_plus_one=True), r"Hint: a 'valid' convolution has \(n - k\) // stride \+ 1 outputs"),
+    (_slipped(pool_ceil=True), "Hint: pooling drops the last row and column"),
+    (_slipped(no_bias=True), "Hint: the biases are missing"),
+    (_slipped(no_channels=True), "Hint: the input channels are missing"),
+    (lambda shape, stack: None, "you returned None"),
+    (lambda shape, stack: [((1,), 0)], r"expected one \(output_shape, params\) pair per layer \(7\), got list of 1"),
+    (lambda shape, stack: [(s, float(p)) for s, p in ex.layer_table_reference(shape, stack)], "got shape .* and 320.0"),
+    (lambda shape, stack: [3] * len(stack), r"expected a pair \(output_shape, params\), got 3"),
 ])
-def test_wrong_models_fail_with_helpful_messages(build, message):
+def test_each_layer_table_mistake_is_named(fn, message):
     with pytest.raises(ExerciseError, match=message):
-        ex.check_article_cnn(build)
+        ex.check_layer_table(fn)
 
 
-def test_two_softmax_units_for_a_binary_case_fail():
-    # Two softmax units make a fine binary classifier, but the article's has one sigmoid unit.
-    def two_units(s, n):
-        model = _article(s, n)
-        return keras.Sequential([keras.Input(shape=s)] + model.layers[:-1] + [layers.Dense(max(n, 2), activation="softmax")])
+def test_hidden_layer_tables_catch_an_answer_fitted_to_the_visible_ones():
+    known = {(shape, tuple(stack)): ex.layer_table_reference(shape, stack) for shape, stack in ex._table_cases(False)}
 
-    with pytest.raises(ExerciseError, match=r"num_classes=1\).*expected output shape \(1,\)"):
-        ex.check_article_cnn(two_units)
+    def fitted(shape, stack):
+        return known.get((shape, tuple(stack)), [((1,), 0)] * len(stack))
+
+    assert ex.check_layer_table(fitted) is True
+    with pytest.raises(ExerciseError):
+        ex.check_layer_table(fitted, hidden=True)
 
 
-# --- exercise 2 -----------------------------------------------------------------------------------
+# --- exercise 1: conv2d_param_count -----------------------------------------------------------------------------------
 
 def _right(kernel_size, in_channels, filters, use_bias=True):
     kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size

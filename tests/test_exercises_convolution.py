@@ -1,4 +1,4 @@
-"""The checks of 02_convolution_and_pooling's exercises accept the solutions and reject common mistakes."""
+"""The checks of 02_convolution_and_pooling's exercises accept the solutions and name each usual mistake."""
 
 from __future__ import annotations
 
@@ -8,140 +8,180 @@ import pytest
 from course_utils.checks import ExerciseError
 from course_utils.exercises import convolution as ex
 
-# ----- output size --------------------------------------------------------------------------
-
-def size_ok(n, k, stride=1, padding=0, dilation=1):
-    return (n + 2 * padding - dilation * (k - 1) - 1) // stride + 1
+# ----- exercise 1: convolution backward -----------------------------------------------------------------------
 
 
-def _size(formula):
-    """Wrap f(n, k, s, p, d) as a learner's output_size(n, k, stride=1, padding=0, dilation=1)."""
-    return lambda n, k, stride=1, padding=0, dilation=1: formula(n, k, stride, padding, dilation)
+def conv_backward(x, w, b, g, stride, *, flip=False, overwrite=False, db_mean=False, dw_flip=False, no_stride=False):
+    """The right answer, or one with one mistake."""
+    kh, kw = w.shape[:2]
+    wk = w[::-1, ::-1] if flip else w
+    step = 1 if no_stride else stride
+    dx, dw = np.zeros_like(x), np.zeros_like(w)
+    for i in range(g.shape[0]):
+        for j in range(g.shape[1]):
+            rows, cols = slice(i * step, i * step + kh), slice(j * step, j * step + kw)
+            dw += x[rows, cols, :, None] * g[i, j]
+            if overwrite:
+                dx[rows, cols] = wk @ g[i, j]
+            else:
+                dx[rows, cols] += wk @ g[i, j]
+    db = g.mean(axis=(0, 1)) if db_mean else g.sum(axis=(0, 1))
+    return dx, (dw[::-1, ::-1] if dw_flip else dw), db
 
 
-SIZE_WRONG = {
-    "no plus one": (_size(lambda n, k, s, p, d: (n + 2 * p - d * (k - 1) - 1) // s), "off by one"),
-    "minus k": (_size(lambda n, k, s, p, d: (n + 2 * p - d * k) // s + 1), "expected"),
-    "no stride": (_size(lambda n, k, s, p, d: n + 2 * p - d * (k - 1)), "stride"),
-    "no dilation": (_size(lambda n, k, s, p, d: (n + 2 * p - k) // s + 1), "dilation"),
-    "padding once": (_size(lambda n, k, s, p, d: (n + p - d * (k - 1) - 1) // s + 1), "each side"),
-    "ceil": (_size(lambda n, k, s, p, d: -(-(n + 2 * p - d * (k - 1) - 1) // s) + 1), "round down"),
-    "true division": (_size(lambda n, k, s, p, d: (n + 2 * p - d * (k - 1) - 1) / s + 1), "expected"),
-    "returns None": (_size(lambda n, k, s, p, d: None), "expected the int"),
-    "constant": (_size(lambda n, k, s, p, d: 3), "expected"),
-}
+def test_the_solution_passes_visible_and_hidden_cases(capsys):
+    assert ex.check_conv_backward(conv_backward) is True
+    assert ex.check_conv_backward(conv_backward, hidden=True) is True
+    assert "Correct: conv_backward" in capsys.readouterr().out
 
 
-def test_output_size_accepts_solution(capsys):
-    assert ex.check_output_size(size_ok) is True
-    assert "Correct" in capsys.readouterr().out
+@pytest.mark.parametrize("mistake, message", [
+    ({"flip": True}, r"dx.*Hint: dx uses the kernel rotated by 180 degrees"),
+    ({"overwrite": True}, r"dx.*Hint: dx overwrites where windows overlap"),
+    ({"no_stride": True}, r"dw.*Hint: dw ignores the stride"),
+    ({"db_mean": True}, r"db.*Hint: db is the sum of g over the output positions, not its mean"),
+    ({"dw_flip": True}, r"dw.*Hint: dw is rotated by 180 degrees"),
+])
+def test_each_conv_backward_mistake_is_named(mistake, message):
+    with pytest.raises(ExerciseError, match=message):
+        ex.check_conv_backward(lambda x, w, b, g, s: conv_backward(x, w, b, g, s, **mistake))
 
 
-def test_output_size_accepts_float_integers():
-    assert ex.check_output_size(lambda *a, **k: float(size_ok(*a, **k)))
+def tape_answer(x, w, b, g, stride):
+    import tensorflow as tf
+
+    xt = tf.constant(x[None])
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        loss = tf.reduce_sum(tf.nn.conv2d(xt, w, stride, "VALID") * g)
+    return tape.gradient(loss, xt).numpy()[0], np.zeros_like(w), g.sum(axis=(0, 1))
 
 
-@pytest.mark.parametrize("name", SIZE_WRONG)
-def test_output_size_rejects_mistakes(name):
-    fn, hint = SIZE_WRONG[name]
-    with pytest.raises(ExerciseError, match=hint) as err:
-        ex.check_output_size(fn)
-    assert "output_size(n=" in str(err.value) and "expected" in str(err.value) and "got" in str(err.value)
+@pytest.mark.parametrize("fn, message", [
+    (lambda x, w, b, g, s: None, "you returned None"),
+    (lambda x, w, b, g, s: (np.zeros_like(x), np.zeros_like(w)),
+     r"expected the three gradients \(dx, dw, db\), got tuple of 2"),
+    (lambda x, w, b, g, s: (np.zeros_like(x), np.zeros_like(w), np.zeros(1)), r"db: expected shape"),
+    (tape_answer, "write it yourself rather than calling (tf|tensorflow)"),
+])
+def test_conv_backward_refuses_shortcuts_and_malformed_answers(fn, message):
+    with pytest.raises(ExerciseError, match=message):
+        ex.check_conv_backward(fn)
 
 
-def test_output_size_names_crash():
-    def crashes(n, k, stride=1, padding=0, dilation=1):
-        raise ZeroDivisionError("oops")
+def test_an_answer_fitted_to_the_visible_shapes_fails_the_hidden_cases():
+    visible = {}
+    for x, w, b, s in ex._conv_cases(False):
+        g, *grads = ex._conv_tape(x, w, b, s)
+        visible[x.shape] = tuple(grads)
 
-    with pytest.raises(ExerciseError, match="raised ZeroDivisionError"):
-        ex.check_output_size(crashes)
+    def memorised(x, w, b, g, stride):
+        return visible.get(x.shape, (np.zeros_like(x), np.zeros_like(w), np.zeros_like(b)))
 
-
-# ----- conv2d -------------------------------------------------------------------------------
-
-def conv_ok(image, kernel, stride=1):
-    kh, kw = kernel.shape
-    oh, ow = (image.shape[0] - kh) // stride + 1, (image.shape[1] - kw) // stride + 1
-    return np.array([[np.sum(image[i * stride:i * stride + kh, j * stride:j * stride + kw] * kernel)
-                      for j in range(ow)] for i in range(oh)])
+    assert ex.check_conv_backward(memorised) is True
+    with pytest.raises(ExerciseError):
+        ex.check_conv_backward(memorised, hidden=True)
 
 
-def test_conv2d_accepts_solution():
-    assert ex.check_conv2d_single(conv_ok) is True
+def test_the_lesson_helpers_are_refused():
+    def via_lesson(x, w, b, g, stride):
+        return conv2d_grad_input(g, x.shape, w, stride)  # noqa: F821 - the name is what is refused
+
+    with pytest.raises(ExerciseError, match="calling conv2d_grad_input: section 7 already wrote"):
+        ex.check_conv_backward(via_lesson)
 
 
-def test_conv2d_accepts_scipy_correlate():
-    scipy_signal = pytest.importorskip("scipy.signal")
-    assert ex.check_conv2d_single(
-        lambda image, kernel, stride=1: scipy_signal.correlate2d(image, kernel, mode="valid")[::stride, ::stride])
+# ----- exercise 2: max-pool backward, with ties ----------------------------------------------------------------
+
+def max_pool_backward(x, g, size, stride, *, how="first"):
+    dx = np.zeros_like(x)
+    for i in range(g.shape[0]):
+        for j in range(g.shape[1]):
+            window = x[i * stride:i * stride + size, j * stride:j * stride + size]
+            target = dx[i * stride:i * stride + size, j * stride:j * stride + size]
+            ties = window == window.max()
+            if how == "first":
+                target[np.unravel_index(np.argmax(window), window.shape)] += g[i, j]
+            elif how == "all":
+                target += g[i, j] * ties
+            elif how == "split":
+                target += g[i, j] * ties / ties.sum()
+            elif how == "last":
+                target[np.unravel_index(np.flatnonzero(ties)[-1], window.shape)] += g[i, j]
+            elif how == "overwrite":
+                target[np.unravel_index(np.argmax(window), window.shape)] = g[i, j]
+            elif how == "average":
+                target += g[i, j] / window.size
+    return dx
 
 
-def test_conv2d_matches_tensorflow_reference():
-    tf = pytest.importorskip("tensorflow")
-    for image, kernel, stride in ex._conv_cases():
-        expected = tf.nn.conv2d(image[None, :, :, None], kernel[:, :, None, None], stride, "VALID").numpy()[0, :, :, 0]
-        assert np.allclose(ex._correlate(image, kernel, stride), expected, atol=1e-6)
+def test_the_max_pool_solution_passes(capsys):
+    assert ex.check_max_pool_backward(max_pool_backward) is True
+    assert ex.check_max_pool_backward(max_pool_backward, hidden=True) is True
+    assert "Correct: max_pool_backward" in capsys.readouterr().out
 
 
-CONV_WRONG = {
-    "flipped kernel": (lambda image, kernel, stride=1: conv_ok(image, kernel[::-1, ::-1], stride), "kernel flipped"),
-    "scipy convolve": (lambda image, kernel, stride=1: __import__("scipy.signal").signal.convolve2d(
-        image, kernel, mode="valid")[::stride, ::stride], "kernel flipped"),
-    "stride ignored": (lambda image, kernel, stride=1: conv_ok(image, kernel, 1), "stride is ignored"),
-    "off by one": (lambda image, kernel, stride=1: conv_ok(image, kernel, stride)[:-1, :-1], "one pixel short"),
-    "transposed output": (lambda image, kernel, stride=1: conv_ok(image, kernel, stride).T, "expected shape"),
-    "zeros": (lambda image, kernel, stride=1: np.zeros_like(conv_ok(image, kernel, stride)), "expected"),
-    "product not sum": (lambda image, kernel, stride=1: conv_ok(image, kernel, stride) / kernel.size, "expected"),
-}
+def test_the_visible_cases_have_ties_and_overlapping_windows():
+    cases = ex._pool_cases(False)
+    assert any(stride < size for _, size, stride in cases)
+    assert any(np.any(np.sum(x[:2, :2] == x[:2, :2].max()) > 1) for x, _, _ in cases)
 
 
-@pytest.mark.parametrize("name", CONV_WRONG)
-def test_conv2d_rejects_mistakes(name):
-    fn, hint = CONV_WRONG[name]
-    with pytest.raises(ExerciseError, match=hint) as err:
-        ex.check_conv2d_single(fn)
-    message = str(err.value)
-    assert "conv2d_single(image of shape" in message and "expected" in message and "got" in message
+@pytest.mark.parametrize("how, message", [
+    ("all", "every pixel that ties for the maximum got the gradient"),
+    ("split", "the gradient is split among the tied maxima"),
+    ("last", "the gradient goes to the last of the tied maxima"),
+    ("overwrite", "a later window overwrites an earlier one's gradient"),
+    ("average", "that is average pooling's gradient"),
+])
+def test_each_max_pool_mistake_is_named(how, message):
+    with pytest.raises(ExerciseError, match=message):
+        ex.check_max_pool_backward(lambda x, g, size, stride: max_pool_backward(x, g, size, stride, how=how))
 
 
-def test_conv2d_names_crash_and_non_callable():
-    with pytest.raises(ExerciseError, match="raised IndexError"):
-        ex.check_conv2d_single(lambda image, kernel, stride=1: image[100, 100])
-    with pytest.raises(ExerciseError, match="expected a function"):
-        ex.check_conv2d_single(42)
+# ----- exercise 3: the transposed convolution as a scatter -----------------------------------------------------
+
+def conv_transpose(x, k, stride, *, flip=False, overwrite=False, size="valid"):
+    kh, kw = k.shape
+    kk = k[::-1, ::-1] if flip else k
+    if size == "same":
+        return np.zeros((x.shape[0] * stride, x.shape[1] * stride))
+    if size == "stride 1":
+        return np.zeros((x.shape[0] + kh - 1, x.shape[1] + kw - 1))
+    out = np.zeros(((x.shape[0] - 1) * stride + kh, (x.shape[1] - 1) * stride + kw))
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            region = (slice(i * stride, i * stride + kh), slice(j * stride, j * stride + kw))
+            if overwrite:
+                out[region] = x[i, j] * kk
+            else:
+                out[region] += x[i, j] * kk
+    return out
 
 
-# ----- max pooling ------------------------------------------------------------------------------
-
-def pool_ok(image, size=2, stride=2):
-    oh, ow = (image.shape[0] - size) // stride + 1, (image.shape[1] - size) // stride + 1
-    return np.array([[image[i * stride:i * stride + size, j * stride:j * stride + size].max()
-                      for j in range(ow)] for i in range(oh)])
+def test_the_transpose_solution_passes(capsys):
+    assert ex.check_conv_transpose(conv_transpose) is True
+    assert ex.check_conv_transpose(conv_transpose, hidden=True) is True
+    assert "Correct: conv_transpose" in capsys.readouterr().out
 
 
-def test_max_pool_accepts_solution():
-    assert ex.check_max_pool(pool_ok) is True
+@pytest.mark.parametrize("mistake, message", [
+    ({"flip": True}, "Hint: the kernel is flipped"),
+    ({"overwrite": True}, "Hint: where windows overlap, the later one overwrites"),
+    ({"size": "same"}, r"That is n \* stride per axis"),
+    ({"size": "stride 1"}, "That is n \\+ k - 1, the size for stride 1"),
+])
+def test_each_transpose_mistake_is_named(mistake, message):
+    with pytest.raises(ExerciseError, match=message):
+        ex.check_conv_transpose(lambda x, k, s: conv_transpose(x, k, s, **mistake))
 
 
-def test_max_pool_matches_keras_reference():
-    keras = pytest.importorskip("keras")
-    for image, size, stride in ex._pool_cases():
-        expected = keras.layers.MaxPooling2D(size, stride)(image[None, :, :, None].astype("float32"))
-        assert np.allclose(ex._pool(image, size, stride, np.max), np.asarray(expected)[0, :, :, 0], atol=1e-6)
+def test_an_unattempted_exercise_is_reported_not_raised(capsys):
+    def stub(*args):
+        raise NotImplementedError()
 
-
-POOL_WRONG = {
-    "average": (lambda image, size=2, stride=2: ex._pool(image, size, stride, np.mean), "average pooling"),
-    "stride ignored": (lambda image, size=2, stride=2: pool_ok(image, size, size), "stride is ignored"),
-    "off by one": (lambda image, size=2, stride=2: pool_ok(image, size, stride)[:-1, :-1], "one pixel short"),
-    "min": (lambda image, size=2, stride=2: -pool_ok(-image, size, stride), "expected"),
-    "returns string": (lambda image, size=2, stride=2: "max", "expected"),
-}
-
-
-@pytest.mark.parametrize("name", POOL_WRONG)
-def test_max_pool_rejects_mistakes(name):
-    fn, hint = POOL_WRONG[name]
-    with pytest.raises(ExerciseError, match=hint) as err:
-        ex.check_max_pool(fn)
-    assert "max_pool(image of shape" in str(err.value)
+    assert ex.check_conv_backward(stub) is False
+    assert ex.check_max_pool_backward(stub) is False
+    assert ex.check_conv_transpose(stub) is False
+    err = capsys.readouterr().err
+    assert all(f"Exercise {n}: not attempted yet" in err for n in (1, 2, 3))

@@ -139,3 +139,20 @@ def test_references_agree_with_the_textbook_formulas():
     assert np.isclose(ex.reference_discriminator_loss(r, f), -np.mean(np.log(s(r))) - np.mean(np.log(1 - s(f))))
     assert np.isclose(ex.reference_generator_loss_minimax(f), np.mean(np.log(1 - s(f))))
     assert np.isclose(ex.reference_generator_loss_non_saturating(f), -np.mean(np.log(s(f))))
+
+
+def test_hidden_cases_reject_an_answer_fitted_to_the_visible_ones():
+    from course_utils.exercises.gan_objective import _logit_cases, reference_discriminator_loss
+
+    table = {(tuple(r), tuple(f)): reference_discriminator_loss(r, f) for _, r, f in _logit_cases()}
+
+    def fitted(real, fake):
+        return table.get((tuple(real), tuple(fake)), 0.0)
+
+    assert ex.check_discriminator_loss(fitted) is True
+    with pytest.raises(ExerciseError, match="7 real and 2 fake logits"):
+        ex.check_discriminator_loss(fitted, hidden=True)
+    right = lambda real, fake: np.mean(np.logaddexp(0, -real)) + np.mean(np.logaddexp(0, fake))
+    assert ex.check_discriminator_loss(right, hidden=True) is True
+    assert ex.check_generator_losses(lambda f: -np.mean(np.logaddexp(0, f)), lambda f: np.mean(np.logaddexp(0, -f)),
+                                     hidden=True) is True

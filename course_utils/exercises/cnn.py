@@ -1,8 +1,9 @@
-"""Checks for the exercises of 03_cnn_classifier: build the article's CNN, count a convolution's parameters.
+"""Checks for the exercises of 03_cnn_classifier: a convolution's parameters, and any small CNN's table by hand.
 
 Each check runs the learner's function on several inputs and raises :class:`course_utils.checks.ExerciseError`
 naming the input, what was expected and what came, with a hint when the answer matches a known mistake
-(a forgotten bias, forgotten input channels, ``padding="same"``, a softmax for a binary output, ...).
+(a forgotten bias, forgotten input channels, ``padding="same"`` rounded the wrong way, an output size off by one).
+The layer table is checked against Keras itself, which builds each stack.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import numbers
 from collections.abc import Callable
 from typing import Any
 
-from ..checks import ExerciseError, call_safely, passed
+from ..checks import ExerciseError, call_safely, exercise, name_mistake, passed
 
-__all__ = ["article_layer_plan", "article_param_count", "check_article_cnn", "check_conv2d_param_count",
-           "conv2d_param_count_reference"]
+__all__ = ["article_layer_plan", "article_param_count", "check_conv2d_param_count", "check_layer_table",
+           "conv2d_param_count_reference", "layer_table_reference"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -63,86 +64,7 @@ def article_param_count(input_shape: tuple[int, int, int], num_classes: int) -> 
 
 
 # ---------------------------------------------------------------------------------------------
-# Exercise 1: the article's model from its description
-# ---------------------------------------------------------------------------------------------
-
-_ARTICLE_CASES = (((64, 64, 3), 1), ((28, 28, 1), 10), ((32, 32, 3), 2))
-
-
-def _activation_name(layer: Any) -> str:
-    act = getattr(layer, "activation", None)
-    return getattr(act, "__name__", str(act))
-
-
-def check_article_cnn(build: Callable[..., Any]) -> bool:
-    """Check ``build(input_shape, num_classes)`` against the article's CNN (section 4.2).
-
-    Expected: Conv2D(32, 3x3, ReLU) -> MaxPooling2D(2x2) -> Conv2D(64, 3x3, ReLU) -> MaxPooling2D(2x2) -> Flatten
-    -> Dense(128, ReLU) -> output; the output is one sigmoid unit when ``num_classes`` is 1 or 2 and
-    ``num_classes`` softmax units otherwise. Tried on (64, 64, 3) binary, (28, 28, 1) with 10 classes and
-    (32, 32, 3) with 2 classes.
-
-    Introduced in 03_cnn_classifier.
-
-    Raises:
-        ExerciseError: naming the case, the layer and what differs.
-    """
-    import keras
-
-    for input_shape, num_classes in _ARTICLE_CASES:
-        what = f"build(input_shape={input_shape}, num_classes={num_classes})"
-        model = call_safely(build, input_shape, num_classes, what=what)
-        if not isinstance(model, keras.Model):
-            raise ExerciseError(f"{what}: expected a keras.Model (e.g. keras.Sequential), got {type(model).__name__}")
-        got_in = tuple(model.inputs[0].shape[1:]) if model.inputs else None
-        if got_in != tuple(input_shape):
-            raise ExerciseError(f"{what}: expected the model's input shape {input_shape} (start with "
-                                f"keras.Input(shape=input_shape)), got {got_in}")
-        plan = article_layer_plan(input_shape, num_classes)
-        got_layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
-        got_types = [type(layer).__name__ for layer in got_layers]
-        want_types = [t for t, _, _ in plan]
-        if got_types != want_types:
-            hint = ""
-            if "Dropout" in got_types:
-                hint = " The article's model has no Dropout; leave it out here."
-            raise ExerciseError(f"{what}: expected the layers {want_types}, got {got_types}.{hint}")
-        for i, (layer, (kind, want_shape, want_params)) in enumerate(zip(got_layers, plan)):
-            where = f"{what}, layer {i} ({kind})"
-            if kind == "Conv2D":
-                if tuple(layer.kernel_size) != (3, 3):
-                    raise ExerciseError(f"{where}: expected a 3x3 kernel, got {tuple(layer.kernel_size)}")
-                if layer.padding != "valid":
-                    raise ExerciseError(f"{where}: expected padding='valid' (the article's default: each 3x3 "
-                                        f"convolution trims one pixel per side), got padding={layer.padding!r}")
-                if tuple(layer.strides) != (1, 1):
-                    raise ExerciseError(f"{where}: expected strides (1, 1), got {tuple(layer.strides)}")
-            if kind == "MaxPooling2D" and tuple(layer.pool_size) != (2, 2):
-                raise ExerciseError(f"{where}: expected pool_size (2, 2), got {tuple(layer.pool_size)}")
-            got_shape = tuple(layer.output.shape[1:])
-            if got_shape != want_shape:
-                raise ExerciseError(f"{where}: expected output shape {want_shape} (without the batch axis), "
-                                    f"got {got_shape}")
-            if kind in ("Conv2D", "Dense"):
-                want_act = "relu" if i < len(plan) - 1 else ("sigmoid" if want_shape == (1,) else "softmax")
-                got_act = _activation_name(layer)
-                if got_act != want_act:
-                    hint = ""
-                    if want_act == "sigmoid" and got_act == "softmax":
-                        hint = " A softmax over one unit is always 1.0: a binary output needs a sigmoid."
-                    raise ExerciseError(f"{where}: expected activation {want_act!r}, got {got_act!r}.{hint}")
-            got_params = layer.count_params()
-            if got_params != want_params:
-                bias = "" if getattr(layer, "use_bias", True) else " (use_bias=False: the article's layers have biases)"
-                raise ExerciseError(f"{where}: expected {want_params:,} parameters, got {got_params:,}{bias}")
-        total = article_param_count(input_shape, num_classes)
-        if model.count_params() != total:
-            raise ExerciseError(f"{what}: expected {total:,} parameters in all, got {model.count_params():,}")
-    return passed("build_article_cnn")
-
-
-# ---------------------------------------------------------------------------------------------
-# Exercise 2: parameters of a convolution, by hand
+# Exercise 1: parameters of a convolution, by hand
 # ---------------------------------------------------------------------------------------------
 
 _CONV_MISTAKES: dict[str, Callable[[int, int, int, int, bool], int]] = {
@@ -167,6 +89,7 @@ CONV_CASES = (
 )
 
 
+@exercise(1, "conv2d_param_count")
 def check_conv2d_param_count(fn: Callable[..., Any]) -> bool:
     """Check ``fn(kernel_size, in_channels, filters, use_bias=True)`` -> the number of parameters of a Conv2D.
 
@@ -190,14 +113,165 @@ def check_conv2d_param_count(fn: Callable[..., Any]) -> bool:
         if layer.count_params() != expected:  # pragma: no cover - guards the reference itself
             raise RuntimeError(f"reference disagrees with Keras for {what}")
         if isinstance(got, bool) or not isinstance(got, int | float) or got != expected:
-            hint = ""
             kh, kw = (k, k) if isinstance(k, int) else k
-            for mistake, wrong in _CONV_MISTAKES.items():
-                if isinstance(got, int | float) and not isinstance(got, bool) and got == wrong(kh, kw, c, f, b) \
-                        and wrong(kh, kw, c, f, b) != expected:
-                    hint = f" Hint: {mistake}."
-                    break
+            mistake = None
+            if isinstance(got, int | float) and not isinstance(got, bool):
+                mistake = name_mistake([got], {text: [wrong(kh, kw, c, f, b)] for text, wrong in _CONV_MISTAKES.items()},
+                                       [expected], rtol=0.0, atol=0.0)
+            hint = f" Hint: {mistake}." if mistake else ""
             raise ExerciseError(f"{what}: expected {expected:,}, got {got!r}.{hint}")
         if not isinstance(got, int):
             raise ExerciseError(f"{what}: expected an int (a count), got {type(got).__name__} {got!r}")
     return passed("conv2d_param_count")
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercise 2: a CNN's layer table by hand
+# ---------------------------------------------------------------------------------------------
+
+def layer_table_reference(input_shape: tuple[int, int, int], layers: list[tuple[Any, ...]], *,
+                          same_floor: bool = False, valid_no_plus_one: bool = False, pool_ceil: bool = False,
+                          no_bias: bool = False, no_channels: bool = False) -> list[tuple[tuple[int, ...], int]]:
+    """``(output shape without the batch axis, parameters)`` of each layer of a small CNN, or of a usual slip.
+
+    ``layers`` holds ``("conv", filters, kernel, stride, padding)``, ``("pool", size)`` (stride = size, "valid"),
+    ``("flatten",)`` and ``("dense", units)``; convolutions and dense layers have biases.
+
+    Introduced in 03_cnn_classifier.
+
+    Raises:
+        ValueError: on a layer of another kind, or a padding other than "valid" and "same".
+    """
+    h, w, c = input_shape
+    flat: int | None = None
+    table = []
+    bias = 0 if no_bias else 1
+    for layer in layers:
+        kind = layer[0]
+        if kind == "conv":
+            _, f, k, s, pad = layer
+            if pad not in ("valid", "same"):
+                raise ValueError(f"expected padding 'valid' or 'same', got {pad!r}")
+
+            def size(n: int, k: int = k, s: int = s, pad: str = pad) -> int:
+                if pad == "same":
+                    return n // s if same_floor else -(-n // s)
+                return (n - k) // s + (0 if valid_no_plus_one else 1)
+
+            params = (k * k * (1 if no_channels else c) + bias) * f
+            h, w, c = size(h), size(w), f
+            table.append(((h, w, c), params))
+        elif kind == "pool":
+            p = layer[1]
+            h, w = (-(-h // p), -(-w // p)) if pool_ceil else (h // p, w // p)
+            table.append(((h, w, c), 0))
+        elif kind == "flatten":
+            flat = h * w * c
+            table.append(((flat,), 0))
+        elif kind == "dense":
+            units = layer[1]
+            table.append(((units,), ((flat or 0) + bias) * units))
+            flat = units
+        else:
+            raise ValueError(f"expected layers of kind conv, pool, flatten or dense, got {layer!r}")
+    return table
+
+
+def _keras_table(input_shape: tuple[int, int, int], layers: list[tuple[Any, ...]]) -> list[tuple[tuple[int, ...], int]]:
+    import keras
+
+    built = []
+    for layer in layers:
+        kind = layer[0]
+        if kind == "conv":
+            built.append(keras.layers.Conv2D(layer[1], layer[2], strides=layer[3], padding=layer[4]))
+        elif kind == "pool":
+            built.append(keras.layers.MaxPooling2D(layer[1]))
+        elif kind == "flatten":
+            built.append(keras.layers.Flatten())
+        else:
+            built.append(keras.layers.Dense(layer[1]))
+    model = keras.Sequential([keras.Input(input_shape), *built])
+    return [(tuple(int(d) for d in layer.output.shape[1:]), int(layer.count_params())) for layer in model.layers]
+
+
+def _table_cases(hidden: bool) -> list[tuple[tuple[int, int, int], list[tuple[Any, ...]]]]:
+    if hidden:
+        return [((15, 15, 2), [("conv", 6, 3, 2, "same"), ("conv", 4, 2, 1, "valid"), ("pool", 3), ("flatten",),
+                               ("dense", 5)]),
+                ((20, 20, 4), [("conv", 3, 5, 3, "valid"), ("flatten",), ("dense", 2)])]
+    return [((28, 28, 1), [("conv", 32, 3, 1, "valid"), ("pool", 2), ("conv", 64, 3, 1, "valid"), ("pool", 2),
+                           ("flatten",), ("dense", 128), ("dense", 10)]),
+            ((9, 9, 3), [("conv", 8, 3, 2, "same"), ("conv", 4, 3, 2, "valid"), ("flatten",), ("dense", 3)]),
+            ((13, 11, 2), [("conv", 5, 4, 3, "same"), ("pool", 2), ("flatten",), ("dense", 1)])]
+
+
+_TABLE_MISTAKES = {
+    "'same' padding rounds up: the output has ceil(n / stride) pixels, so a 9-pixel input with stride 2 gives 5":
+        {"same_floor": True},
+    "a 'valid' convolution has (n - k) // stride + 1 outputs: the '+ 1' is missing": {"valid_no_plus_one": True},
+    "pooling drops the last row and column when they do not fill a window: round down": {"pool_ceil": True},
+    "the biases are missing: one per filter, and one per unit of a dense layer": {"no_bias": True},
+    "the input channels are missing: each filter spans every input channel, k * k * in_channels weights":
+        {"no_channels": True},
+}
+
+
+def _flat(table: Any) -> tuple[int, ...] | None:
+    try:
+        return tuple(int(v) for shape, params in table for v in (*shape, params))
+    except (TypeError, ValueError):
+        return None
+
+
+@exercise(2, "layer_table")
+def check_layer_table(fn: Callable[..., Any], *, hidden: bool = False) -> bool:
+    """Check ``fn(input_shape, layers) -> [(output_shape, params), ...]`` against Keras on several small CNNs.
+
+    ``layers`` is a list of ``("conv", filters, kernel, stride, padding)``, ``("pool", size)``, ``("flatten",)``
+    and ``("dense", units)`` (see :func:`layer_table_reference`); ``output_shape`` has no batch axis.
+
+    Introduced in 03_cnn_classifier.
+
+    Args:
+        fn: the learner's function.
+        hidden: use the grading cases instead of the visible ones.
+
+    Returns:
+        True when every case passes.
+
+    Raises:
+        ExerciseError: naming the stack, the first layer that differs and the slip when it is a known one.
+    """
+    cases = _table_cases(hidden)
+    answers, expected = [], []
+    for input_shape, layers in cases:
+        want = _keras_table(input_shape, layers)
+        if want != layer_table_reference(input_shape, layers):  # pragma: no cover - guards the reference itself
+            raise RuntimeError(f"the reference disagrees with Keras on {layers}")
+        what = f"layer_table({input_shape}, {layers})"
+        got = call_safely(fn, tuple(input_shape), [tuple(layer) for layer in layers], what=what)
+        if not isinstance(got, tuple | list) or len(got) != len(layers):
+            raise ExerciseError(f"{what}: expected one (output_shape, params) pair per layer ({len(layers)}), got "
+                                f"{type(got).__name__}" + (f" of {len(got)}" if isinstance(got, tuple | list) else ""))
+        answers.append(got)
+        expected.append(want)
+    mistakes = {text: [_flat(layer_table_reference(s, ls, **slip)) for s, ls in cases]
+                for text, slip in _TABLE_MISTAKES.items()}
+    flat_answers = [_flat(a) for a in answers]
+    for (input_shape, layers), got, want in zip(cases, answers, expected):
+        for i, (layer, g, (shape, params)) in enumerate(zip(layers, got, want)):
+            try:
+                g_shape, g_params = tuple(int(v) for v in g[0]), g[1]
+            except (TypeError, ValueError, IndexError):
+                raise ExerciseError(f"layer_table({input_shape}, ...), layer {i} {layer}: expected a pair "
+                                    f"(output_shape, params), got {g!r}") from None
+            if g_shape != shape or isinstance(g_params, bool) or not isinstance(g_params, numbers.Integral) \
+                    or int(g_params) != params:
+                mistake = None
+                if all(a is not None for a in flat_answers):
+                    mistake = name_mistake(flat_answers, mistakes, [_flat(e) for e in expected], rtol=0.0, atol=0.0)
+                hint = f" Hint: {mistake}." if mistake else ""
+                raise ExerciseError(f"layer_table({input_shape}, ...), layer {i} {layer}: expected shape {shape} and "
+                                    f"{params:,} parameters, got shape {g_shape} and {g_params!r}.{hint}")
+    return passed("layer_table")

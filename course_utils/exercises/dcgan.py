@@ -1,4 +1,5 @@
-"""Automatic checks for the exercises of lesson ``04_dcgan``: one discriminator step, one generator step, a bug hunt.
+"""Automatic checks for the exercises of lesson ``04_dcgan``: the two halves of a train step, a bug hunt, the k-step
+alternating update and the receptive field of the lesson's discriminator.
 
 The step checks build tiny seeded networks (a discriminator Flatten -> Dense(8) -> LeakyReLU -> Dense(1) on 6x6x1
 images, a generator Dense(36) -> reshape to 6x6x1 -> tanh on 3-D noise), twice with identical weights, each with a
@@ -18,7 +19,14 @@ Conventions (also stated in the lesson):
 * ``generator_step(generator, discriminator, g_optimizer, noise) -> loss``: one update of the generator on the
   non-saturating loss ``mean(softplus(-D(G(z))))``, the images made inside the tape, the generator called with
   ``training=True``, the discriminator left untouched;
-* the bug hunt: :data:`BUGGY_TRAIN_STEP_SOURCE` (shown by :func:`show_buggy_train_step`) has exactly one wrong line.
+* the bug hunt: :data:`TRAINING_LOOP_SOURCE` (shown by :func:`show_training_loop`) runs and has exactly three
+  wrong lines, none of them a defect of the lesson's section 1;
+* ``alternating_update(generator, d_step, g_step, real_batches, sample_noise, k) -> (d_losses, g_loss)``: k
+  discriminator steps, each on the next real batch and fakes from fresh noise, then one generator step;
+* ``receptive_field_size(layers) -> (size, jump)`` for ``(kernel, stride[, dilation])`` layers, input side first.
+
+The references are the lesson's own solutions, loaded from its cells tagged ``export``
+(:func:`course_utils.lessons.load_lesson_code`), so the lesson and its checks cannot disagree.
 """
 
 from __future__ import annotations
@@ -30,10 +38,21 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import ExerciseError, call_safely, check_close, passed
+from ..checks import (
+    ExerciseError,
+    as_scalar,
+    call_safely,
+    check_close,
+    exercise,
+    forbid_calls,
+    name_mistake,
+    passed,
+    softplus,
+)
 
-__all__ = ["BUGGY_TRAIN_STEP_SOURCE", "check_bug_answer", "check_discriminator_step", "check_generator_step",
-           "reference_discriminator_step", "reference_generator_step", "show_buggy_train_step"]
+__all__ = ["TRAINING_LOOP_SOURCE", "check_alternating_update", "check_bug_hunt", "check_discriminator_step",
+           "check_generator_step", "check_receptive_field", "discriminator_specs", "lesson_function",
+           "reference_discriminator_step", "reference_generator_step", "show_training_loop"]
 
 IMAGE_SHAPE = (6, 6, 1)
 NOISE_DIM = 3
@@ -45,11 +64,45 @@ _FROM_LOGITS = ("compute the loss from the logits: tf.nn.softplus(-l) is -log(si
 
 
 # ---------------------------------------------------------------------------------------------
-# Reference answers (the lesson shows them after the exercises)
+# Reference answers: the lesson's own exported solutions
 # ---------------------------------------------------------------------------------------------
+
+LESSON = "04_dcgan"
+
+
+@cache
+def _lesson() -> Any:
+    """The namespace of lesson 04's ``export`` cells (its solutions are there, between the solution markers)."""
+    from ..lessons import load_lesson_code
+
+    return load_lesson_code(LESSON)
+
+
+def lesson_function(name: str) -> Callable[..., Any]:
+    """A function defined in an ``export`` cell of 04_dcgan: the lesson's solution that the checks compare with.
+
+    Introduced in 04_dcgan.
+
+    Args:
+        name: the function's name, e.g. ``"discriminator_step"``.
+
+    Returns:
+        The function, from ``course_utils.lessons.load_lesson_code("04_dcgan")``.
+
+    Raises:
+        ValueError: if the lesson's export cells define no function of that name.
+    """
+    lesson = _lesson()
+    fn = lesson.get(name) if isinstance(lesson, dict) else getattr(lesson, name, None)
+    if not callable(fn):
+        raise ValueError(f"expected notebooks/{LESSON}.py to define {name!r} in a cell tagged 'export', found none")
+    return fn
+
 
 def reference_discriminator_step(discriminator: Any, d_optimizer: Any, real_images: Any, fake_images: Any) -> Any:
     """One discriminator update on binary cross-entropy from logits (real -> 1, fake -> 0); returns the loss.
+
+    This is the lesson's ``discriminator_step`` (exercise 1's solution, exported).
 
     Introduced in 04_dcgan.
 
@@ -62,20 +115,13 @@ def reference_discriminator_step(discriminator: Any, d_optimizer: Any, real_imag
     Returns:
         The loss ``mean(softplus(-real_logits)) + mean(softplus(fake_logits))`` as a scalar tensor.
     """
-    import tensorflow as tf
-
-    with tf.GradientTape() as tape:
-        real_logits = discriminator(real_images, training=True)
-        fake_logits = discriminator(fake_images, training=True)
-        # -log D(x) = softplus(-l) and -log(1 - D(G(z))) = softplus(l): stable for any logit
-        loss = tf.reduce_mean(tf.nn.softplus(-real_logits)) + tf.reduce_mean(tf.nn.softplus(fake_logits))
-    grads = tape.gradient(loss, discriminator.trainable_variables)
-    d_optimizer.apply_gradients(zip(grads, discriminator.trainable_variables))
-    return loss
+    return lesson_function("discriminator_step")(discriminator, d_optimizer, real_images, fake_images)
 
 
 def reference_generator_step(generator: Any, discriminator: Any, g_optimizer: Any, noise: Any) -> Any:
     """One generator update on the non-saturating loss ``mean(-log D(G(z)))``; returns the loss.
+
+    This is the lesson's ``generator_step`` (exercise 2's solution, exported).
 
     Introduced in 04_dcgan.
 
@@ -88,15 +134,7 @@ def reference_generator_step(generator: Any, discriminator: Any, g_optimizer: An
     Returns:
         The loss ``mean(softplus(-D(G(z))))`` as a scalar tensor.
     """
-    import tensorflow as tf
-
-    with tf.GradientTape() as tape:
-        fake_images = generator(noise, training=True)  # inside the tape, so the tape sees the generator run
-        fake_logits = discriminator(fake_images, training=True)
-        loss = tf.reduce_mean(tf.nn.softplus(-fake_logits))  # -log D(G(z)): label 1 for the fakes
-    grads = tape.gradient(loss, generator.trainable_variables)  # the generator's variables only
-    g_optimizer.apply_gradients(zip(grads, generator.trainable_variables))
-    return loss
+    return lesson_function("generator_step")(generator, discriminator, g_optimizer, noise)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,10 +213,6 @@ def _logits(discriminator: Any, images: np.ndarray) -> np.ndarray:
     return out
 
 
-def _softplus(x: np.ndarray) -> np.ndarray:
-    return np.logaddexp(0.0, x)
-
-
 # ---------------------------------------------------------------------------------------------
 # Shared verdicts
 # ---------------------------------------------------------------------------------------------
@@ -199,19 +233,7 @@ def _call_step(fn: Callable[..., Any], *args: Any, what: str, no_gradients: str,
         raise
 
 
-def _as_loss(value: Any, what: str) -> float:
-    if value is None:
-        raise ExerciseError(f"{what}: expected the loss (one number), got None. Did you forget `return loss`?")
-    if isinstance(value, tuple | list | dict):
-        raise ExerciseError(f"{what}: expected the loss alone (one number), got a {type(value).__name__} of "
-                            f"{len(value)} items")
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ExerciseError(f"{what}: expected the loss (one number), got {type(value).__name__}") from None
-    if arr.size != 1:
-        raise ExerciseError(f"{what}: expected the loss (one number, the batch mean), got an array of shape {arr.shape}")
-    return float(arr.reshape(()))
+_LOSS = "the loss (one number, the batch mean)"
 
 
 def _check_loss(got: float, expected: float, mistakes: dict[str, float], *, what: str, large_logits: bool) -> None:
@@ -223,9 +245,9 @@ def _check_loss(got: float, expected: float, mistakes: dict[str, float], *, what
         raise ExerciseError(f"{what}: expected the loss {expected:.6g}, got {got!r}. With logits this large, "
                             f"sigmoid(l) rounds to exactly 0 or 1 in float32 and the log of 0 is -infinity: "
                             f"{_FROM_LOGITS}.")
-    for mistake, value in mistakes.items():
-        if abs(value - expected) > 1e-4 * scale and abs(got - value) <= 1e-5 * max(1.0, abs(value)):
-            raise ExerciseError(f"{what}: expected the loss {expected:.6g}, got {got:.6g}: {mistake}.")
+    mistake = name_mistake([got], {text: [value] for text, value in mistakes.items()}, [expected], rtol=1e-5, atol=1e-5)
+    if mistake is not None:
+        raise ExerciseError(f"{what}: expected the loss {expected:.6g}, got {got:.6g}: {mistake}.")
     hint = ""
     if large_logits:
         hint = (" With logits this large, a loss computed from probabilities (a sigmoid, then a log, or "
@@ -302,10 +324,10 @@ def _discriminator_cases() -> list[tuple[str, list[np.ndarray], np.ndarray, np.n
 
 
 def _discriminator_mistakes(real: np.ndarray, fake: np.ndarray) -> dict[str, float]:
-    sp_real, sp_fake = _softplus(-real), _softplus(fake)
+    sp_real, sp_fake = softplus(-real), softplus(fake)
     return {
         "the labels are swapped: real images must get label 1 and generated ones label 0 (the discriminator's "
-        "loss is low when D(x) is near 1 on real images)": float(np.mean(_softplus(real)) + np.mean(_softplus(-fake))),
+        "loss is low when D(x) is near 1 on real images)": float(np.mean(softplus(real)) + np.mean(softplus(-fake))),
         "the sign is flipped: the discriminator minimizes -log D(x) - log(1 - D(G(z))), which is >= 0":
             -float(np.mean(sp_real) + np.mean(sp_fake)),
         "this is the article's loss, mean(log D(x)) on real images only; minimizing it drives D(x) to 0 on real "
@@ -322,6 +344,7 @@ def _discriminator_mistakes(real: np.ndarray, fake: np.ndarray) -> dict[str, flo
     }
 
 
+@exercise(1, "discriminator_step")
 def check_discriminator_step(fn: Callable[..., Any]) -> bool:
     """Check ``fn(discriminator, d_optimizer, real_images, fake_images) -> loss``: one discriminator update.
 
@@ -352,7 +375,7 @@ def check_discriminator_step(fn: Callable[..., Any]) -> bool:
                          no_gradients="compute the discriminator's logits and the loss inside the "
                                       "`with tf.GradientTape() as tape:` block, so that the tape records them.",
                          unknown_variable="apply d_optimizer to discriminator.trainable_variables only.")
-        got = _as_loss(got, what)
+        got = as_scalar(got, what, meaning=_LOSS)
         _check_loss(got, expected, _discriminator_mistakes(real_logits, fake_logits), what=what, large_logits=large)
         _check_training_flag(model, "discriminator", what)
         unchanged = all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
@@ -378,15 +401,16 @@ def _generator_cases() -> list[tuple[str, list[np.ndarray], list[np.ndarray], np
 def _generator_mistakes(logits: np.ndarray) -> dict[str, float]:
     return {
         "this is the minimax loss mean(log(1 - D(G(z)))), which saturates when the discriminator rejects the fakes; "
-        "use the non-saturating loss mean(-log D(G(z)))": -float(np.mean(_softplus(logits))),
+        "use the non-saturating loss mean(-log D(G(z)))": -float(np.mean(softplus(logits))),
         "the label is 0, the discriminator's label for fakes: the generator wants D to call its images real, so its "
-        "loss is binary cross-entropy with label 1, mean(-log D(G(z)))": float(np.mean(_softplus(logits))),
+        "loss is binary cross-entropy with label 1, mean(-log D(G(z)))": float(np.mean(softplus(logits))),
         "the sign is flipped: the article's L(G) = mean(log D(G(z))) is to be maximized, so the generator minimizes "
-        "its negative, mean(-log D(G(z)))": -float(np.mean(_softplus(-logits))),
-        "this is a sum over the batch; take the mean": float(np.sum(_softplus(-logits))),
+        "its negative, mean(-log D(G(z)))": -float(np.mean(softplus(-logits))),
+        "this is a sum over the batch; take the mean": float(np.sum(softplus(-logits))),
     }
 
 
+@exercise(2, "generator_step")
 def check_generator_step(fn: Callable[..., Any]) -> bool:
     """Check ``fn(generator, discriminator, g_optimizer, noise) -> loss``: one generator update.
 
@@ -421,7 +445,7 @@ def check_generator_step(fn: Callable[..., Any]) -> bool:
                                       "so every gradient with respect to generator.trainable_variables is None.",
                          unknown_variable="the generator step must update generator.trainable_variables only; the "
                                           "discriminator keeps its weights (it has its own optimizer and step).")
-        got = _as_loss(got, what)
+        got = as_scalar(got, what, meaning=_LOSS)
         _check_loss(got, expected, _generator_mistakes(logits), what=what, large_logits=large)
         if not all(np.array_equal(a, b) for a, b in zip(d_before, disc.get_weights())):
             raise ExerciseError(f"{what}: the discriminator's weights changed. The generator step must update "
@@ -438,15 +462,20 @@ def check_generator_step(fn: Callable[..., Any]) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-# Exercise 3: find the bug
+# Exercise 3: find the bugs
 # ---------------------------------------------------------------------------------------------
 
-BUGGY_TRAIN_STEP_SOURCE = '''\
-def make_train_step(generator, discriminator):
-    """Return train_step(real_images, noise): one discriminator update, then one generator update."""
-    d_optimizer = g_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
-
-    def train_step(real_images, noise):
+TRAINING_LOOP_SOURCE = """\
+def train(generator, discriminator, images_uint8, steps, batch_size=64, noise_dim=64):
+    \"\"\"Alternate one discriminator update and one generator update, `steps` times; return the losses.\"\"\"
+    real_all = tf.cast(images_uint8, tf.float32) / 255.0
+    d_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
+    g_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
+    noise = tf.random.normal([batch_size, noise_dim])
+    history = []
+    for step in range(steps):
+        idx = tf.random.uniform([batch_size], 0, batch_size, dtype=tf.int32)
+        real_images = tf.gather(real_all, idx)
         with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
             fake_images = generator(noise, training=True)
             real_logits = discriminator(real_images, training=True)
@@ -457,138 +486,379 @@ def make_train_step(generator, discriminator):
         g_grads = g_tape.gradient(g_loss, generator.trainable_variables)
         d_optimizer.apply_gradients(zip(d_grads, discriminator.trainable_variables))
         g_optimizer.apply_gradients(zip(g_grads, generator.trainable_variables))
-        return d_loss, g_loss
-
-    return train_step
-'''
-"""A DCGAN training step with exactly one wrong line (one optimizer shared by both networks, as in the article).
+        history.append((float(d_loss), float(g_loss)))
+    return history
+"""
+"""A DCGAN training loop that runs without an error and has exactly three wrong lines, none of them a defect of
+lesson 04's section 1 (the generator is the lesson's, ending in ``tanh``).
 
 Introduced in 04_dcgan."""
 
-_SOURCE_LINES = BUGGY_TRAIN_STEP_SOURCE.splitlines()
-_BUG_TEXT = "d_optimizer = g_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)"
-_BUG_LINE = next(i for i, line in enumerate(_SOURCE_LINES, 1) if line.strip() == _BUG_TEXT)
-_FIXED_TRAIN_STEP_SOURCE = BUGGY_TRAIN_STEP_SOURCE.replace(
-    _BUG_TEXT, "d_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)\n"
-               "    g_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)")
-
-_OPTIMIZER_HINT = ("Hint: count the optimizers. How many Adam objects does make_train_step create, and how many "
-                   "networks do they update? Keras 3 builds an optimizer's state (Adam's moments) for the variables "
-                   "of its first apply_gradients and refuses any others.")
+_LOOP_LINES = TRAINING_LOOP_SOURCE.splitlines()
 
 
-_ONLY_THE_WRONG_LINE = ("Change only the wrong line: one Adam(2e-4, beta_1=0.5) per network, each created once in "
-                        "make_train_step so that its moments carry over from step to step.")
+def _line_of(text: str) -> int:
+    return next(i for i, line in enumerate(_LOOP_LINES, 1) if line.strip().startswith(text))
 
 
-def _line_note(line: str) -> str:
-    """What is right about a correct line of the listing (a hint towards the wrong one)."""
+# What each wrong line does to training, said without pointing at the line.
+_BUG_SYMPTOMS = {
+    _line_of("real_all ="): "real and generated images differ in something that has nothing to do with digits: "
+                            "the generator ends in tanh, and the discriminator can win by looking at one property "
+                            "of the pixel values alone. What values can a real pixel take here, and a generated one?",
+    _line_of("noise ="): "the generator is fed the very same inputs at every step, so it can learn to draw at most "
+                         "batch_size images; noise sampled after training shows images it never trained on. "
+                         "Which values must be new at every step?",
+    _line_of("idx ="): "the discriminator only ever sees a small part of the dataset, so the generator is rewarded "
+                       "for copying those few images. Which images can the random indices reach?",
+}
+_BUG_LINES = frozenset(_BUG_SYMPTOMS)
+
+
+def _loop_line_note(line: str) -> str:
+    """Why a right line of the training loop is right."""
     text = line.strip()
-    if text.startswith("g_optimizer.apply_gradients"):
-        return ("this is where Keras 3 stops with 'Unknown variable ... This optimizer can only be called for the "
-                "variables it was originally built with', but the line itself is right: the generator's gradients go "
-                "to the generator's variables. The cause is elsewhere: which object is g_optimizer?")
-    if text.startswith("d_optimizer.apply_gradients"):
-        return "the discriminator's gradients go to the discriminator's variables, through d_optimizer."
-    if "GradientTape" in text:
-        return ("two tapes, one per network, both recording the forward pass: each network gets the gradients of its "
-                "own loss.")
-    if text.startswith(("d_grads", "g_grads")):
-        return "each loss is differentiated with respect to its own network's variables."
-    if text.startswith(("d_loss", "g_loss")):
-        return "these are the losses of exercises 1 and 2, computed stably from the logits."
-    if text.startswith("fake_images"):
-        return ("the images are made inside the tapes, once, and serve both losses: the generator's tape sees them "
-                "made.")
-    if "_logits =" in text:
-        return "the discriminator is called inside the tapes with training=True."
-    return "nothing is wrong here."
+    notes = (
+        (("def train", '"""'), "the signature and the docstring; nothing is computed there."),
+        (("d_optimizer =", "g_optimizer ="), "one Adam per network, each created once, before the loop, so that its "
+                                             "moments carry over from step to step."),
+        (("history", "return"), "bookkeeping: it records and returns the losses, it changes no weight."),
+        (("for step",), "the loop runs `steps` updates."),
+        (("real_images =",), "it gathers the images at the chosen indices: right for whatever indices it is given."),
+        (("with tf.GradientTape",), "two tapes, one per network, both recording the forward pass."),
+        (("fake_images =",), "the fakes are made inside the tapes, with training=True, so the generator's tape sees "
+                             "them made."),
+        (("real_logits =", "fake_logits ="), "the discriminator scores both batches inside the tapes, with "
+                                             "training=True."),
+        (("d_loss =",), "the discriminator's loss from logits: real -> 1, fake -> 0, the sum of two batch means."),
+        (("g_loss =",), "the non-saturating generator loss -log D(G(z)), from logits."),
+        (("d_grads =", "g_grads ="), "each loss is differentiated with respect to its own network's variables."),
+        (("d_optimizer.apply", "g_optimizer.apply"), "each optimizer applies its own network's gradients."),
+    )
+    for starts, note in notes:
+        if text.startswith(starts):
+            return note
+    return "nothing is wrong here."  # pragma: no cover - every line of the listing has a note
 
 
-def show_buggy_train_step() -> None:
-    """Print :data:`BUGGY_TRAIN_STEP_SOURCE` with line numbers, for the find-the-bug exercise.
+def show_training_loop() -> None:
+    """Print :data:`TRAINING_LOOP_SOURCE` with line numbers, for the find-the-bugs exercise.
 
     Introduced in 04_dcgan.
     """
-    width = len(str(len(_SOURCE_LINES)))
-    for i, line in enumerate(_SOURCE_LINES, 1):
+    width = len(str(len(_LOOP_LINES)))
+    for i, line in enumerate(_LOOP_LINES, 1):
         print(f"{i:>{width}} | {line}".rstrip())
 
 
-def _fixed_make_train_step() -> Callable[..., Any]:
-    import keras
-    import tensorflow as tf
+@exercise(3, "find_the_bugs")
+def check_bug_hunt(find_the_bugs: Callable[[], Any]) -> bool:
+    """Check ``find_the_bugs()`` -> the numbers (1-based) of the three wrong lines of :data:`TRAINING_LOOP_SOURCE`.
 
-    namespace: dict[str, Any] = {"keras": keras, "tf": tf}
-    exec(compile(_FIXED_TRAIN_STEP_SOURCE, "<fixed make_train_step>", "exec"), namespace)
-    return namespace["make_train_step"]
+    A wrong answer is told, for each line it names that is right, why that line is right, and, for each wrong
+    line it misses, what that line does to training, never which line it is.
+
+    Introduced in 04_dcgan.
+
+    Returns:
+        True when the answer names exactly the three wrong lines.
+
+    Raises:
+        ExerciseError: on anything else (more or fewer than three lines, a number outside the listing, right lines
+            named as wrong, wrong lines missed).
+    """
+    what = "find_the_bugs()"
+    got = call_safely(find_the_bugs, what=what)
+    if isinstance(got, numbers.Integral) and not isinstance(got, bool):
+        raise ExerciseError(f"{what}: expected the numbers of all three wrong lines (a set or list of ints), got one "
+                            f"number, {got!r}")
+    if isinstance(got, str | bytes) or not isinstance(got, set | frozenset | list | tuple):
+        raise ExerciseError(f"{what}: expected a set or list of line numbers, got {type(got).__name__} {got!r}")
+    bad = [x for x in got if isinstance(x, bool) or not isinstance(x, numbers.Integral)]
+    if bad:
+        raise ExerciseError(f"{what}: expected line numbers (ints), got {bad!r}")
+    lines = {int(x) for x in got}
+    n = len(_LOOP_LINES)
+    outside = sorted(x for x in lines if not 1 <= x <= n)
+    if outside:
+        raise ExerciseError(f"{what}: line(s) {outside} are not in the listing, which has lines 1 to {n} "
+                            "(show_training_loop() prints them with their numbers)")
+    if len(lines) > len(_BUG_LINES):
+        raise ExerciseError(f"{what}: you named {len(lines)} lines; exactly {len(_BUG_LINES)} are wrong. Name only "
+                            "those you can say what is wrong with.")
+    if lines == _BUG_LINES:
+        return passed(f"find the bugs (lines {', '.join(map(str, sorted(_BUG_LINES)))})")
+    found = lines & _BUG_LINES
+    parts = [f"{len(found)} of your {len(lines)} line(s) are wrong lines; {len(_BUG_LINES)} are to be found."]
+    for x in sorted(lines - _BUG_LINES):
+        line = _LOOP_LINES[x - 1]
+        parts.append(f"Line {x} ({line.strip()}) is right: {_loop_line_note(line)}")
+    missed = [_BUG_SYMPTOMS[x] for x in sorted(_BUG_LINES - lines)]
+    parts += [f"Still to find: a line where {symptom}" for symptom in missed]
+    raise ExerciseError(f"{what}: " + " ".join(parts))
 
 
-def _check_fixed_step(make_train_step: Callable[..., Any]) -> None:
-    """Run the learner's fixed ``make_train_step`` for two steps next to the fixed listing, on twin networks."""
-    rng = np.random.default_rng(1806)
-    g_weights, d_weights = _generator_weights(rng), _discriminator_weights(rng)
-    batches = [(rng.normal(0.0, 1.0, (4, *IMAGE_SHAPE)).astype(np.float32),
-                rng.normal(0.0, 1.0, (4, NOISE_DIM)).astype(np.float32)) for _ in range(2)]
-    ref_gen, ref_disc = _tiny_generator(g_weights), _tiny_discriminator(d_weights)
-    gen, disc = _tiny_generator(g_weights), _tiny_discriminator(d_weights)
-    ref_step = _fixed_make_train_step()(ref_gen, ref_disc)
-    what = "make_train_step(generator, discriminator)"
-    step = call_safely(make_train_step, gen, disc, what=what)
-    if not callable(step):
-        raise ExerciseError(f"{what}: expected it to return the function train_step, got {type(step).__name__}")
-    for i, (real, noise) in enumerate(batches, 1):
-        what = f"train_step(real_images, noise), step {i} of 2, with your fixed make_train_step"
-        got = _call_step(step, real, noise, what=what,
-                         no_gradients="keep the forward pass inside the two GradientTapes, as in the listing.",
-                         unknown_variable="an optimizer is still shared by the two networks: give each network its "
-                                          "own Adam, created once in make_train_step.")
-        want = ref_step(real, noise)
-        if not isinstance(got, tuple | list) or len(got) != 2:
-            raise ExerciseError(f"{what}: expected (d_loss, g_loss), as in the listing, got {type(got).__name__}")
-        for name, g, w in zip(("d_loss", "g_loss"), got, want):
-            try:
-                check_close(_as_loss(g, f"{what}: {name}"), float(w), what=f"{what}: {name}", rtol=1e-5, atol=1e-5)
-            except ExerciseError as err:
-                raise ExerciseError(f"{err} {_ONLY_THE_WRONG_LINE}") from None
-    for network, model, ref in (("discriminator", disc, ref_disc), ("generator", gen, ref_gen)):
-        for name, got_w, want_w in zip([getattr(v, "path", v.name) for v in model.weights], model.get_weights(),
-                                       ref.get_weights()):
-            if not np.allclose(got_w, want_w, rtol=0.0, atol=1e-6):
-                raise ExerciseError(f"after two calls of train_step, the {network}'s variable {name} differs from the fixed "
-                                    f"listing's (largest difference {float(np.max(np.abs(got_w - want_w))):.3g}). "
-                                    f"{_ONLY_THE_WRONG_LINE}")
+# ---------------------------------------------------------------------------------------------
+# Exercise 4: k discriminator steps, then one generator step
+# ---------------------------------------------------------------------------------------------
+
+class _Recorder:
+    """Instrumented arguments for ``alternating_update``: it records every batch drawn and every step taken."""
+
+    def __init__(self, g_weights: list[np.ndarray], d_weights: list[np.ndarray], batches: list[np.ndarray],
+                 seed: int) -> None:
+        import tensorflow as tf
+
+        self.generator, self.discriminator = _tiny_generator(g_weights), _tiny_discriminator(d_weights)
+        self.g_opt, self.d_opt = _adam(self.generator), _adam(self.discriminator)
+        self.batches, self.rng = batches, np.random.default_rng(seed)
+        self.events: list[tuple[Any, ...]] = []
+        self.noises: list[np.ndarray] = []
+        self._tf = tf
+
+    def real_batches(self) -> Any:
+        for i, batch in enumerate(self.batches):
+            self.events.append(("real", i))
+            yield self._tf.constant(batch)
+
+    def sample_noise(self, n: Any) -> Any:
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or int(n) < 1:
+            raise ValueError(f"sample_noise(n) expects a number of noise vectors (an int >= 1), got {n!r}")
+        noise = self.rng.normal(0.0, 1.0, (int(n), NOISE_DIM)).astype(np.float32)
+        self.noises.append(noise)
+        self.events.append(("noise", len(self.noises) - 1, int(n)))
+        return self._tf.constant(noise)
+
+    def _which_batch(self, x: Any) -> int | None:
+        arr = np.asarray(x)
+        return next((i for i, b in enumerate(self.batches) if b.shape == arr.shape and np.array_equal(b, arr)), None)
+
+    def _which_noise_made(self, fake: Any) -> int | None:
+        arr = np.asarray(fake)
+        for i, noise in enumerate(self.noises):
+            made = np.asarray(self.generator(noise, training=True))
+            if made.shape == arr.shape and np.allclose(made, arr, atol=1e-6):
+                return i
+        return None
+
+    def d_step(self, real_images: Any, fake_images: Any) -> Any:
+        self.events.append(("d_step", self._which_batch(real_images), self._which_noise_made(fake_images),
+                            int(np.shape(real_images)[0]), int(np.shape(fake_images)[0])))
+        self.generator.get_layer("probe").seen.clear()
+        return reference_discriminator_step(self.discriminator, self.d_opt, real_images, fake_images)
+
+    def g_step(self, noise: Any) -> Any:
+        arr = np.asarray(noise)
+        which = next((i for i, z in enumerate(self.noises) if z.shape == arr.shape and np.array_equal(z, arr)), None)
+        self.events.append(("g_step", which))
+        loss = reference_generator_step(self.generator, self.discriminator, self.g_opt, noise)
+        self.generator.get_layer("probe").seen.clear()
+        return loss
 
 
-def check_bug_answer(line_number: int, fixed_step_fn: Callable[..., Any] | None = None) -> bool:
-    """Check the number (1-based) of the wrong line of :data:`BUGGY_TRAIN_STEP_SOURCE`, and optionally a fix.
+def _alternating_cases(hidden: bool) -> list[tuple[int, int, int]]:
+    """(k, batch size, seed) per case."""
+    return [(1, 5, 11), (4, 2, 12)] if hidden else [(3, 4, 7), (2, 3, 8)]
+
+
+def _steps(events: list[tuple[Any, ...]], kind: str) -> list[tuple[Any, ...]]:
+    return [e for e in events if e[0] == kind]
+
+
+def _judge_alternating(events: list[tuple[Any, ...]], k: int, m: int, what: str) -> None:
+    """Name the first way the learner's sequence of draws and steps differs from k D steps, then one G step."""
+    d_steps, g_steps = _steps(events, "d_step"), _steps(events, "g_step")
+    if len(d_steps) != k:
+        raise ExerciseError(f"{what}: expected {k} discriminator steps (one per value of k), got {len(d_steps)}")
+    if len(g_steps) != 1:
+        raise ExerciseError(f"{what}: expected one generator step after the {k} discriminator steps, got "
+                            f"{len(g_steps)}: the generator moves once per call, after the discriminator has caught up")
+    if events.index(g_steps[0]) < events.index(d_steps[-1]):
+        raise ExerciseError(f"{what}: the generator's step came before a discriminator step. Goodfellow et al.'s "
+                            "algorithm 1 updates the discriminator k times, then the generator once.")
+    used_batches, used_noise = [], []
+    for i, (_, batch, noise, n_real, n_fake) in enumerate(d_steps, 1):
+        if batch is None:
+            raise ExerciseError(f"{what}: discriminator step {i} was not given a batch from real_batches as it came: "
+                                "pass next(real_batches) unchanged")
+        if batch in used_batches:
+            raise ExerciseError(f"{what}: discriminator step {i} was given the same real batch as step "
+                                f"{used_batches.index(batch) + 1}: each step takes the next batch, next(real_batches)")
+        if noise is None:
+            raise ExerciseError(f"{what}: the fake images of discriminator step {i} are not generator(noise, "
+                                "training=True) of noise drawn with sample_noise")
+        if noise in used_noise:
+            raise ExerciseError(f"{what}: discriminator step {i} was shown the same fakes as step "
+                                f"{used_noise.index(noise) + 1}: draw fresh noise for every discriminator step")
+        if n_fake != n_real:
+            raise ExerciseError(f"{what}: discriminator step {i} got {n_real} real and {n_fake} fake images: draw as "
+                                "many noise vectors as there are real images in the batch, sample_noise(len(real))")
+        used_batches.append(batch)
+        used_noise.append(noise)
+    g_noise = g_steps[0][1]
+    if g_noise is None:
+        raise ExerciseError(f"{what}: the generator step was not given noise drawn with sample_noise")
+    if g_noise in used_noise:
+        raise ExerciseError(f"{what}: the generator step reused the noise of discriminator step "
+                            f"{used_noise.index(g_noise) + 1}: draw fresh noise for the generator's step too")
+    sizes = [e[2] for e in events if e[0] == "noise" and e[1] == g_noise]
+    if sizes and sizes[0] != m:
+        raise ExerciseError(f"{what}: the generator step was given {sizes[0]} noise vectors; use a batch as large "
+                            f"as the real batches ({m})")
+
+
+@exercise(4, "alternating_update")
+def check_alternating_update(fn: Callable[..., Any], *, hidden: bool = False) -> bool:
+    """Check ``fn(generator, d_step, g_step, real_batches, sample_noise, k) -> (d_losses, g_loss)``.
+
+    Expected: ``k`` times, the next real batch, fresh noise for as many images, ``d_step(real, fakes)`` on the
+    generator's images of that noise (``training=True``); then fresh noise and one ``g_step(noise)``; the ``k``
+    discriminator losses (a list) and the generator's loss returned. The check hands in recording versions of
+    ``d_step``, ``g_step``, ``real_batches`` and ``sample_noise`` (on tiny networks), compares the learner's
+    sequence with the lesson's ``alternating_update`` and names the first difference.
 
     Introduced in 04_dcgan.
 
     Args:
-        line_number: the line that holds the bug, as numbered by :func:`show_buggy_train_step`.
-        fixed_step_fn: optionally, the learner's corrected ``make_train_step(generator, discriminator)``; it is run
-            for two steps on tiny networks next to the corrected listing and must match it.
+        fn: the learner's function.
+        hidden: use the grading cases instead of the visible ones.
 
     Returns:
-        True when the line (and the fix, if given) is right.
+        True when every case passes.
 
     Raises:
-        ExerciseError: on a wrong line (with a hint that says what that line does right), on a value that is not a
-            line number, or on a fix that fails or computes something else.
+        ExerciseError: naming the case and the mistake (the steps in the wrong order or number, a real batch or
+            noise used twice, fakes not made from fresh noise, losses not returned, ...).
     """
-    if isinstance(line_number, bool) or not isinstance(line_number, numbers.Integral):
-        raise ExerciseError(f"expected a line number (an int), got {type(line_number).__name__} {line_number!r}")
-    line_number = int(line_number)
-    n = len(_SOURCE_LINES)
-    if not 1 <= line_number <= n:
-        raise ExerciseError(f"line {line_number} is not in the listing, which has lines 1 to {n} "
-                            "(show_buggy_train_step() prints them with their numbers)")
-    if line_number != _BUG_LINE:
-        line = _SOURCE_LINES[line_number - 1]
-        shown = f" ({line.strip()})" if line.strip() else " (an empty line)"
-        raise ExerciseError(f"line {line_number}{shown} is not the bug: {_line_note(line)} {_OPTIMIZER_HINT}")
-    if fixed_step_fn is not None:
-        _check_fixed_step(fixed_step_fn)
-        return passed(f"find the bug (line {_BUG_LINE}) and the fixed make_train_step")
-    return passed(f"find the bug (line {_BUG_LINE})")
+    reference = lesson_function("alternating_update")
+    for k, m, seed in _alternating_cases(hidden):
+        rng = np.random.default_rng(seed)
+        g_weights, d_weights = _generator_weights(rng), _discriminator_weights(rng)
+        batches = [rng.normal(0.0, 1.0, (m, *IMAGE_SHAPE)).astype(np.float32) for _ in range(k + 2)]
+        what = f"alternating_update(k={k}, real batches of {m} images)"
+        ref, rec = _Recorder(g_weights, d_weights, batches, seed), _Recorder(g_weights, d_weights, batches, seed)
+        want = reference(ref.generator, ref.d_step, ref.g_step, ref.real_batches(), ref.sample_noise, k)
+        _judge_alternating(ref.events, k, m, "the lesson's alternating_update")  # guards the reference itself
+        got = call_safely(fn, rec.generator, rec.d_step, rec.g_step, rec.real_batches(), rec.sample_noise, k,
+                          what=what)
+        _judge_alternating(rec.events, k, m, what)
+        if not isinstance(got, tuple | list) or len(got) != 2:
+            raise ExerciseError(f"{what}: expected (d_losses, g_loss), got {type(got).__name__}")
+        d_losses, g_loss = got
+        if not isinstance(d_losses, tuple | list) or len(d_losses) != k:
+            size = f" of {len(d_losses)}" if isinstance(d_losses, tuple | list) else ""
+            raise ExerciseError(f"{what}: expected d_losses to be a list of the {k} discriminator losses, got "
+                                f"{type(d_losses).__name__}{size}")
+        for i, (g, w) in enumerate(zip(d_losses, want[0]), 1):
+            check_close(as_scalar(g, f"{what}: d_losses[{i - 1}]", meaning=_LOSS), float(w),
+                        what=f"{what}: d_losses[{i - 1}] (the loss d_step returned at step {i})", rtol=1e-5, atol=1e-6)
+        check_close(as_scalar(g_loss, f"{what}: g_loss", meaning=_LOSS), float(want[1]),
+                    what=f"{what}: g_loss (the loss g_step returned)", rtol=1e-5, atol=1e-6)
+        for network, model, ref_model in (("discriminator", rec.discriminator, ref.discriminator),
+                                          ("generator", rec.generator, ref.generator)):
+            for got_w, want_w in zip(model.get_weights(), ref_model.get_weights()):
+                if not np.allclose(got_w, want_w, atol=1e-6):
+                    raise ExerciseError(f"{what}: the {network}'s weights differ from k discriminator steps and one "
+                                        "generator step taken with d_step and g_step: update through them only")
+    return passed("alternating_update")
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercise 5: the receptive field of the lesson's discriminator
+# ---------------------------------------------------------------------------------------------
+
+def _field(specs: Sequence[tuple[int, ...]], *, jump_first: bool = False, dilation: bool = True,
+           accumulate: bool = True, minus_one: bool = True) -> tuple[int, int]:
+    """The receptive-field recurrence of lesson 02 (section 9), or one of its usual slips."""
+    r, j = 1, 1
+    for spec in specs:
+        k, s, d = (*spec, 1)[:3]
+        d = d if dilation else 1
+        if jump_first:
+            j *= s
+        r += d * (k - (1 if minus_one else 0)) * (j if accumulate else 1)
+        if not jump_first:
+            j *= s
+    return r, j
+
+
+_FIELD_MISTAKES = {
+    "the jump is missing: a layer's kernel spans d*(k-1) of *its input's* pixels, which are j_(l-1) input pixels "
+    "apart, so multiply by the product of the strides before it": {"accumulate": False},
+    "the jump is updated too early: layer l's kernel is spread over j_(l-1), the product of the strides *before* it; "
+    "its own stride only matters for the layers after it": {"jump_first": True},
+    "the dilation is ignored: a dilated kernel spans d*(k-1)+1 pixels": {"dilation": False},
+    "each layer adds d*(k-1)*j pixels, not d*k*j: a 1x1 kernel adds nothing": {"minus_one": False},
+}
+
+_FORBIDDEN_FIELD = {name: "course_utils.receptive_field is what you are rebuilding; apply the recurrence of lesson "
+                    "02, section 9 yourself" for name in ("receptive_field", "receptive_fields", "from_keras",
+                                                          "LayerSpec")}
+
+
+def discriminator_specs() -> list[tuple[int, int, int]]:
+    """``(kernel, stride, dilation)`` of each convolution of the lesson's ``build_discriminator()``, in order.
+
+    Introduced in 04_dcgan.
+    """
+    import keras
+
+    model = lesson_function("build_discriminator")()
+    return [(int(layer.kernel_size[0]), int(layer.strides[0]), int(layer.dilation_rate[0]))
+            for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+
+
+def _field_cases(hidden: bool) -> list[tuple[str, list[tuple[int, ...]]]]:
+    if hidden:
+        return [("a 5x5 convolution alone", [(5, 1)]), ("three 2x2 stride-2 poolings", [(2, 2)] * 3),
+                ("conv 3/1, conv 3/2 dilated 2, conv 1/1, conv 4/2", [(3, 1), (3, 2, 2), (1, 1), (4, 2)])]
+    return [("one 3x3 convolution", [(3, 1)]), ("two 3x3 convolutions", [(3, 1), (3, 1)]),
+            ("a 2x2 stride-2 pooling, then a 3x3 convolution", [(2, 2), (3, 1)]),
+            ("conv 3/2, then conv 3/1 dilated 2", [(3, 2, 1), (3, 1, 2)]),
+            ("conv 5/1, conv 3/2, pool 2/2, conv 3/1", [(5, 1), (3, 2), (2, 2), (3, 1)])]
+
+
+@exercise(5, "receptive_field_size")
+def check_receptive_field(fn: Callable[..., Any], *, hidden: bool = False) -> bool:
+    """Check ``fn(layers) -> (size, jump)`` on layer stacks and on the lesson's discriminator.
+
+    ``layers`` is a list of ``(kernel, stride)`` or ``(kernel, stride, dilation)`` tuples, input side first;
+    ``size`` is the receptive field of one output unit along one axis, ``jump`` the distance in input pixels
+    between neighbouring output units (lesson 02, section 9).
+
+    Introduced in 04_dcgan.
+
+    Args:
+        fn: the learner's function.
+        hidden: use the grading cases instead of the visible ones.
+
+    Returns:
+        True when every case passes.
+
+    Raises:
+        ExerciseError: naming the stack, the expected and received pair, and the slip when it is a known one (the
+            jump forgotten or updated too early, the dilation ignored, k instead of k - 1).
+    """
+    forbid_calls(fn, _FORBIDDEN_FIELD, what="receptive_field_size")
+    cases = [*_field_cases(hidden), ("the lesson's build_discriminator() (its three Conv2D layers)",
+                                      discriminator_specs())]
+    answers, expected, whats = [], [], []
+    for case, specs in cases:
+        what = f"receptive_field_size({case}: {specs})"
+        got = call_safely(fn, [tuple(s) for s in specs], what=what)
+        if not isinstance(got, tuple | list) or len(got) != 2 or any(
+                isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in got):
+            raise ExerciseError(f"{what}: expected (size, jump), two ints, got {got!r}")
+        answers.append(tuple(int(v) for v in got))
+        expected.append(_field(specs))
+        whats.append(what)
+    mistakes = {text: [_field(specs, **slip) for _, specs in cases] for text, slip in _FIELD_MISTAKES.items()}
+    for what, got, want in zip(whats, answers, expected):
+        if got != want:
+            mistake = name_mistake(answers, mistakes, expected, rtol=0.0, atol=0.0)
+            hint = f" Hint: {mistake}." if mistake else ""
+            raise ExerciseError(f"{what}: expected (size, jump) = {want}, got {got}.{hint}")
+    size, jump = expected[-1]
+    print(f"Each unit of the discriminator's last convolution sees {size}x{size} of the 28x28 input pixels; "
+          f"neighbouring units are {jump} pixels apart.")
+    return passed("receptive_field_size")

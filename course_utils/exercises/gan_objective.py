@@ -21,12 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..checks import ExerciseError, call_safely, check_close, passed
-
-
-def _softplus(x: np.ndarray) -> np.ndarray:
-    """log(1 + exp(x)), stable for any x."""
-    return np.logaddexp(0.0, x)
+from ..checks import ExerciseError, as_scalar, call_safely, check_close, exercise, passed, softplus
 
 
 def reference_discriminator_loss(real_logits: np.ndarray, fake_logits: np.ndarray) -> float:
@@ -34,8 +29,8 @@ def reference_discriminator_loss(real_logits: np.ndarray, fake_logits: np.ndarra
 
     Introduced in 01_gan_objective.
     """
-    return float(np.mean(_softplus(-np.asarray(real_logits, np.float64)))
-                 + np.mean(_softplus(np.asarray(fake_logits, np.float64))))
+    return float(np.mean(softplus(-np.asarray(real_logits, np.float64)))
+                 + np.mean(softplus(np.asarray(fake_logits, np.float64))))
 
 
 def reference_generator_loss_minimax(fake_logits: np.ndarray) -> float:
@@ -43,7 +38,7 @@ def reference_generator_loss_minimax(fake_logits: np.ndarray) -> float:
 
     Introduced in 01_gan_objective.
     """
-    return float(-np.mean(_softplus(np.asarray(fake_logits, np.float64))))
+    return float(-np.mean(softplus(np.asarray(fake_logits, np.float64))))
 
 
 def reference_generator_loss_non_saturating(fake_logits: np.ndarray) -> float:
@@ -51,7 +46,7 @@ def reference_generator_loss_non_saturating(fake_logits: np.ndarray) -> float:
 
     Introduced in 01_gan_objective.
     """
-    return float(np.mean(_softplus(-np.asarray(fake_logits, np.float64))))
+    return float(np.mean(softplus(-np.asarray(fake_logits, np.float64))))
 
 
 def reference_optimal_discriminator(log_p_data: np.ndarray, log_p_g: np.ndarray) -> np.ndarray:
@@ -63,8 +58,14 @@ def reference_optimal_discriminator(log_p_data: np.ndarray, log_p_g: np.ndarray)
     return np.exp(-np.logaddexp(0.0, -diff))
 
 
-def _logit_cases() -> list[tuple[str, np.ndarray, np.ndarray]]:
+def _logit_cases(hidden: bool = False) -> list[tuple[str, np.ndarray, np.ndarray]]:
     rng = np.random.default_rng(2014)
+    if hidden:
+        rng = np.random.default_rng(1406)
+        return [
+            ("7 real and 2 fake logits", rng.normal(1, 3, 7), rng.normal(-1, 3, 2)),
+            ("logits of size 500", np.array([500.0, -500.0, 0.0]), np.array([-500.0, 2.0, 500.0, 7.0])),
+        ]
     return [
         ("moderate logits, 5 real and 3 fake", rng.normal(0, 2, 5), rng.normal(0, 2, 3)),
         ("a confident discriminator, 4 real and 6 fake", rng.normal(6, 1, 4), rng.normal(-6, 1, 6)),
@@ -74,23 +75,18 @@ def _logit_cases() -> list[tuple[str, np.ndarray, np.ndarray]]:
     ]
 
 
-def _as_scalar(value: object, what: str) -> float:
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ExerciseError(f"{what}: expected one number (the batch mean), got {type(value).__name__}") from None
-    if arr.size != 1:
-        raise ExerciseError(f"{what}: expected one number (the batch mean), got an array of shape {arr.shape}")
-    return float(arr.reshape(()))
+_MEAN = "one number (the batch mean)"
 
 
-def check_discriminator_loss(fn: Callable[[np.ndarray, np.ndarray], float]) -> bool:
+@exercise(1, "discriminator_loss_np")
+def check_discriminator_loss(fn: Callable[[np.ndarray, np.ndarray], float], *, hidden: bool = False) -> bool:
     """Check ``fn(real_logits, fake_logits)`` against ``mean(-log D(x)) + mean(-log(1 - D(G(z))))``.
 
     Introduced in 01_gan_objective.
 
     Args:
         fn: the learner's discriminator loss; takes two 1-D arrays of logits (they may differ in length).
+        hidden: use the grading cases instead of the visible ones.
 
     Returns:
         True when every case passes.
@@ -99,15 +95,17 @@ def check_discriminator_loss(fn: Callable[[np.ndarray, np.ndarray], float]) -> b
         ExerciseError: on the first case that fails (wrong sign, swapped labels, sum instead of mean,
             an unstable ``log(sigmoid)`` giving inf/NaN, ...).
     """
-    for case, real, fake in _logit_cases():
+    for case, real, fake in _logit_cases(hidden):
         what = f"discriminator_loss({case})"
         got = call_safely(fn, real.copy(), fake.copy(), what=what)
-        check_close(_as_scalar(got, what), reference_discriminator_loss(real, fake), what=what, rtol=1e-5, atol=1e-5)
+        check_close(as_scalar(got, what, meaning=_MEAN), reference_discriminator_loss(real, fake), what=what,
+                    rtol=1e-5, atol=1e-5)
     return passed("discriminator_loss")
 
 
+@exercise(2, "generator_loss_minimax_np / generator_loss_non_saturating_np")
 def check_generator_losses(minimax_fn: Callable[[np.ndarray], float],
-                           non_saturating_fn: Callable[[np.ndarray], float]) -> bool:
+                           non_saturating_fn: Callable[[np.ndarray], float], *, hidden: bool = False) -> bool:
     """Check both generator losses: ``mean(log(1 - D(G(z))))`` and ``mean(-log D(G(z)))``.
 
     Introduced in 01_gan_objective.
@@ -115,6 +113,7 @@ def check_generator_losses(minimax_fn: Callable[[np.ndarray], float],
     Args:
         minimax_fn: the learner's ``generator_loss_minimax(fake_logits)``.
         non_saturating_fn: the learner's ``generator_loss_non_saturating(fake_logits)``.
+        hidden: use the grading cases instead of the visible ones.
 
     Returns:
         True when every case passes.
@@ -122,22 +121,23 @@ def check_generator_losses(minimax_fn: Callable[[np.ndarray], float],
     Raises:
         ExerciseError: on the first case that fails.
     """
-    for case, _, fake in _logit_cases():
+    for case, _, fake in _logit_cases(hidden):
         what = f"generator_loss_minimax({case}, fake logits only)"
         got = call_safely(minimax_fn, fake.copy(), what=what)
         expected = reference_generator_loss_minimax(fake)
-        got = _as_scalar(got, what)
+        got = as_scalar(got, what, meaning=_MEAN)
         if np.isfinite(got) and abs(got + expected) < 1e-5 * max(1.0, abs(expected)) and abs(expected) > 1e-3:
             raise ExerciseError(f"{what}: expected {expected:.6g}, got {got:.6g}: the sign is flipped. The minimax "
                                 "generator *minimizes* log(1 - D(G(z))), which is <= 0.")
         check_close(got, expected, what=what, rtol=1e-5, atol=1e-5)
         what = f"generator_loss_non_saturating({case}, fake logits only)"
         got = call_safely(non_saturating_fn, fake.copy(), what=what)
-        check_close(_as_scalar(got, what), reference_generator_loss_non_saturating(fake), what=what,
+        check_close(as_scalar(got, what, meaning=_MEAN), reference_generator_loss_non_saturating(fake), what=what,
                     rtol=1e-5, atol=1e-5)
     return passed("generator_loss_minimax and generator_loss_non_saturating")
 
 
+@exercise(3, "optimal_discriminator_from_log_densities")
 def check_optimal_discriminator(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> bool:
     """Check ``fn(log_p_data, log_p_g)`` against ``D*(x) = p_data(x) / (p_data(x) + p_g(x))``, element-wise.
 

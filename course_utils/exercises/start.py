@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import ExerciseError, call_safely, check_close, passed
+from ..checks import ExerciseError, call_safely, check_close, exercise, passed
 
 
+@exercise(1, "class_counts")
 def check_class_counts(fn) -> bool:
     """Check ``fn(labels) -> counts``: how many images of each digit 0..9 (length-10 integer array).
 
@@ -23,13 +24,15 @@ def check_class_counts(fn) -> bool:
     return passed("class counts")
 
 
+@exercise(2, "to_tanh_range")
 def check_scale_to_tanh_range(fn) -> bool:
     """Check ``fn(images_uint8) -> float32`` images in [-1, 1] (0 -> -1, 255 -> 1), the range of ``tanh``.
 
     Introduced in 00_start_here.
     """
     x = np.array([[[0, 51, 102], [153, 204, 255]]], dtype=np.uint8)
-    got = np.asarray(call_safely(fn, x.copy(), what="scaling a 1x2x3 uint8 image"))
+    got = call_safely(fn, x.copy(), what="scaling a 1x2x3 uint8 image")
+    got = np.asarray(got)
     if got.dtype != np.float32:
         raise ExerciseError(f"expected float32 (what Keras layers use), got {got.dtype}")
     check_close(got.reshape(x.shape), x.astype(np.float64) / 127.5 - 1.0,
