@@ -107,7 +107,8 @@ print(f"profile: {profiles.get_profile()}, denoiser epochs in this lesson: {EPOC
 #
 # The lessons train on MNIST: 70,000 handwritten digits, 28×28 pixels, grey levels 0–255
 # (LeCun, Cortes and Burges; licence CC BY-SA 3.0). `load_mnist()` downloads it once through
-# `keras.utils.get_file` with its SHA-256 checksum and caches it; offline it falls back to the bundled subset.
+# a bounded download (a time limit in all and a size cap) checked against its SHA-256, and caches it; offline it
+# falls back to the bundled subset.
 
 # %%
 mnist = data.load_mnist()
