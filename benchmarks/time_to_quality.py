@@ -725,7 +725,7 @@ def markdown_table(paths: Sequence[Path] | None = None) -> str:
         recipe = course.get("recipe", {})
         lines.append(
             f"| {configuration_label(rec)}; {rec['created_utc'][:10]}, {rec['budget_s']:g} s per recipe "
-            f"([JSON]({Path(path).relative_to(REPO_ROOT).as_posix()})) "
+            f"([JSON](/{Path(path).relative_to(REPO_ROOT).as_posix()})) "
             f"| {recipe.get('batch_size')}, {recipe.get('learning_rate'):g} "
             f"| {_fmt(course['ms_per_step'])} "
             f"| {_fmt(t10['first_point_s'], '.0f', ' s') if t10['first_point_s'] is not None else 'not reached'} "
