@@ -710,6 +710,14 @@ def configuration_label(record: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _link(path: Path) -> str:
+    """A link from the repository root for a committed record; the plain path for any other file."""
+    try:
+        return "/" + path.resolve().relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
 def markdown_table(paths: Sequence[Path] | None = None) -> str:
     """The README table, one row per committed record (configuration), generated from the JSON files."""
     paths = sorted(FIGURES.glob("*/time_to_quality.json")) if not paths else list(paths)
@@ -725,7 +733,7 @@ def markdown_table(paths: Sequence[Path] | None = None) -> str:
         recipe = course.get("recipe", {})
         lines.append(
             f"| {configuration_label(rec)}; {rec['created_utc'][:10]}, {rec['budget_s']:g} s per recipe "
-            f"([JSON](/{Path(path).relative_to(REPO_ROOT).as_posix()})) "
+            f"([JSON]({_link(Path(path))})) "
             f"| {recipe.get('batch_size')}, {recipe.get('learning_rate'):g} "
             f"| {_fmt(course['ms_per_step'])} "
             f"| {_fmt(t10['first_point_s'], '.0f', ' s') if t10['first_point_s'] is not None else 'not reached'} "
