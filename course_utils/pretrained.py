@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import data
+from . import atomic, data
 
 SCHEMA = "trained_model/1"
 DCGAN_GENERATOR = "dcgan_generator"
@@ -118,20 +117,10 @@ def save_trained_generator(generator, record: dict[str, Any], name: str = DCGAN_
     directory = Path(directory) if directory is not None else data.data_dir()
     directory.mkdir(parents=True, exist_ok=True)
     weights = directory / f"{name}.weights.h5"
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".tmp-{name}-", suffix=".weights.h5")
-    os.close(fd)
-    try:
+    with atomic.atomic_path(weights, suffix=".weights.h5") as tmp:  # Keras insists on the suffix
         generator.save_weights(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, weights)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     full = {"schema": SCHEMA, "name": name, "file": weights.name, "sha256": data.sha256_of(weights),
             "params": int(generator.count_params()), **{k: v for k, v in record.items() if k not in
                                                         ("schema", "name", "file", "sha256", "params")}}
-    out = directory / f"{name}.json"
-    tmp_json = out.with_name(f".tmp-{out.name}")
-    tmp_json.write_text(json.dumps(full, indent=1) + "\n")
-    os.replace(tmp_json, out)
+    out = atomic.write_text(directory / f"{name}.json", json.dumps(full, indent=1) + "\n")
     return weights, out
