@@ -132,8 +132,7 @@ def main(argv=None) -> dict:
         print(f"{results[-1]['step_ms']:8.1f} ms/step  {label}", flush=True)
     import tensorflow as tf
 
-    sys.path.insert(0, str(ROOT))
-    from course_utils import lessons
+    from course_utils import atomic, lessons
 
     record = {
         "schema": "cpu_config/1",
@@ -144,10 +143,7 @@ def main(argv=None) -> dict:
         "batch_size": lessons.load_lesson_code("04_dcgan")["RECIPE"]["batch_size"],
         "steps": args.steps, "configs": results,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(f".tmp-{args.out.name}")
-    tmp.write_text(json.dumps(record, indent=1) + "\n")
-    os.replace(tmp, args.out)
+    atomic.write_text(args.out, json.dumps(record, indent=1) + "\n")
     print(markdown(record))
     return record
 
