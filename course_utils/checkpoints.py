@@ -641,6 +641,38 @@ class GANCheckpoint:
         return text.encode("utf-8")
 
 
+def training_history(checkpoint: GANCheckpoint, *, budget_s: float | None = None,
+                     epochs: int | None = None) -> dict[str, list]:
+    """Validate a training loop's stopping rule and return the checkpoint's history dict to append to.
+
+    Introduced in 04_dcgan (its ``train_gan`` calls it first).
+
+    Args:
+        checkpoint: a :class:`GANCheckpoint` created with ``extra={}`` (a dict), so the history is saved with it.
+        budget_s: seconds of training *more*; or
+        epochs: the total number of epochs to reach. Exactly one of the two must be given.
+
+    Returns:
+        ``checkpoint.history`` (restored from the checkpoint if there was one), a dict of lists.
+
+    Raises:
+        ValueError: if both or neither of ``budget_s`` and ``epochs`` are given, ``budget_s`` is not a positive
+            finite number, ``epochs`` is not a non-negative int, or the checkpoint keeps no history.
+    """
+    if (budget_s is None) == (epochs is None):
+        raise ValueError(f"give exactly one of budget_s and epochs, got budget_s={budget_s!r}, epochs={epochs!r}")
+    if budget_s is not None and (isinstance(budget_s, bool) or not isinstance(budget_s, (int, float))
+                                 or not 0 < budget_s < float("inf")):
+        raise ValueError(f"budget_s must be a positive number of seconds, got {budget_s!r}")
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0):
+        raise ValueError(f"epochs must be a non-negative int (the total to reach), got {epochs!r}")
+    history = getattr(checkpoint, "history", None)
+    if not isinstance(history, dict):
+        raise ValueError("create the GANCheckpoint with extra={} (a dict) so the history is saved with it, got "
+                         f"history {history!r}")
+    return history
+
+
 def save_model_atomic(model, path: str | os.PathLike) -> Path:
     """Save a Keras model as a ``.keras`` file atomically: the old file stays whole until the new one is.
 

@@ -425,7 +425,9 @@ def load_mnist(*, allow_fallback: bool = True, verbose: bool = True) -> ImageDat
         if not allow_fallback:
             raise
         ds = load_bundled_mnist()
-        print(f"Notice: {ds.notice}\n  (why: {err})")
+        why = "COURSE_OFFLINE=1, no download attempted" if str(err).endswith("network disabled by COURSE_OFFLINE") \
+            else str(err)
+        print(f"Notice: {ds.notice}\n  (why: {why})")
         return ds
     arrays = _read_npz(path, ("x_train", "y_train", "x_test", "y_test"))
     for split in ("train", "test"):

@@ -46,7 +46,7 @@ import shutil
 import subprocess
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TensorFlow's C++ log lines; Python errors still show
 if "google.colab" in sys.modules:
     COURSE_DIR = "/content/gans-and-cnns"
     git = ["git", "-C", COURSE_DIR]
@@ -326,7 +326,7 @@ def class_counts(labels):
 
 
 # %%
-ex.check_class_counts(class_counts)
+ex.check_class_counts(class_counts);
 
 # %% [markdown]
 # **Exercise 2.** A GAN's generator ends in `tanh`, whose outputs lie in [-1, 1]. Write `to_tanh_range(images)` that
@@ -340,7 +340,7 @@ def to_tanh_range(images):
 
 
 # %%
-ex.check_scale_to_tanh_range(to_tanh_range)
+ex.check_scale_to_tanh_range(to_tanh_range);
 
 # %% [markdown]
 # ## Next
