@@ -1,4 +1,5 @@
-"""Lesson 04 (the DCGAN): the recipe the lesson, the tests and the benchmark share, driven without the notebook.
+"""Lessons 04 (the DCGAN) and 05 (its engineering): the recipe the lessons, the tests and the benchmarks share, driven
+without the notebook.
 
 Everything comes from the lesson's cells tagged ``export`` (``course_utils.lessons.load_lesson_code``), so a change
 to the lesson that breaks shapes, losses, the shared update, checkpoint/resume or the latent-space callbacks fails
@@ -23,11 +24,17 @@ from course_utils.lessons import load_lesson_code
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = ROOT / "notebooks" / "04_dcgan.py"
+ENGINEERING = ROOT / "notebooks" / "05_gan_engineering.py"
 
 
 @pytest.fixture(scope="module")
 def L():
     return load_lesson_code("04_dcgan")
+
+
+@pytest.fixture(scope="module")
+def E():
+    return load_lesson_code("05_gan_engineering")
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +136,7 @@ def test_one_step_updates_both_players_and_reports_finite_metrics(L, tiny_real):
     assert int(g_opt.iterations) == 1 and int(d_opt.iterations) == 1
 
 
-def test_ema_generator_is_the_running_average_of_the_trained_one(L, tiny_real):
+def test_ema_generator_is_the_running_average_of_the_trained_one(L, E, tiny_real):
     import tensorflow as tf
 
     g, d = L.build_generator(), L.build_discriminator()
@@ -146,14 +153,15 @@ def test_ema_generator_is_the_running_average_of_the_trained_one(L, tiny_real):
         np.testing.assert_allclose(new_ema, beta * old + (1 - beta) * new_g, rtol=1e-5, atol=1e-7)
         changed += not np.array_equal(old, new_ema)
     assert changed > 0
-    gan = L.DCGAN(g, d, ema)
+    gan = E.DCGAN(g, d, ema)
     gan.compile(*L.make_optimizers())
     before = _weights(ema)
     gan.fit(tf.data.Dataset.from_tensors(tf.constant(tiny_real[:16])), epochs=1, shuffle=False, verbose=0)
     assert any(not np.array_equal(a, b) for a, b in zip(before, _weights(ema))), "fit() must update the average too"
 
 
-def test_explicit_loop_and_keras_fit_give_the_same_weights(L, tiny_real):
+def test_explicit_loop_and_keras_fit_give_the_same_weights(L, E, tiny_real):
+    """The real DCGAN.train_step (noise injected, weight average included) against lesson 04's explicit step."""
     import keras
     import tensorflow as tf
 
@@ -163,20 +171,32 @@ def test_explicit_loop_and_keras_fit_give_the_same_weights(L, tiny_real):
     g2, d2 = keras.models.clone_model(g1), keras.models.clone_model(d1)
     g2.set_weights(g1.get_weights())
     d2.set_weights(d1.get_weights())
-    tf.function(L.gan_update)(g1, d1, *L.make_optimizers(), real, noise)
-    gan = L.DCGAN(g2, d2)
+    e1, e2 = L.make_ema(g1), L.make_ema(g2)
+    start = _weights(g1, d1, e1)
+    step = L.make_train_step(g1, d1, *L.make_optimizers(), ema=e1)
+    step(real, noise)  # two steps: the second uses the optimizer state and the average the first one built
+    step(real, noise)
+    gan = E.DCGAN(g2, d2, e2)
     gan.compile(*L.make_optimizers())
-    gan.train_step = lambda batch: L.gan_update(gan.generator, gan.discriminator, gan.g_optimizer,
-                                                   gan.d_optimizer, batch, noise)
-    gan.fit(tf.data.Dataset.from_tensors(real), epochs=1, shuffle=False, verbose=0)
-    for a, b in zip(_weights(g1, d1), _weights(g2, d2)):
+    gan.fit(tf.data.Dataset.from_tensors((real, noise)).repeat(2), epochs=1, shuffle=False, verbose=0)
+    moved = max(float(np.max(np.abs(a - b))) for a, b in zip(start, _weights(g1, d1, e1)))
+    assert moved > 1e-3, "the steps must change the weights, or the comparison proves nothing"
+    for a, b in zip(_weights(g1, d1, e1), _weights(g2, d2, e2)):
         np.testing.assert_allclose(a, b, atol=1e-5)
+    # and a different noise batch gives different weights: the injected noise is really used
+    g3, d3 = keras.models.clone_model(g1), keras.models.clone_model(d1)
+    g3.set_weights(start[:len(g1.weights)])
+    d3.set_weights(start[len(g1.weights):len(g1.weights) + len(d1.weights)])
+    gan3 = E.DCGAN(g3, d3)
+    gan3.compile(*L.make_optimizers())
+    gan3.fit(tf.data.Dataset.from_tensors((real, noise + 1.0)).repeat(2), epochs=1, shuffle=False, verbose=0)
+    assert max(float(np.max(np.abs(a - b))) for a, b in zip(_weights(g1), _weights(g3))) > 1e-4
 
 
-def test_dcgan_model_trains_with_fit_and_its_own_noise(L, tiny_real):
+def test_dcgan_model_trains_with_fit_and_its_own_noise(L, E, tiny_real):
     import tensorflow as tf
 
-    gan = L.DCGAN(L.build_generator(), L.build_discriminator())
+    gan = E.DCGAN(L.build_generator(), L.build_discriminator())
     gan.compile(*L.make_optimizers())
     hist = gan.fit(tf.data.Dataset.from_tensor_slices(tiny_real).batch(16), epochs=1, shuffle=False, verbose=0)
     assert set(hist.history) >= {"d_loss", "g_loss", "d_real", "d_fake"}
@@ -302,9 +322,9 @@ def test_training_killed_mid_run_resumes_from_the_last_checkpoint(tmp_path):
 
 # ---- latent space -----------------------------------------------------------------------------------------------
 
-def test_slerp_keeps_the_length_and_hits_both_ends(L):
-    path = L.interpolation_path(1, 2, 9, "slerp")
-    lin = L.interpolation_path(1, 2, 9, "linear")
+def test_slerp_keeps_the_length_and_hits_both_ends(L, E):
+    path = E.interpolation_path(1, 2, 9, "slerp")
+    lin = E.interpolation_path(1, 2, 9, "linear")
     assert path.shape == (9, L.NOISE_DIM) and path.dtype == np.float32
     np.testing.assert_allclose(path[0], lin[0], atol=1e-6)
     np.testing.assert_allclose(path[-1], lin[-1], atol=1e-6)
@@ -312,29 +332,29 @@ def test_slerp_keeps_the_length_and_hits_both_ends(L):
     assert norms.min() > 0.9 * min(norms[0], norms[-1])
     assert lin_norms[4] < 0.85 * min(lin_norms[0], lin_norms[-1])  # the straight line cuts through the middle
     z = np.ones(4, np.float32)
-    np.testing.assert_allclose(L.slerp(z, 2 * z, 0.5), 1.5 * z, rtol=1e-6)  # parallel: linear fallback
+    np.testing.assert_allclose(E.slerp(z, 2 * z, 0.5), 1.5 * z, rtol=1e-6)  # parallel: linear fallback
     with pytest.raises(ValueError, match="mode"):
-        L.interpolation_path(1, 2, 5, "cubic")
+        E.interpolation_path(1, 2, 5, "cubic")
     with pytest.raises(ValueError, match="steps"):
-        L.interpolation_path(1, 2, 1)
+        E.interpolation_path(1, 2, 1)
 
 
-def test_widget_callbacks_draw_and_walk(L):
+def test_widget_callbacks_draw_and_walk(L, E):
     g = L.build_generator()
-    images = L.draw_samples(g, 7, n=6)
+    images = E.draw_samples(g, 7, n=6)
     assert images.shape == (6, 28, 28, 1)
-    np.testing.assert_allclose(images, L.draw_samples(g, 7, n=6), atol=1e-6)  # same seed, same digits
-    a = L.walk_latent(g, 3, 4, 0.0)
-    b = L.walk_latent(g, 3, 4, 1.0)
+    np.testing.assert_allclose(images, E.draw_samples(g, 7, n=6), atol=1e-6)  # same seed, same digits
+    a = E.walk_latent(g, 3, 4, 0.0)
+    b = E.walk_latent(g, 3, 4, 1.0)
     assert a.shape == (28, 28, 1)
-    np.testing.assert_allclose(a, L.draw_samples(g, 3, n=1)[0], atol=1e-5)  # t=0 is seed A's first sample
-    z3 = L.interpolation_path(3, 4, 2)
+    np.testing.assert_allclose(a, E.draw_samples(g, 3, n=1)[0], atol=1e-5)  # t=0 is seed A's first sample
+    z3 = E.interpolation_path(3, 4, 2)
     np.testing.assert_allclose(a, L.sample(g, z3[:1])[0], atol=1e-5)
     np.testing.assert_allclose(b, L.sample(g, z3[1:])[0], atol=1e-5)
     with pytest.raises(ValueError, match="t must be"):
-        L.walk_latent(g, 3, 4, 1.5)
+        E.walk_latent(g, 3, 4, 1.5)
     with pytest.raises(ValueError, match="seed"):
-        L.draw_samples(g, -1)
+        E.draw_samples(g, -1)
 
 
 COMMON_TO_7_AND_8 = {"IntSlider", "FloatSlider", "Dropdown", "HTML", "VBox", "HBox", "interactive_output", "Output",
@@ -342,5 +362,44 @@ COMMON_TO_7_AND_8 = {"IntSlider", "FloatSlider", "Dropdown", "HTML", "VBox", "HB
 
 
 def test_lesson_uses_only_widget_apis_common_to_ipywidgets_7_and_8():
-    used = set(re.findall(r"widgets\.(\w+)", LESSON.read_text(encoding="utf-8")))
+    text = ENGINEERING.read_text(encoding="utf-8") + (ROOT / "course_utils" / "widgets.py").read_text(encoding="utf-8")
+    used = set(re.findall(r"widgets\.(\w+)", text)) - {"latent_explorer"}
     assert used and used <= COMMON_TO_7_AND_8, f"widget APIs outside the common set: {used - COMMON_TO_7_AND_8}"
+
+
+def test_latent_explorer_builds_the_two_widgets_and_validates(E):
+    import ipywidgets
+
+    from course_utils import widgets
+
+    g = E._L04.build_generator()
+    box = widgets.latent_explorer({"mine": g, "other": g}, E.draw_samples, E.walk_latent)
+    assert isinstance(box, ipywidgets.VBox)
+    labels = {w.description for w in box.children[1].children} | {box.children[4].description}
+    assert {"seed", "generator"} <= labels
+    with pytest.raises(ValueError, match="non-empty mapping"):
+        widgets.latent_explorer({}, E.draw_samples, E.walk_latent)
+    with pytest.raises(ValueError, match="callables"):
+        widgets.latent_explorer({"g": g}, None, E.walk_latent)
+    with pytest.raises(ValueError, match="max_seed"):
+        widgets.latent_explorer({"g": g}, E.draw_samples, E.walk_latent, max_seed=1)
+
+
+def test_training_history_validates_the_stopping_rule(L, tmp_path):
+    from course_utils import checkpoints
+
+    g, ema, step, ckpt = _setup_run(L, tmp_path / "c")
+    assert checkpoints.training_history(ckpt, epochs=2) is ckpt.history
+    assert checkpoints.training_history(ckpt, budget_s=1.5) is ckpt.history
+    for kwargs, match in [({}, "exactly one"), ({"epochs": 1, "budget_s": 2}, "exactly one"),
+                          ({"budget_s": 0}, "positive"), ({"budget_s": float("inf")}, "positive"),
+                          ({"budget_s": True}, "positive"), ({"epochs": -1}, "non-negative"),
+                          ({"epochs": 2.0}, "non-negative")]:
+        with pytest.raises(ValueError, match=match):
+            checkpoints.training_history(ckpt, **kwargs)
+
+    class NoHistory:
+        history = None
+
+    with pytest.raises(ValueError, match="extra="):
+        checkpoints.training_history(NoHistory(), epochs=1)
