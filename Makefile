@@ -31,7 +31,7 @@ help:
 	@echo "make notebooks  re-execute lessons in the full profile and rewrite outputs + .py twins"
 	@echo "make sync       copy tests/setup_cell.py into every lesson, then jupytext --sync each pair"
 	@echo "make benchmark  time-to-quality benchmark (benchmarks/README.md)"
-	@echo "make test-browser  lessons 01 and 04 in JupyterLab in headless Chromium (needs Debian's chromium)"
+	@echo "make test-browser  lessons 01 and 05 in JupyterLab in headless Chromium (needs Debian's chromium)"
 	@echo "make lesson-budget every lesson in the full profile on 1 CPU: wall time and peak RAM (benchmarks/README.md)"
 	@echo "make student    (teachers) write the student edition, build/student/NN_topic.ipynb, with nbgrader"
 	@echo "make grade SUBMISSIONS=dir  (teachers) autograde dir/<student>/NN_topic.ipynb into build/grades/"
