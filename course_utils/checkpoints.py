@@ -676,7 +676,7 @@ def training_history(checkpoint: GANCheckpoint, *, budget_s: float | None = None
 def save_model_atomic(model, path: str | os.PathLike) -> Path:
     """Save a Keras model as a ``.keras`` file atomically: the old file stays whole until the new one is.
 
-    Introduced in 04_dcgan.
+    Introduced in 05_gan_engineering.
 
     The model is written to a temporary file in the same folder (``.<name>.<random>.keras``), flushed to
     disk, then renamed over ``path`` (:func:`course_utils.atomic.atomic_path`). If saving fails, the temporary
@@ -709,7 +709,7 @@ def load_model_checked(path: str | os.PathLike, *, custom_objects: Mapping[str, 
                        compile: bool = True):
     """Load a ``.keras`` model file, turning a missing, misnamed or damaged file into a clear ``ValueError``.
 
-    Introduced in 04_dcgan.
+    Introduced in 05_gan_engineering.
 
     The file's zip structure and every member's CRC are checked before Keras reads it, so a truncated or
     corrupted file is reported, never half-loaded.

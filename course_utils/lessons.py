@@ -21,7 +21,7 @@ _STEM = re.compile(r"^[0-9]{2}_[A-Za-z0-9_]+$")
 class LessonModule(types.ModuleType):
     """The export cells of one lesson, run as a module: ``lesson.build_generator()``.
 
-    Not used in a lesson: what :func:`load_lesson_code` returns to ``tests/`` and ``benchmarks/``.
+    What :func:`load_lesson_code` returns to lessons, ``tests/`` and ``benchmarks/``.
 
     Item access still works for code written against the older dict return value: ``lesson["build_generator"]``,
     ``"RECIPE" in lesson``, ``lesson.get(name)``, ``lesson["name"] = value`` (``monkeypatch.setitem``), and
@@ -61,7 +61,8 @@ class LessonModule(types.ModuleType):
 def load_lesson_code(stem: str, tag: str = "export") -> LessonModule:
     """Execute the cells of ``notebooks/<stem>.py`` that carry ``tag`` and return them as a module.
 
-    Not used in a lesson: ``tests/`` and ``benchmarks/`` use it to run the lessons' exported code.
+    Introduced in 05_gan_engineering, which builds on lesson 04's recipe by loading it, so it runs the very code
+    lesson 04 shows; ``tests/`` and ``benchmarks/`` use it the same way.
 
     Args:
         stem: lesson file name without extension, e.g. ``"02_convolution_and_pooling"`` (no folder: only lessons
