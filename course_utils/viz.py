@@ -302,7 +302,7 @@ def conv_taps(n: int, k: int, *, stride: int = 1, padding: int = 0, dilation: in
     ``dilation`` d, output ``(i, j)`` reads the padded cells ``(i s + u d, j s + v d)`` for ``u, v`` in
     ``0 .. k-1``, and the output has ``floor((n + 2p - d(k - 1) - 1) / s) + 1`` rows and columns.
 
-    Introduced in 02_convolution_and_pooling.
+    Introduced in 02_convolution_and_pooling (through ``viz.draw_conv_diagram``, which draws what it computes).
 
     Args:
         n: input size (>= 1).
