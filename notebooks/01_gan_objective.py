@@ -904,8 +904,8 @@ plt.show()
 # - **one blob** wanders while D is still crude, then collapses: every sample is nearest one real mode, at most
 #   snapshots nearly all of them high-quality, and it stays there. One mode covered, well: the quality numbers of
 #   a collapsed GAN can look excellent, which is why diversity must be measured separately;
-# - **hopping** is the dynamic collapse: at each snapshot nearly every sample is nearest one mode, and that mode
-#   changes from snapshot to snapshot as D catches up. Its samples land near a mode rather than on it: few are
+# - **hopping** is the dynamic collapse: at each snapshot the samples form one thin streak, nearly all of them
+#   nearest one mode, and that mode changes from snapshot to snapshot as D catches up. Its samples land near a mode rather than on it: few are
 #   high-quality, and the metric counts at most one mode.
 #
 # None of these is a converged GAN after a few seconds of training, and on another seed a run can behave
