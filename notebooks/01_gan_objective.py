@@ -803,9 +803,10 @@ plt.show()
 # minimax generator's gradient is then tiny, as −σ(l) predicts, and shrinks further as D grows more confident: G
 # does not move from −2. The non-saturating generator gets a gradient thousands of times larger from the very same
 # D, reaches the data within about a hundred steps, and then, with D(G(z)) near 1/2, receives only the small
-# gradients of a game near its equilibrium. (In the smoke profile the runs are too short to show it.) With Adam
-# for G the minimax run would move, at least until its gradient fell to the size of ε: Adam hides saturation
-# rather than curing it. You can also try it with the widget above: k = 5 and lr D = 0.01 make D strong.
+# gradients of a game near its equilibrium. (In the smoke profile the runs are too short to show it.) Adam, as the
+# primer showed, takes steps of about lr whatever the gradient's size, as long as it is well above ε: with Adam for
+# G a small minimax gradient still moves G, which is why the two runs before this one ended alike. Adam hides
+# saturation rather than curing it. Try it with the widget above: k = 5 and lr D = 0.01 make D strong.
 #
 # ## 8. Make mode collapse visible
 #
