@@ -163,3 +163,39 @@ def mode_coverage(samples: np.ndarray, centers: np.ndarray, std: float, *, n_std
     covered = int(np.sum(counts >= min_share * len(pts)))
     return Coverage(modes_covered=covered, n_modes=k, high_quality_share=float(np.mean(good)),
                     counts=tuple(int(c) for c in counts), n_samples=len(pts))
+
+
+def dominant_mode(samples: np.ndarray, centers: np.ndarray) -> tuple[int, float]:
+    """Return the mode nearest to the most samples, and the share of the samples nearest to it.
+
+    A collapsed generator puts (almost) every sample nearest one centre, wherever those samples are; a generator
+    that spreads evenly over ``k`` modes gives a share near ``1 / k``. Following the dominant mode from snapshot to
+    snapshot shows *mode hopping*. Unlike :func:`mode_coverage` this does not ask whether the samples are close to
+    the centre, only which centre is closest.
+
+    Introduced in 01_gan_objective.
+
+    Args:
+        samples: points, shape ``(n, d)`` with ``n >= 1``; must be finite.
+        centers: the mixture's centres, shape ``(k, d)``.
+
+    Returns:
+        ``(index, share)``: the index of the centre nearest to the most samples (the lowest index on a tie) and
+        the fraction of samples nearest to it, in ``[1 / k, 1]``.
+
+    Raises:
+        ValueError: if the arrays are not 2-D with matching widths, are empty or hold NaN/inf.
+    """
+    pts = np.asarray(samples, dtype=np.float64)
+    ctr = np.asarray(centers, dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[0] == 0:
+        raise ValueError(f"samples must have shape (n, d) with n >= 1, got shape {pts.shape}")
+    if ctr.ndim != 2 or ctr.shape[0] == 0 or ctr.shape[1] != pts.shape[1]:
+        raise ValueError(f"centers must have shape (k, {pts.shape[1]}) with k >= 1 to match the samples, "
+                         f"got shape {ctr.shape}")
+    if not (np.all(np.isfinite(pts)) and np.all(np.isfinite(ctr))):
+        raise ValueError("samples or centers contain NaN or infinite values")
+    nearest = np.argmin(np.linalg.norm(pts[:, None, :] - ctr[None, :, :], axis=-1), axis=1)
+    counts = np.bincount(nearest, minlength=len(ctr))
+    top = int(np.argmax(counts))
+    return top, float(counts[top] / len(pts))

@@ -284,3 +284,135 @@ def show_gif(path: str | os.PathLike):
     if not path.is_file():
         raise ValueError(f"no GIF at {path}")
     return IPImage(data=path.read_bytes(), format="gif")
+
+
+# ---- Diagrams of convolution (lesson 02) -------------------------------------------------------------------------
+
+def _check_int(value, name: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    return int(value)
+
+
+def conv_taps(n: int, k: int, *, stride: int = 1, padding: int = 0, dilation: int = 1,
+              position: tuple[int, int] = (0, 0)) -> tuple[list[tuple[int, int]], int]:
+    """The input cells one output of a square convolution reads, and the output's size.
+
+    For an ``n x n`` input with ``padding`` zeros on every side, a ``k x k`` kernel, ``stride`` s and
+    ``dilation`` d, output ``(i, j)`` reads the padded cells ``(i s + u d, j s + v d)`` for ``u, v`` in
+    ``0 .. k-1``, and the output has ``floor((n + 2p - d(k - 1) - 1) / s) + 1`` rows and columns.
+
+    Introduced in 02_convolution_and_pooling (through ``viz.draw_conv_diagram``, which draws what it computes).
+
+    Args:
+        n: input size (>= 1).
+        k: kernel size (>= 1).
+        stride: step between windows (>= 1).
+        padding: zeros added on each side (>= 0).
+        dilation: spacing between kernel taps (>= 1).
+        position: the output cell ``(row, column)``.
+
+    Returns:
+        ``(taps, out_size)``: the ``k * k`` cells ``(row, column)`` in padded coordinates (row by row, as the
+        kernel's taps) and the output size.
+
+    Raises:
+        ValueError: if an argument is not an int in range, the kernel does not fit the padded input, or
+            ``position`` lies outside the output.
+    """
+    n, k = _check_int(n, "n", 1), _check_int(k, "k", 1)
+    stride, dilation = _check_int(stride, "stride", 1), _check_int(dilation, "dilation", 1)
+    padding = _check_int(padding, "padding", 0)
+    span = dilation * (k - 1) + 1
+    if span > n + 2 * padding:
+        raise ValueError(f"a kernel spanning {span} cells does not fit an input of {n} cells padded by {padding}")
+    out = (n + 2 * padding - span) // stride + 1
+    if (not isinstance(position, (tuple, list)) or len(position) != 2
+            or not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) and 0 <= p < out for p in position)):
+        raise ValueError(f"position must be a pair of ints in [0, {out}) for a {out}x{out} output, got {position!r}")
+    i, j = (int(p) for p in position)
+    taps = [(i * stride + u * dilation, j * stride + v * dilation) for u in range(k) for v in range(k)]
+    return taps, out
+
+
+def draw_conv_diagram(ax, n: int, k: int, *, stride: int = 1, padding: int = 0, dilation: int = 1,
+                      position: tuple[int, int] = (0, 0), title: str | None = None) -> dict:
+    """Draw an input grid (padding grey), the cells one output reads (orange), and the output grid beside it.
+
+    Introduced in 02_convolution_and_pooling.
+
+    Args:
+        ax: a matplotlib axis to draw on (its axes are turned off).
+        n, k, stride, padding, dilation, position: as in :func:`conv_taps`.
+        title: the axis title; by default the settings and the output size.
+
+    Returns:
+        ``{"taps": ..., "out_size": ...}`` from :func:`conv_taps`, plus ``"padded_cells"``, the number of grey
+        padding cells drawn.
+
+    Raises:
+        ValueError: as :func:`conv_taps`.
+    """
+    from matplotlib.patches import Rectangle
+
+    taps, out = conv_taps(n, k, stride=stride, padding=padding, dilation=dilation, position=position)
+    size = n + 2 * padding
+    tap_set, padded_cells = set(taps), 0
+    for r in range(size):
+        for c in range(size):
+            is_pad = not (padding <= r < padding + n and padding <= c < padding + n)
+            padded_cells += is_pad
+            face = "C1" if (r, c) in tap_set else ("0.85" if is_pad else "white")
+            ax.add_patch(Rectangle((c, -r - 1), 1, 1, facecolor=face, edgecolor="0.4", lw=0.8))
+    left, top = size + 1.5, -(size - out) / 2
+    for r in range(out):
+        for c in range(out):
+            face = "C1" if (r, c) == tuple(position) else "white"
+            ax.add_patch(Rectangle((left + c, top - r - 1), 1, 1, facecolor=face, edgecolor="0.4", lw=0.8))
+    ax.text(size / 2, 0.4, f"input {n}x{n}" + (f", padding {padding}" if padding else ""), ha="center", fontsize=8)
+    ax.text(left + out / 2, top + 0.4, f"output {out}x{out}", ha="center", fontsize=8)
+    ax.set(xlim=(-0.5, left + out + 0.5), ylim=(-size - 0.5, 1.5), aspect="equal")
+    ax.axis("off")
+    ax.set_title(title if title is not None else f"k={k}, stride {stride}, padding {padding}, dilation {dilation}",
+                 fontsize=9)
+    return {"taps": taps, "out_size": out, "padded_cells": padded_cells}
+
+
+def draw_matrix(ax, values, *, highlight: Sequence[tuple[int, int]] = (), title: str | None = None,
+                fmt: str = "{:g}") -> int:
+    """Draw a 2-D array as a table of numbers; the cells in ``highlight`` are coloured orange.
+
+    Introduced in 02_convolution_and_pooling.
+
+    Args:
+        ax: a matplotlib axis (its axes are turned off).
+        values: a 2-D array.
+        highlight: cells ``(row, column)`` to colour; each must lie inside the array.
+        title: the axis title.
+        fmt: how each number is written.
+
+    Returns:
+        The number of cells drawn.
+
+    Raises:
+        ValueError: if ``values`` is not 2-D and non-empty, or a highlighted cell lies outside it.
+    """
+    from matplotlib.patches import Rectangle
+
+    arr = np.asarray(values)
+    if arr.ndim != 2 or arr.size == 0:
+        raise ValueError(f"values must be a non-empty 2-D array, got shape {arr.shape}")
+    marked = {tuple(int(v) for v in cell) for cell in highlight}
+    outside = [cell for cell in marked if not (0 <= cell[0] < arr.shape[0] and 0 <= cell[1] < arr.shape[1])]
+    if outside:
+        raise ValueError(f"highlighted cells {sorted(outside)} lie outside an array of shape {arr.shape}")
+    for r in range(arr.shape[0]):
+        for c in range(arr.shape[1]):
+            face = "C1" if (r, c) in marked else "white"
+            ax.add_patch(Rectangle((c, -r - 1), 1, 1, facecolor=face, edgecolor="0.3", lw=0.8))
+            ax.text(c + 0.5, -r - 0.5, fmt.format(arr[r, c]), ha="center", va="center", fontsize=9)
+    ax.set(xlim=(-0.1, arr.shape[1] + 0.1), ylim=(-arr.shape[0] - 0.1, 0.1), aspect="equal")
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return arr.size

@@ -38,7 +38,8 @@
 # - use `course_utils.evaluator` to score a batch of generated digits.
 #
 # **Prerequisites.** Lessons 00 (set-up, data, profiles) and 02 (convolution and pooling: output sizes, channels,
-# filters); Keras `Sequential`, `compile` and `fit` at the level of lesson 01.
+# filters); lesson 01's primer (`tf.GradientTape`, `tf.function`, the `training=` flag, optimizers). Keras'
+# `compile` and `fit` are explained here (section 2), as the loop lesson 01 wrote by hand.
 #
 # **Where this stands in the source article.** Section 4.2 "卷积神经网络（CNNs）代码实例" (CNN code example):
 # a `Sequential` model of two convolution/pooling blocks and two dense layers for 64×64 colour images with a single
@@ -256,6 +257,65 @@ assert mnist_by_hand == cnn.count_params() == ex.article_param_count((28, 28, 1)
 print(f"parameters: {cnn.count_params():,}")  # NBVAL_CHECK_OUTPUT
 
 # %% [markdown]
+# ### Why a softmax output, when lesson 01 insisted on losses from logits
+# Lesson 01 computed every loss from logits, because log(σ(l)) computed from a float32 probability breaks down
+# where the probability rounds to 0. Here the model ends in a softmax and the loss receives probabilities, which
+# looks like the mistake lesson 01 warned against. On Keras' TensorFlow backend it is not: a softmax layer attaches
+# its input, the logits, to its output tensor, and the cross-entropy uses those logits when it finds them
+# (`keras/src/backend/tensorflow/nn.py`, `_get_logits`). The check: for logits (100, 0, …, 0) and true class 1,
+# the cross-entropy is exactly 100. Straight from the softmax layer Keras gets 100; from the same probabilities
+# once they have left Keras (a NumPy copy, say), the probability e^−100 rounds to 0, is clipped to 1e-7, and the
+# loss reads −log(1e-7) ≈ 16.1.
+
+# %%
+logits = np.zeros((1, 10), "float32")
+logits[0, 0] = 100.0
+label = np.array([1])
+probs = layers.Activation("softmax")(logits)
+loss_fn = keras.losses.SparseCategoricalCrossentropy()
+from_softmax_layer = float(loss_fn(label, probs))
+from_numpy_probs = float(loss_fn(label, np.asarray(probs)))
+from_logits = float(keras.losses.SparseCategoricalCrossentropy(from_logits=True)(label, logits))
+print(f"from logits {from_logits:.2f} | from the softmax layer {from_softmax_layer:.2f} | "
+      f"from a NumPy copy of the probabilities {from_numpy_probs:.2f}")  # NBVAL_CHECK_OUTPUT
+assert np.isclose(from_logits, 100.0) and np.isclose(from_softmax_layer, from_logits)
+assert np.isclose(from_numpy_probs, -np.log(1e-7), rtol=1e-3)
+
+# %% [markdown]
+# So training is stable either way, and we keep the softmax: `predict` then returns probabilities, which the
+# confusion matrix and the confidence ranking below use directly, and the evaluator of section 3 (shipped
+# trained, in `data/`) has the same head. Code meant for other backends, or which computes a loss from stored
+# probabilities, should output logits and pass `from_logits=True`, as lesson 01 does.
+#
+# ### What `compile` and `fit` do
+# `compile` only records three choices: the optimizer, the loss and the metrics to report. `fit` then runs the
+# loop that lesson 01 wrote by hand, for every batch of every epoch: compute the predictions with `training=True`
+# under a `tf.GradientTape`, the loss, its gradient with respect to the trainable weights, and one optimizer step,
+# compiled with `tf.function`. Check it on a tiny model: one epoch of `fit` over two batches and the hand-written
+# loop, from the same starting weights, end with the same weights.
+
+# %%
+def tiny_model():
+    keras.utils.set_random_seed(0)  # the same initial weights every time
+    return keras.Sequential([keras.Input((28, 28, 1)), layers.Flatten(), layers.Dense(10, activation="softmax")])
+
+
+x_tiny, y_tiny = xb[:64], yb[:64]  # one batch of real digits from the pipeline above
+by_fit = tiny_model()
+by_fit.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+by_fit.fit(x_tiny, y_tiny, batch_size=32, epochs=1, shuffle=False, verbose=0)
+
+by_hand, opt, loss_fn = tiny_model(), keras.optimizers.SGD(0.1), keras.losses.SparseCategoricalCrossentropy()
+for start in (0, 32):  # the same two batches, in the same order
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y_tiny[start:start + 32], by_hand(x_tiny[start:start + 32], training=True))
+    grads = tape.gradient(loss, by_hand.trainable_variables)
+    opt.apply_gradients(zip(grads, by_hand.trainable_variables))
+gap = max(float(np.max(np.abs(a - b))) for a, b in zip(by_fit.get_weights(), by_hand.get_weights()))
+print(f"largest difference between the weights after fit and after the hand-written loop: {gap:.1e}")
+assert gap < 1e-5 and int(opt.iterations) == 2
+
+# %% [markdown]
 # ### Train with a validation set
 # `verbose=0` keeps the notebook free of progress bars; the history holds one value per epoch. On the bundled
 # 3,600 training digits each epoch takes a few seconds on two CPU cores; on the full 54,000 fewer epochs suffice.
@@ -378,7 +438,7 @@ if fashion is not None:
 #
 # The GAN lessons need a number that says how good a batch of generated digits is. Eyeballing grids does not
 # scale, and a GAN's own losses do not measure image quality. The standard tool in papers is the Fréchet Inception
-# Distance (FID): pass real and generated images through a trained network, take the activations of a late layer
+# Distance (FID) [@heusel2017gans]: pass real and generated images through a trained network, take the activations of a late layer
 # as *features*, fit a Gaussian to each set and measure the distance between the two Gaussians. For two Gaussians
 # with means $\mu_1, \mu_2$ and covariances $\Sigma_1, \Sigma_2$, the Fréchet distance is
 # $$d^2 = \lVert \mu_1 - \mu_2 \rVert^2 + \operatorname{Tr}\!\left(\Sigma_1 + \Sigma_2 - 2\,(\Sigma_1 \Sigma_2)^{1/2}\right).$$
@@ -400,7 +460,7 @@ assert np.isclose(evaluator.frechet_distance(mu1, s1, mu2, s2),
                   ((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * trace_sqrt)
 
 # %% [markdown]
-# Papers use Inception-v3, trained on ImageNet photos, for the features. For 28×28 digits we use our own small
+# Papers use Inception-v3 [@szegedy2016rethinking], trained on ImageNet photos, for the features. For 28×28 digits we use our own small
 # MNIST CNN instead, so **our numbers are not comparable to any FID in a paper**; they only compare the course's
 # runs with each other. The evaluator (in `course_utils/evaluator.py`) is:
 # - Conv 16 → pool → Conv 32 → pool → Dense 64 (ReLU, the **feature layer**) → Dropout → Dense 10 (softmax);
@@ -556,7 +616,7 @@ def conv2d_param_count(kernel_size, in_channels, filters, use_bias=True):
 
 
 # %%
-ex.check_conv2d_param_count(conv2d_param_count)
+_ = ex.check_conv2d_param_count(conv2d_param_count)  # prints the verdict
 
 # %% [markdown]
 # ### Exercise 2: any small CNN's table, by hand
@@ -596,9 +656,9 @@ def layer_table(input_shape, layers):
 
 
 # %%
-ex.check_layer_table(layer_table)
+_ = ex.check_layer_table(layer_table)  # prints the verdict
 ### BEGIN HIDDEN TESTS
-ex.check_layer_table(layer_table, hidden=True)
+_ = ex.check_layer_table(layer_table, hidden=True)
 ### END HIDDEN TESTS
 
 # %% [markdown]

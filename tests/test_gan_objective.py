@@ -123,9 +123,41 @@ def test_train_and_plot_rejects_bad_settings(lesson, params, message):
         lesson.train_and_plot(params)
 
 
-def test_ring_gan_runs_and_returns_finite_samples(lesson):
-    samples, seconds = lesson.train_ring_gan(g_steps=1, steps=5)
-    assert samples.shape == (2000, 2) and np.all(np.isfinite(samples)) and seconds >= 0
+@pytest.mark.parametrize("name", ["balanced", "one blob", "hopping"])
+def test_ring_gan_runs_and_returns_finite_samples_and_snapshots(lesson, name):
+    out = lesson.train_ring_gan(6, snapshots=3, **lesson.RING_RUNS[name])
+    assert out["samples"].shape == (2000, 2) and np.all(np.isfinite(out["samples"])) and out["seconds"] >= 0
+    assert [step for step, _ in out["snapshots"]] == [2, 4, 6]
+    assert all(samples.shape == (500, 2) for _, samples in out["snapshots"])
+
+
+def test_ring_gan_rejects_an_unknown_generator(lesson):
+    with pytest.raises(ValueError, match="generator must be 'mlp' or 'affine', got 'cnn'"):
+        lesson.train_ring_gan(5, generator="cnn")
+
+
+def test_affine_generator_draws_one_gaussian_blob(lesson):
+    # The "one blob" generator has no activation: its samples are an affine image of Gaussian noise, so they
+    # are exactly Gaussian (checked: the generator is affine, G(a) + G(b) = G(a + b) + G(0)).
+    import tensorflow as tf
+
+    out = lesson.train_ring_gan(2, snapshots=1, **lesson.RING_RUNS["one blob"])
+    assert out["samples"].shape == (2000, 2)
+    g = lesson.mlp(16, 2, 2, None)
+    a, b = tf.random.normal((4, 2)), tf.random.normal((4, 2))
+    assert np.allclose(g(a) + g(b), g(a + b) + g(tf.zeros((4, 2))), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_minimax_saturates_against_a_strong_discriminator(lesson):
+    runs = {form: lesson.saturation_run(form, steps=10, d_warmup=300, every=5)
+            for form in ("minimax", "non-saturating")}
+    mm, ns = runs["minimax"], runs["non-saturating"]
+    assert mm["step"] == [5, 10] and len(mm["g_grad_norm"]) == 10
+    # Same D, same start: the minimax gradient is orders of magnitude smaller and G does not move.
+    assert mm["g_grad_norm"][0] < 1e-2 * ns["g_grad_norm"][0]
+    assert abs(mm["mean"][-1] - (-2.0)) < 0.05 < abs(ns["mean"][-1] - (-2.0))
+    assert mm["d_fake"][0] < 1e-2
 
 
 # ---- The widgets use only what ipywidgets 7.7 and 8 both provide ----------------------------------------------

@@ -92,3 +92,25 @@ def test_mode_coverage_rejects_bad_input(samples, centers, kwargs, message):
     kwargs = {"std": 0.05, **kwargs}
     with pytest.raises(ValueError, match=message):
         mixtures.mode_coverage(samples, centers, **kwargs)
+
+
+def test_dominant_mode_finds_a_collapsed_generator_and_an_even_one():
+    centers = mixtures.ring_centers(8)
+    # Every point near mode 3, though far off its centre (the distance does not matter here).
+    collapsed = centers[3] * 0.6 + np.random.default_rng(0).normal(0, 0.01, (200, 2))
+    assert mixtures.dominant_mode(collapsed, centers) == (3, 1.0)
+    spread = mixtures.sample_ring(8000, std=0.05, seed=1)
+    index, share = mixtures.dominant_mode(spread, centers)
+    assert 0 <= index < 8 and abs(share - 1 / 8) < 0.02
+    two = np.concatenate([np.tile(centers[5], (30, 1)), np.tile(centers[2], (70, 1))])
+    assert mixtures.dominant_mode(two, centers) == (2, 0.7)
+
+
+@pytest.mark.parametrize("samples, centers, message", [
+    (np.zeros((0, 2)), np.zeros((8, 2)), r"samples must have shape \(n, d\) with n >= 1"),
+    (np.zeros((5, 2)), np.zeros((8, 3)), r"centers must have shape \(k, 2\)"),
+    (np.full((5, 2), np.nan), np.zeros((8, 2)), "NaN or infinite"),
+])
+def test_dominant_mode_rejects_bad_input(samples, centers, message):
+    with pytest.raises(ValueError, match=message):
+        mixtures.dominant_mode(samples, centers)

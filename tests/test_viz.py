@@ -129,3 +129,63 @@ def test_saved_figures_and_gifs_are_readable_by_others(tmp_path):
     finally:
         os.umask(old_mask)
     assert png.stat().st_mode & 0o777 == 0o644 and gif.stat().st_mode & 0o777 == 0o644
+
+
+# ---- Convolution diagrams (lesson 02) ---------------------------------------------------------------------------
+
+def _taps_by_windows(n, k, stride, padding, dilation, position):
+    """An independent reading of the same geometry: number the padded cells, slide windows with NumPy."""
+    size = n + 2 * padding
+    index = np.arange(size * size).reshape(size, size)
+    span = dilation * (k - 1) + 1
+    windows = np.lib.stride_tricks.sliding_window_view(index, (span, span))[::stride, ::stride, ::dilation, ::dilation]
+    cells = windows[position].ravel()
+    return [tuple(int(v) for v in divmod(c, size)) for c in cells], windows.shape[0]
+
+
+@pytest.mark.parametrize("n, k, stride, padding, dilation, position", [
+    (5, 3, 1, 0, 1, (0, 0)), (5, 3, 1, 1, 1, (4, 2)), (5, 3, 2, 1, 1, (1, 2)), (7, 3, 1, 0, 2, (2, 1)),
+    (6, 2, 3, 0, 1, (1, 1)), (4, 1, 1, 0, 1, (3, 0)), (6, 3, 2, 2, 2, (2, 2)),
+])
+def test_conv_taps_match_sliding_windows(n, k, stride, padding, dilation, position):
+    taps, out = viz.conv_taps(n, k, stride=stride, padding=padding, dilation=dilation, position=position)
+    assert (taps, out) == _taps_by_windows(n, k, stride, padding, dilation, position)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n": 0, "k": 3}, "n must be an int >= 1, got 0"),
+    ({"n": 5, "k": 3, "stride": 0}, "stride must be an int >= 1, got 0"),
+    ({"n": 5, "k": 3, "padding": -1}, "padding must be an int >= 0, got -1"),
+    ({"n": 5, "k": 3, "dilation": 3}, "a kernel spanning 7 cells does not fit an input of 5 cells padded by 0"),
+    ({"n": 5, "k": 3, "position": (3, 0)}, r"position must be a pair of ints in \[0, 3\) for a 3x3 output"),
+    ({"n": 5, "k": 2.0}, "k must be an int >= 1, got 2.0"),
+])
+def test_conv_taps_rejects_bad_input(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        viz.conv_taps(**kwargs)
+
+
+def test_draw_conv_diagram_draws_every_cell_and_marks_the_taps():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    out = viz.draw_conv_diagram(ax, 5, 3, stride=2, padding=1, position=(1, 1))
+    assert out["out_size"] == 3 and out["padded_cells"] == 7 * 7 - 5 * 5
+    assert len(ax.patches) == 7 * 7 + 3 * 3
+    orange = [p for p in ax.patches if p.get_facecolor()[:3] == plt.matplotlib.colors.to_rgb("C1")]
+    assert len(orange) == 9 + 1  # the 9 taps and the one output cell
+    assert out["taps"][0] == (2, 2) and out["taps"][-1] == (4, 4)
+    plt.close(fig)
+
+
+def test_draw_matrix_writes_the_numbers_and_checks_highlights():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    assert viz.draw_matrix(ax, np.arange(6).reshape(2, 3), highlight=[(1, 2)]) == 6
+    assert [t.get_text() for t in ax.texts] == ["0", "1", "2", "3", "4", "5"]
+    with pytest.raises(ValueError, match=r"highlighted cells \[\(2, 0\)\] lie outside an array of shape \(2, 3\)"):
+        viz.draw_matrix(ax, np.zeros((2, 3)), highlight=[(2, 0)])
+    with pytest.raises(ValueError, match="non-empty 2-D array"):
+        viz.draw_matrix(ax, np.zeros(3))
+    plt.close(fig)
