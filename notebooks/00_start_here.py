@@ -321,7 +321,7 @@ def class_counts(labels):
 
 
 # %%
-ex.check_class_counts(class_counts);
+_ = ex.check_class_counts(class_counts)
 
 # %% [markdown]
 # **Exercise 2.** A GAN's generator ends in `tanh`, whose outputs lie in [-1, 1]. Write `to_tanh_range(images)` that
@@ -335,7 +335,7 @@ def to_tanh_range(images):
 
 
 # %%
-ex.check_scale_to_tanh_range(to_tanh_range);
+_ = ex.check_scale_to_tanh_range(to_tanh_range)
 
 # %% [markdown]
 # ## Next

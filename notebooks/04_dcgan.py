@@ -920,7 +920,7 @@ def discriminator_step(discriminator, d_optimizer, real_images, fake_images):
 
 
 # %%
-ex.check_discriminator_step(discriminator_step);
+_ = ex.check_discriminator_step(discriminator_step)
 
 # %% [markdown]
 # ### Exercise 2: the generator's half
@@ -942,7 +942,7 @@ def generator_step(generator, discriminator, g_optimizer, noise):
 
 
 # %%
-ex.check_generator_step(generator_step);
+_ = ex.check_generator_step(generator_step)
 
 # %% [markdown]
 # ### Exercise 3: find the bugs
@@ -964,7 +964,7 @@ def find_the_bugs():
 
 
 # %%
-ex.check_bug_hunt(find_the_bugs);
+_ = ex.check_bug_hunt(find_the_bugs)
 
 # %% [markdown]
 # ### Exercise 4: k discriminator steps, then one generator step
@@ -990,9 +990,9 @@ def alternating_update(generator, d_step, g_step, real_batches, sample_noise, k)
 
 
 # %%
-ex.check_alternating_update(alternating_update);
+_ = ex.check_alternating_update(alternating_update)
 ### BEGIN HIDDEN TESTS
-ex.check_alternating_update(alternating_update, hidden=True);
+_ = ex.check_alternating_update(alternating_update, hidden=True)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1017,9 +1017,9 @@ def receptive_field_size(layers):
 
 
 # %%
-ex.check_receptive_field(receptive_field_size);
+_ = ex.check_receptive_field(receptive_field_size)
 ### BEGIN HIDDEN TESTS
-ex.check_receptive_field(receptive_field_size, hidden=True);
+_ = ex.check_receptive_field(receptive_field_size, hidden=True)
 ### END HIDDEN TESTS
 
 # %% [markdown]

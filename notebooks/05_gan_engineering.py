@@ -477,7 +477,7 @@ def same_state(a, b):
 
 
 # %%
-ex.check_same_state(same_state);
+_ = ex.check_same_state(same_state)
 
 # %% [markdown]
 # ### Exercise 2: loss scaling by hand
@@ -497,7 +497,7 @@ def scaled_gradients(loss_fn, variables, scale):
 
 
 # %%
-ex.check_scaled_gradients(scaled_gradients);
+_ = ex.check_scaled_gradients(scaled_gradients)
 
 # %% [markdown]
 # ## Next
