@@ -262,7 +262,7 @@ viz.show_images(np.concatenate([noisy_test[:8], blurred[best_sigma][:8], restore
 # as stated) and the correct citation. Counted from the record:
 
 # %%
-verdicts = json.loads((Path("..") / "data" / "article_references.json").read_text(encoding="utf-8"))
+verdicts = json.loads((data.data_dir() / "article_references.json").read_text(encoding="utf-8"))
 status = Counter(entry["status"] for entry in verdicts)
 print(f"{len(verdicts)} entries: {status['correct']} correct, {status['errors']} with errors, "
       f"{status['duplicate']} duplicates of another entry, {status['not_found']} that do not exist as stated")

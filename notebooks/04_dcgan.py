@@ -362,7 +362,8 @@ print(f"the corrected loop runs: after {n_steps} steps, D loss {float(d_loss):.3
 # digits; lower is better). The table below is read from its committed record, so it says only what was measured.
 
 # %%
-ablations = json.loads((Path("..") / "benchmarks" / "figures" / "ablations.json").read_text())
+COURSE_ROOT = Path(data.__file__).resolve().parent.parent  # the course folder, wherever this notebook runs
+ablations = json.loads((COURSE_ROOT / "benchmarks" / "figures" / "ablations.json").read_text())
 steps_shown = sorted({int(s) for row in ablations["rows"] for s in row["fid_at_step"]})
 print(f"FID of the weight-averaged generator after N steps ({ablations['machine']['cpu']}, "
       f"seeds {ablations['rows'][0]['seeds']}; from benchmarks/figures/ablations.json)")
