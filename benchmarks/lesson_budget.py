@@ -247,6 +247,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=None,
                         help=f"JSON to write (default: {DEFAULT_JSON.relative_to(REPO)} for the full profile, "
                              "benchmarks/results/lesson_budget_smoke.json for smoke)")
+    parser.add_argument("--add", action="store_true",
+                        help="keep the other lessons already in --out and replace only the lessons run now")
     parser.add_argument("--cell-timeout", type=float, default=1800.0, help="seconds a cell may take (default 1800)")
     parser.add_argument("--markdown", action="store_true", help="print the README table from --json and exit")
     parser.add_argument("--update-readme", action="store_true",
@@ -453,6 +455,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any] | None:
         "profile": args.profile, "cpus": args.cpu_list, "machine": machine_info(), "versions": versions(),
         "targets": {"wall_s": TARGET_WALL_S, "rss_mib": TARGET_RSS_MIB}, "lessons": []}
     record["machine"]["load_avg_end"] = record["machine"]["load_avg_start"]
+    kept: list[dict[str, Any]] = []
+    if args.add and args.out.is_file():
+        old = json.loads(args.out.read_text(encoding="utf-8"))
+        now = {n.stem for n in args.notebooks}
+        kept = [lesson for lesson in old.get("lessons", []) if lesson.get("lesson") not in now]
+        record["earlier"] = {"date": old.get("date"), "command": old.get("command"),
+                             "lessons": [lesson["lesson"] for lesson in kept]}
+    record["lessons"] = list(kept)
     for notebook in args.notebooks:
         print(f"== {notebook.stem} ({args.profile} profile, kernel on CPU {args.cpus})", flush=True)
         try:
@@ -461,6 +471,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any] | None:
             lesson = {"lesson": notebook.stem, "status": "error", "error": f"{type(err).__name__}: {err}"[:200]}
         lesson["within_target"] = within_target(lesson, record["targets"])
         record["lessons"].append(lesson)
+        record["lessons"].sort(key=lambda item: item.get("lesson", ""))
         print(f"   {lesson['status']}: {format_duration(lesson.get('wall_s'))} wall, "
               f"{lesson.get('peak_rss_mib')} MiB peak, kernel affinity {lesson.get('kernel', {}).get('affinity')}",
               flush=True)

@@ -157,17 +157,21 @@ def test_bad_command_line_is_refused(argv, capsys):
 @pytest.mark.slow
 def test_smoke_run_of_lesson_00_pins_the_kernel_to_one_cpu(tmp_path):
     out = tmp_path / "budget.json"
+    earlier = {"lesson": "99_measured_before", "status": "ok", "wall_s": 1.0}
+    stale = {"lesson": "00_start_here", "status": "error", "error": "from an earlier run"}
+    out.write_text(json.dumps({"date": "2026-01-01", "command": "before", "lessons": [stale, earlier]}))
     lesson_00 = REPO / "notebooks" / "00_start_here.ipynb"
     committed = lesson_00.read_bytes()
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--profile", "smoke", "00", "--out", str(out)], cwd=REPO,
-                          env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--profile", "smoke", "00", "--out", str(out), "--add"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     record = json.loads(out.read_text(encoding="utf-8"))
     assert record["profile"] == "smoke" and record["cpus"] == [0]
     assert set(record["machine"]) >= {"cpu_model", "cpu_flags", "cores", "load_avg_start", "load_avg_end"}
     assert record["versions"]["tensorflow"]
-    (lesson,) = record["lessons"]
+    lesson, kept = record["lessons"]  # --add: the other lesson is kept, lesson 00's earlier entry replaced
+    assert kept == earlier and record["earlier"]["lessons"] == ["99_measured_before"]
     assert lesson["lesson"] == "00_start_here" and lesson["status"] == "ok", lesson
     assert lesson["kernel"]["affinity"] == [0] and lesson["kernel"]["cpus_allowed"] == "0"
     assert lesson["kernel"]["env"]["COURSE_PROFILE"] == "smoke" and lesson["kernel"]["env"]["COURSE_OFFLINE"] == "1"
