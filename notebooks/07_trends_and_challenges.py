@@ -288,6 +288,7 @@ def diff_augment(images, seed, policy):
     return images
 
 
+# %% tags=["export"]
 def discriminator_loss(real_logits, fake_logits, real_label=RECIPE["real_label"]):
     """Lesson 04's D loss: BCE from logits, real -> real_label (one-sided smoothing), fake -> 0."""
     real_term = real_label * tf.nn.softplus(-real_logits) + (1.0 - real_label) * tf.nn.softplus(real_logits)
@@ -337,6 +338,7 @@ def update_ema(ema, generator, step, decay=RECIPE["ema_decay"]):
         average.assign_sub((1.0 - b) * (average - current))
 
 
+# %% tags=["export"]
 def make_train_step(generator, discriminator, g_opt, d_opt, *, ema, policy=(), conditional=False, jit_compile=False):
     """A tf.function taking a real batch (and, if conditional, its one-hot labels); updates the average too."""
     @tf.function(jit_compile=jit_compile)
@@ -959,6 +961,7 @@ def make_diffusion_step(model, opt):
     return step
 
 
+# %% tags=["export"]
 def diffusion_sample(model, n, seed=0):
     """Ancestral DDPM sampling from x_T ~ N(0, I) down to x_0, with sigma_t^2 = beta_t (no noise at the last step)."""
     @tf.function
@@ -1105,7 +1108,7 @@ print(f"one diffusion sample: {T_STEPS} x {model_flops(denoiser):,} = {T_STEPS *
 # The article's reference list has 50 entries; most of them name the wrong authors, years, titles or venues, and
 # some name papers that do not exist. The table below checks each entry against the publication itself and gives
 # the correct citation (or the closest real work); the bibliography of the whole course is `data/references.bib`,
-# and every `[@key]` in the lessons is an entry there.
+# and every citation key the lessons use is an entry there.
 
 # %% [markdown]
 # ## Summary
