@@ -1,0 +1,85 @@
+"""Lesson 07's exported code: cutout and DiffAugment, the conditional networks, the FLOP count, the DDPM parts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from course_utils.exercises import trends as ex
+from course_utils.lessons import load_lesson_code
+
+
+@pytest.fixture(scope="module")
+def lesson():
+    return load_lesson_code("07_trends_and_challenges")
+
+
+def test_tensorflow_cutout_matches_the_numpy_reference(lesson):
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (5, 28, 28, 1)).astype(np.float32)
+    centers = np.array([[0, 0], [14, 14], [27, 27], [28, 3], [5, 20]])
+    for size in (3, 14):
+        got = np.asarray(lesson.cutout(images, centers, size))
+        assert np.allclose(got, ex.reference_cutout(images, centers, size))
+
+
+def test_random_cutout_and_diff_augment(lesson):
+    tf = lesson.tf
+    images = tf.ones([64, 28, 28, 1])
+    holed = lesson.random_cutout(images, tf.constant([3, 4])).numpy()
+    zeros = (holed == 0).sum(axis=(1, 2, 3))
+    assert zeros.max() == 14 * 14 and zeros.min() >= 7 * 7  # every square is at least a quarter inside
+    same = lesson.random_cutout(images, tf.constant([3, 4])).numpy()
+    assert np.array_equal(holed, same)  # stateless: the same seed, the same holes
+    assert np.array_equal(lesson.diff_augment(images, tf.constant([1, 2]), ()).numpy(), images.numpy())
+    both = lesson.diff_augment(-images, tf.constant([1, 2]), ("translation", "cutout")).numpy()
+    assert (both == 0).any() and (both == -1).all(axis=(1, 2, 3)).sum() == 0
+    with pytest.raises(ValueError, match=r"policy may hold 'translation' and 'cutout', got \['color'\]"):
+        lesson.diff_augment(images, tf.constant([1, 2]), ("color",))
+
+
+def test_conditional_networks_read_the_label(lesson):
+    tf = lesson.tf
+    g, d = lesson.build_generator(n_classes=10), lesson.build_discriminator(n_classes=10)
+    z = tf.random.normal([4, lesson.NOISE_DIM], seed=0)
+    a, b = tf.one_hot([1, 1, 1, 1], 10), tf.one_hot([8, 8, 8, 8], 10)
+    images = g([z, a])
+    assert images.shape == (4, 28, 28, 1)
+    assert not np.allclose(d([images, a]), d([images, b]))
+    assert lesson.build_generator().count_params() == 668_130 - lesson.build_discriminator().count_params()
+
+
+def test_flop_count_by_layer_kind(lesson):
+    keras, layers = lesson.keras, lesson.layers
+    model = keras.Sequential([keras.Input((7, 7, 8)), layers.Conv2DTranspose(4, 3, strides=2, padding="same"),
+                              layers.Conv2D(6, 5, strides=1, padding="valid"), layers.Flatten(), layers.Dense(3)])
+    transposed = 2 * 3 * 3 * 8 * 4 * 7 * 7       # scatters each of the 7x7 inputs
+    conv = 2 * 5 * 5 * 4 * 6 * 10 * 10            # 14x14 -> 10x10 outputs
+    dense = 2 * (10 * 10 * 6) * 3
+    assert [lesson.layer_flops(layer) for layer in model.layers] == [transposed, conv, 0, dense]
+    assert lesson.model_flops(model) == transposed + conv + dense
+
+
+def test_q_sample_matches_the_reference_and_the_schedule_ends_in_noise(lesson):
+    rng = np.random.default_rng(1)
+    x0, noise = rng.normal(size=(6, 2)).astype(np.float32), rng.normal(size=(6, 2)).astype(np.float32)
+    t = np.array([0, 1, 10, 100, 150, 199])
+    got = np.asarray(lesson.q_sample(x0, t, noise))
+    assert np.allclose(got, ex.reference_q_sample(x0, t, noise, lesson.BETAS), atol=1e-5)
+    assert np.sqrt(lesson.ALPHA_BARS[-1]) < 0.1
+
+
+def test_a_short_diffusion_run_learns_and_samples(lesson):
+    keras, tf = lesson.keras, lesson.tf
+    keras.utils.set_random_seed(0)
+    model = lesson.build_denoiser(width=32)
+    step = lesson.make_diffusion_step(model, keras.optimizers.Adam(2e-3))
+    rng = np.random.default_rng(0)
+    batch = lambda: tf.constant(lesson.mixtures.sample_ring(256, std=0.05, seed=rng) / 2.0)  # noqa: E731
+    first = np.mean([float(step(batch())) for _ in range(5)])
+    for _ in range(150):
+        step(batch())
+    last = np.mean([float(step(batch())) for _ in range(5)])
+    assert last < first  # the noise-prediction loss falls
+    points = lesson.diffusion_sample(model, 64, seed=3)
+    assert points.shape == (64, 2) and np.all(np.isfinite(points))
