@@ -41,7 +41,8 @@
 #
 # **Prerequisites.** Lesson 01 (the GAN objective, the ring of 8 Gaussians and its mode count), lesson 03 (the
 # evaluator: `fid`, `class_coverage`, and its filter and feature-map views), lesson 04 (the DCGAN recipe, its
-# training loop and checkpoints) and lesson 05 (GAN engineering: monitoring, mixed precision).
+# training loop, monitoring and the memorization checks) and lesson 05 (checkpoints, mixed precision, the latent
+# space).
 #
 # **Where this stands in the source article.** Section 5 "未来发展趋势与挑战" (future trends and challenges) and
 # section 6 "结论" (conclusion). The reference list that follows them is corrected in section 6 below.
@@ -54,7 +55,7 @@ import shutil
 import subprocess
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TensorFlow's C++ log lines; Python errors still show
 if "google.colab" in sys.modules:
     COURSE_DIR = "/content/gans-and-cnns"
     git = ["git", "-C", COURSE_DIR]
@@ -1094,8 +1095,8 @@ print(f"one diffusion sample: {T_STEPS} x {model_flops(denoiser):,} = {T_STEPS *
 # | convolution and pooling (section 3.2) | [02_convolution_and_pooling](02_convolution_and_pooling.ipynb): every formula from scratch and checked against Keras |
 # | the CNN code example (section 4.2) | [03_cnn_classifier](03_cnn_classifier.ipynb): the article's CNN run and fixed, then the evaluator that measures generators |
 # | the GAN code example (section 4.1) | [04_dcgan](04_dcgan.ipynb): seven defects of the listing fixed, a DCGAN trained to a clock |
-# | training in practice | [05_gan_engineering](05_gan_engineering.ipynb): monitoring, checkpoints, mixed precision and the latent space |
-# | applications: restoration | [06_image_restoration](06_image_restoration.ipynb): denoising and restoration with CNNs |
+# | training in practice | [05_gan_engineering](05_gan_engineering.ipynb): checkpoints and exact resume, verified models, `fit()`, mixed precision and the latent space |
+# | restoration, and its link with GANs (sections 2 and 5) | [06_image_restoration](06_image_restoration.ipynb): classical baselines, a U-Net, pix2pix's adversarial loss, Deep Image Prior |
 # | trends and challenges (section 5) | this lesson: small data, compute, control, and the models that came after |
 #
 # The article's challenges are real, and none of them needs faith: too little data shows as a discriminator gap you
@@ -1108,7 +1109,20 @@ print(f"one diffusion sample: {T_STEPS} x {model_flops(denoiser):,} = {T_STEPS *
 # The article's reference list has 50 entries; most of them name the wrong authors, years, titles or venues, and
 # some name papers that do not exist. The table below checks each entry against the publication itself and gives
 # the correct citation (or the closest real work); the bibliography of the whole course is `data/references.bib`,
-# and every citation key the lessons use is an entry there.
+# and every citation key the lessons use is an entry there. The verdicts live in `data/article_references.json`,
+# checked by `tests/test_references.py` against the bibliography.
+
+# %%
+from collections import Counter
+
+from IPython.display import Markdown
+
+from course_utils import references
+
+verdicts = references.load_article_references()
+print(f"{len(verdicts)} entries checked: " + ", ".join(f"{n} {status}" for status, n in sorted(
+    Counter(v["status"] for v in verdicts).items())))
+display(Markdown(references.article_table_markdown()))
 
 # %% [markdown]
 # ## Summary
