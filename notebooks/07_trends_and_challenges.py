@@ -1159,7 +1159,7 @@ def cutout_np(images, centers, size):
 
 
 # %%
-ex.check_cutout(cutout_np)
+_ = ex.check_cutout(cutout_np)
 
 # %% [markdown]
 # ### Exercise 2: the forward noising q(x_t | x_0) from the betas
@@ -1177,7 +1177,7 @@ def q_sample_np(x0, t, noise, betas):
 
 
 # %%
-ex.check_q_sample(q_sample_np)
+_ = ex.check_q_sample(q_sample_np)
 
 # %% [markdown]
 # ### Exercise 3: a class-mean latent direction
@@ -1199,7 +1199,7 @@ def class_mean_direction(z, labels, source, target):
 
 
 # %%
-ex.check_class_mean_direction(class_mean_direction)
+_ = ex.check_class_mean_direction(class_mean_direction)
 
 # %%
 peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # kilobytes on Linux
