@@ -5,8 +5,10 @@ The recipe is lesson 06's, loaded from its cells tagged ``export`` (``build_mode
 so it is exactly the code learners read. For each task the L1 U-Net trains ``--seconds`` seconds. For the tasks
 with an adversarial variant (inpainting and 4x super-resolution), the L1 weights after ``--gan-from`` of those
 seconds start the pix2pix run, which trains the remaining seconds: both models of a task cost the same training
-time. Each model is then scored on the lesson's held-out images (PSNR and SSIM; for digits also the course
-evaluator's FID and class coverage), and written as ``data/restore_<task>[_gan].weights.h5`` + ``.json``:
+time (or, with ``--gan-seconds``, the adversarial run continues from the final L1 weights for that long, as SRGAN
+started from its L1-trained network; at most 180 s in all). Each model is then scored on the lesson's held-out
+images (PSNR and SSIM; for digits also the course evaluator's FID and class coverage), and written as
+``data/restore_<task>[_gan].weights.h5`` + ``.json``:
 
     python tools/train_restoration_models.py --task denoise --seconds 120
     python tools/train_restoration_models.py --task inpaint --seconds 120 --gan-from 60
@@ -22,7 +24,6 @@ import os
 import platform
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -74,14 +75,18 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--seconds", type=float, default=120.0, help="training seconds per model (at most 180)")
     parser.add_argument("--gan-from", type=float, default=None,
                         help="seconds of L1 training that start the adversarial run (default: half of --seconds)")
+    parser.add_argument("--gan-seconds", type=float, default=None,
+                        help="seconds of adversarial training (default: --seconds minus --gan-from)")
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--out", type=Path, default=None, help="folder to write to (default: data/)")
     args = parser.parse_args(argv)
     if not 0 < args.seconds <= 180:
         parser.error(f"--seconds must be in (0, 180] (the course's limit per model), got {args.seconds}")
     gan_from = args.seconds / 2 if args.gan_from is None else args.gan_from
-    if args.task in ADVERSARIAL and not 0 < gan_from < args.seconds:
-        parser.error(f"--gan-from must be in (0, --seconds), got {gan_from}")
+    gan_seconds = args.seconds - gan_from if args.gan_seconds is None else args.gan_seconds
+    if args.task in ADVERSARIAL and not (0 < gan_from <= args.seconds and 0 < gan_seconds and gan_from + gan_seconds <= 180):
+        parser.error(f"--gan-from must be in (0, --seconds] and --gan-from + --gan-seconds at most 180, got {gan_from} "
+                     f"and {gan_seconds}")
 
     tf = device.quiet_tensorflow_startup()
     import keras
@@ -111,12 +116,14 @@ def main(argv=None) -> list[dict]:
     records = []
     with tempfile.TemporaryDirectory() as tmp:
         run = lesson.Run(Path(tmp) / "l1", args.task)
-        snapshot = None
+        snapshot, losses = None, {}
         if args.task in ADVERSARIAL:
-            run.train(pool, gan_from)
+            losses = run.train(pool, min(gan_from, args.seconds))
             snapshot = (lesson.build_model(args.task), int(run.steps.numpy()), float(run.seconds.numpy()))
             snapshot[0].set_weights(run.model.get_weights())
-        losses = run.train(pool, args.seconds - float(run.seconds.numpy()))
+        remaining = args.seconds - float(run.seconds.numpy())
+        if remaining > 0.5:
+            losses = run.train(pool, remaining)
         record = {**common, "description": f"lesson 06's U-Net trained with L1 for {args.task}",
                   "loss": "L1", "steps": int(run.steps.numpy()), "train_time_s": round(float(run.seconds.numpy()), 1),
                   "final_losses": {k: round(v, 5) for k, v in losses.items()},
@@ -127,7 +134,7 @@ def main(argv=None) -> list[dict]:
         if snapshot is not None:
             init, init_steps, init_s = snapshot
             gan = lesson.Run(Path(tmp) / "gan", args.task, adversarial=True, init_from=init)
-            losses = gan.train(pool, args.seconds - init_s)
+            losses = gan.train(pool, gan_seconds)
             gan_s = float(gan.seconds.numpy())
             record = {**common, "description": f"lesson 06's U-Net for {args.task}: L1, then L1 + PatchGAN (pix2pix)",
                       "loss": f"L1 for {init_steps} steps ({init_s:.1f} s), then pix2pix (adversarial + "
