@@ -44,8 +44,8 @@ def read_record(name: str = DCGAN_GENERATOR, required: tuple[str, ...] | None = 
 
     Args:
         name: the model's name (``"dcgan_generator"``).
-        required: the fields the record must have; None: the generator's fields for ``dcgan_generator``,
-            :data:`MODEL_FIELDS` for any other model.
+        required: the fields the record must have (default: the generator's, with its FID fields; the restoration
+            models of lesson 06 have :data:`MODEL_FIELDS`).
 
     Returns:
         The record as a dict (see the module docstring for its fields).
@@ -65,7 +65,7 @@ def read_record(name: str = DCGAN_GENERATOR, required: tuple[str, ...] | None = 
         raise ValueError(f"{path} is not a {SCHEMA} record: expected a JSON object, got {type(record).__name__} "
                          f"(missing every field)")
     if required is None:
-        required = _REQUIRED if name == DCGAN_GENERATOR else MODEL_FIELDS
+        required = _REQUIRED
     missing = [key for key in required if key not in record]
     if missing or record.get("schema") != SCHEMA:
         raise ValueError(f"{path} is not a {SCHEMA} record: missing {missing}, schema {record.get('schema')!r}")
@@ -88,7 +88,7 @@ def load_trained_generator(generator, name: str = DCGAN_GENERATOR) -> dict[str, 
         ValueError: if the record or the weights file is missing, the weights' SHA-256 differs from the record's
             (a damaged, partial or replaced file), or ``generator`` does not have the recorded architecture.
     """
-    return _load_checked(generator, name, read_record(name), "generator", "build_generator()")
+    return _load_checked(generator, name, read_record(name, _REQUIRED), "generator", "build_generator()")
 
 
 def load_trained_model(model, name: str) -> dict[str, Any]:
