@@ -63,7 +63,7 @@ import shutil
 import subprocess
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TensorFlow's C++ log lines; Python errors still show
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if "google.colab" in sys.modules:
     COURSE_DIR = "/content/gans-and-cnns"
     git = ["git", "-C", COURSE_DIR]
@@ -897,7 +897,7 @@ def psnr(clean, restored, data_range):
 
 
 # %%
-ex.check_psnr(psnr)
+_ = ex.check_psnr(psnr)
 
 # %% [markdown]
 # ### Exercise 2: the skip connection, and the U-Net's shapes
@@ -928,8 +928,8 @@ def unet_shapes(size, in_channels, width, depth):
 
 
 # %%
-ex.check_skip_connection(skip_connect)
-ex.check_unet_shapes(unet_shapes)
+_ = ex.check_skip_connection(skip_connect)
+_ = ex.check_unet_shapes(unet_shapes)
 
 # %% [markdown]
 # ### Exercise 3: the pix2pix generator loss
@@ -947,7 +947,7 @@ def generator_loss(fake_logits, clean, restored, l1_weight):
 
 
 # %%
-ex.check_pix2pix_generator_loss(generator_loss)
+_ = ex.check_pix2pix_generator_loss(generator_loss)
 
 # %% [markdown]
 # ## Next
