@@ -928,8 +928,7 @@ def unet_shapes(size, in_channels, width, depth):
 
 
 # %%
-_ = ex.check_skip_connection(skip_connect)
-_ = ex.check_unet_shapes(unet_shapes)
+_ = ex.check_unet(skip_connect, unet_shapes)
 
 # %% [markdown]
 # ### Exercise 3: the pix2pix generator loss

@@ -136,3 +136,19 @@ sp, mean = tf.nn.softplus, tf.reduce_mean
 def test_generator_loss_check_names_the_mistake(fn, match):
     with pytest.raises(ExerciseError, match=match):
         ex.check_pix2pix_generator_loss(fn)
+
+
+def test_both_parts_of_exercise_2_are_one_exercise(capsys):
+    from course_utils.exercises.restoration import check_unet
+
+    assert check_unet(lambda d, e: np.concatenate([d, e], -1), right_shapes) is True
+    out = capsys.readouterr().out
+    assert "skip_connect passes" in out and "unet_shapes passes" in out
+    with pytest.raises(ExerciseError, match="add them"):
+        check_unet(lambda d, e: d + e, right_shapes)
+
+    def stub(*args):
+        raise NotImplementedError()
+
+    assert check_unet(stub, stub) is False
+    assert capsys.readouterr().err.count("Exercise 2: not attempted yet") == 1

@@ -36,7 +36,7 @@ from ..checks import (
     softplus,
 )
 
-__all__ = ["check_pix2pix_generator_loss", "check_psnr", "check_skip_connection", "check_unet_shapes",
+__all__ = ["check_pix2pix_generator_loss", "check_psnr", "check_skip_connection", "check_unet", "check_unet_shapes",
            "reference_psnr", "reference_unet_shapes"]
 
 LESSON = "06_image_restoration"
@@ -285,3 +285,14 @@ def check_pix2pix_generator_loss(generator_loss: Callable[..., Any]) -> bool:
             check_close(got, want, what=f"generator_loss on {what}" + (f" ({mistake})" if mistake else ""),
                         rtol=1e-5, atol=1e-4)
     raise ExerciseError("generator_loss: wrong on at least one case")  # pragma: no cover - check_close raised
+
+
+@exercise(2, "skip_connect and unet_shapes")
+def check_unet(skip_connect: Callable[..., Any], unet_shapes: Callable[..., Any]) -> bool:
+    """Check both parts of exercise 2 (:func:`check_skip_connection`, then :func:`check_unet_shapes`), reported as
+    one exercise.
+
+    Introduced in 06_image_restoration.
+    """
+    check_skip_connection.__wrapped__(skip_connect)
+    return check_unet_shapes.__wrapped__(unet_shapes)
