@@ -22,6 +22,9 @@ SCHEMA = "trained_model/1"
 DCGAN_GENERATOR = "dcgan_generator"
 _REQUIRED = ("schema", "name", "file", "sha256", "params", "recipe", "steps", "train_time_s", "fid", "coverage",
              "fid_samples", "machine", "versions")
+MODEL_FIELDS = ("schema", "name", "file", "sha256", "params", "recipe", "steps", "train_time_s", "metrics", "machine",
+                "versions")
+"""The fields every shipped model's record has (the generator's record has FID fields instead of ``metrics``)."""
 
 
 def record_path(name: str = DCGAN_GENERATOR) -> Path:
@@ -34,13 +37,15 @@ def record_path(name: str = DCGAN_GENERATOR) -> Path:
     return data.data_dir() / f"{name}.json"
 
 
-def read_record(name: str = DCGAN_GENERATOR) -> dict[str, Any]:
+def read_record(name: str = DCGAN_GENERATOR, required: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Read and check the training record of a shipped model.
 
     Introduced in 04_dcgan.
 
     Args:
         name: the model's name (``"dcgan_generator"``).
+        required: the fields the record must have (default: the generator's, with its FID fields; the restoration
+            models of lesson 06 have :data:`MODEL_FIELDS`).
 
     Returns:
         The record as a dict (see the module docstring for its fields).
@@ -59,7 +64,9 @@ def read_record(name: str = DCGAN_GENERATOR) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise ValueError(f"{path} is not a {SCHEMA} record: expected a JSON object, got {type(record).__name__} "
                          f"(missing every field)")
-    missing = [key for key in _REQUIRED if key not in record]
+    if required is None:
+        required = _REQUIRED
+    missing = [key for key in required if key not in record]
     if missing or record.get("schema") != SCHEMA:
         raise ValueError(f"{path} is not a {SCHEMA} record: missing {missing}, schema {record.get('schema')!r}")
     return record
@@ -81,7 +88,32 @@ def load_trained_generator(generator, name: str = DCGAN_GENERATOR) -> dict[str, 
         ValueError: if the record or the weights file is missing, the weights' SHA-256 differs from the record's
             (a damaged, partial or replaced file), or ``generator`` does not have the recorded architecture.
     """
-    record = read_record(name)
+    return _load_checked(generator, name, read_record(name, _REQUIRED), "generator", "build_generator()")
+
+
+def load_trained_model(model, name: str) -> dict[str, Any]:
+    """Load a shipped model's weights into ``model`` after checking its SHA-256 against its record.
+
+    The same checks as :func:`load_trained_generator`, for any model the course ships (the restoration U-Nets of
+    lesson 06: ``data/restore_<task>.weights.h5``), whose record has the fields of :data:`MODEL_FIELDS`.
+
+    Introduced in 06_image_restoration.
+
+    Args:
+        model: a Keras model built with the recipe in the record (same architecture, untrained).
+        name: the shipped model's name, e.g. ``"restore_denoise"``.
+
+    Returns:
+        The training record (recipe, task, steps, training time, machine, metrics, ...).
+
+    Raises:
+        ValueError: if the record or the weights file is missing or incomplete, the weights' SHA-256 differs from the
+            record's, or ``model`` does not have the recorded number of parameters.
+    """
+    return _load_checked(model, name, read_record(name, MODEL_FIELDS), "model", "the recipe in its record")
+
+
+def _load_checked(model, name: str, record: dict[str, Any], what: str, how: str) -> dict[str, Any]:
     path = data.data_dir() / record["file"]
     if not path.is_file():
         raise ValueError(f"the course's trained {name} is missing ({path}); restore it with `git checkout -- data/`")
@@ -89,16 +121,16 @@ def load_trained_generator(generator, name: str = DCGAN_GENERATOR) -> dict[str, 
     if actual != record["sha256"]:
         raise ValueError(f"{path} is damaged or not the course's file: SHA-256 {actual}, the record "
                          f"{record_path(name).name} expects {record['sha256']}. Restore it with `git checkout -- data/`.")
-    count = getattr(generator, "count_params", None)
+    count = getattr(model, "count_params", None)
     if count is None:
-        raise ValueError(f"generator must be a Keras model built by build_generator(), got {type(generator).__name__}")
-    if generator.count_params() != record["params"]:
-        raise ValueError(f"generator has {generator.count_params():,} parameters, the course's trained {name} has "
-                         f"{record['params']:,}: build it with the lesson's build_generator() (recipe {record['recipe']})")
+        raise ValueError(f"{what} must be a Keras model built by {how}, got {type(model).__name__}")
+    if model.count_params() != record["params"]:
+        raise ValueError(f"{what} has {model.count_params():,} parameters, the course's trained {name} has "
+                         f"{record['params']:,}: build it with {how} (recipe {record['recipe']})")
     try:
-        generator.load_weights(path)
+        model.load_weights(path)
     except (ValueError, OSError) as err:
-        raise ValueError(f"could not load {path} into this generator: {err}") from err
+        raise ValueError(f"could not load {path} into this {what}: {err}") from err
     return record
 
 
@@ -106,14 +138,15 @@ def save_trained_generator(generator, record: dict[str, Any], name: str = DCGAN_
                            directory: str | os.PathLike | None = None) -> tuple[Path, Path]:
     """Write the weights and the training record atomically (temporary files, then rename); weights first.
 
-    Used by ``tools/train_course_generator.py``; ``record`` gets ``schema``, ``name``, ``file``, ``sha256`` and
-    ``params`` filled in.
+    Used by ``tools/train_course_generator.py`` and ``tools/train_restoration_models.py`` (any model: ``name`` is
+    the file stem); ``record`` gets ``schema``, ``name``, ``file``, ``sha256`` and ``params`` filled in.
 
     Introduced in 04_dcgan.
 
     Returns:
         The paths of the weights file and of the record.
     """
+    record_path(name)  # checks the name
     directory = Path(directory) if directory is not None else data.data_dir()
     directory.mkdir(parents=True, exist_ok=True)
     weights = directory / f"{name}.weights.h5"
