@@ -63,7 +63,7 @@ import shutil
 import subprocess
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TensorFlow's C++ log lines; Python errors still show
 if "google.colab" in sys.modules:
     COURSE_DIR = "/content/gans-and-cnns"
     git = ["git", "-C", COURSE_DIR]
