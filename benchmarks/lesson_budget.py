@@ -194,7 +194,10 @@ def render_markdown(record: dict[str, Any] | None) -> str:
         f"{machine['cpu_model']} (flags: {flags}{'; no ' + missing if missing else ''}); "
         f"TensorFlow {record['versions'].get('tensorflow', '?')}, Python {record['versions']['python']}; "
         f"load average {machine['load_avg_start']:.2f} at the start, {machine['load_avg_end']:.2f} at the end. "
-        f"Targets: ≤ {format_duration(targets['wall_s'])} wall, ≤ {targets['rss_mib']:,.0f} MiB peak kernel RSS.",
+        f"Targets: ≤ {format_duration(targets['wall_s'])} wall, ≤ {targets['rss_mib']:,.0f} MiB peak kernel RSS."
+        + (f" Kept from an earlier run ({str(record['earlier'].get('date'))[:10]}, same script): "
+           + ", ".join(f"`{name}`" for name in record["earlier"]["lessons"]) + "."
+           if record.get("earlier", {}).get("lessons") else ""),
         "",
         "| lesson | wall time (min:s) | of which kernel start | peak kernel RSS | slowest cell | target |",
         "|---|---|---|---|---|---|",
