@@ -403,7 +403,7 @@ def train_gan(train_step, dataset, *, steps_per_epoch, checkpoint, budget_s, on_
 # training digits higher: the **D gap** $\overline{D(x_{\text{train}})} - \overline{D(x_{\text{held}})}$.
 
 # %%
-ARM_MINUTES = profiles.train_minutes(full=1.5, smoke=0.05)  # per arm; COURSE_TRAIN_MINUTES overrides
+ARM_MINUTES = profiles.train_minutes(full=1.0, smoke=0.05)  # per arm; COURSE_TRAIN_MINUTES overrides
 STEPS_PER_EPOCH = profiles.pick(full=100, smoke=10)
 keras.config.set_dtype_policy(config.dtype_policy)  # the precision device.setup chose (mixed_float16 on a GPU)
 x_small_f = data.to_float_images(x_small)
@@ -727,7 +727,7 @@ print(f"conditional generator {cond_g.count_params():,} parameters, discriminato
 # classifies as the class asked for (10 % would mean the label is ignored).
 
 # %%
-COND_MINUTES = profiles.train_minutes(full=1.0, smoke=0.05)
+COND_MINUTES = profiles.train_minutes(full=0.75, smoke=0.05)
 mnist = data.load_mnist()
 cond_ds = (tf.data.Dataset.from_tensor_slices((data.to_float_images(mnist.x_train), tf.one_hot(mnist.y_train, 10)))
            .repeat().shuffle(10_000, seed=8).batch(RECIPE["batch_size"], drop_remainder=True).prefetch(tf.data.AUTOTUNE))
