@@ -12,12 +12,14 @@ Arms:
 - ``two D convolutions``: the discriminator without its third convolution;
 - ``no label smoothing``: real label 1.0 instead of 0.9;
 - ``no shifts``: no random translation of D's inputs;
+- ``no R1``: no R1 penalty on D's gradient at the real digits (``r1_gamma`` 0);
 - ``alternating``: the article's order (a D step on fakes, then a G step on fresh noise through D again) instead of
   one simultaneous update from one forward pass; its steps cost more, so the record also has ms/step.
 
 Usage: ``python benchmarks/ablations.py [--steps 3000] [--seeds 0 1] [--add] [--out benchmarks/figures/ablations.json]``
-(about 2 minutes per arm and seed on 2 CPU cores; ``--add`` keeps the seeds already recorded). The lesson quotes
-only what the JSON record holds.
+(about 2 minutes per arm and seed on 2 CPU cores; ``--add`` keeps the seeds already recorded), or one seed per core
+side by side, each with its own ``--out``, then ``python benchmarks/ablations.py --merge A.json B.json [--out ...]``.
+The lesson quotes only what the JSON record holds.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from course_utils import atomic, device  # noqa: E402
 
-ARMS = ("recipe", "two D convolutions", "no label smoothing", "no shifts", "alternating")
+ARMS = ("recipe", "two D convolutions", "no label smoothing", "no shifts", "no R1", "alternating")
 EXTRA_ARMS = ("longer average",)  # explorations, run only when asked for by name
 
 
@@ -58,16 +60,19 @@ def two_conv_discriminator(L):
 
 
 def alternating_update(L, generator, discriminator, g_opt, d_opt, real, noise):
-    """The article's order: D updates on a batch of fakes, then G updates through the updated D on fresh noise."""
+    """The article's order: D updates on a batch of fakes, then G updates through the updated D on fresh noise.
+
+    D's loss carries the recipe's R1 penalty, as in gan_update, so the order is the only change."""
     import tensorflow as tf
 
     seed = tf.stack([tf.cast(d_opt.iterations, tf.int32), 0])
     fake = generator(noise, training=True)
     with tf.GradientTape() as d_tape:
-        real_logits = discriminator(L.translate(real, seed), training=True)
+        real_logits, r1 = L.real_logits_and_r1(discriminator, L.translate(real, seed))
         fake_logits = discriminator(L.translate(fake, seed + [0, 1]), training=True)
         d_loss = L.discriminator_loss(real_logits, fake_logits)
-    d_opt.apply_gradients(zip(d_tape.gradient(d_loss, discriminator.trainable_variables),
+        d_total = d_loss + 0.5 * L.RECIPE["r1_gamma"] * r1
+    d_opt.apply_gradients(zip(d_tape.gradient(d_total, discriminator.trainable_variables),
                               discriminator.trainable_variables))
     noise2 = tf.random.stateless_normal(tf.shape(noise), seed + [0, 2])
     with tf.GradientTape() as g_tape:
@@ -91,6 +96,8 @@ def run_arm(arm: str, seed: int, steps: int, eval_every: int, x_train, judge, fi
         L["discriminator_loss"] = functools.partial(L.discriminator_loss, real_label=1.0)
     if arm == "no shifts":
         L["translate"] = lambda images, seed, shift=0: images
+    if arm == "no R1":
+        L["gan_update"] = functools.partial(L.gan_update, r1_gamma=0.0)
     if arm == "longer average":  # a weight average over ~1,000 steps instead of ~200
         L["update_ema"] = functools.partial(L.update_ema, decay=0.999)
     keras.utils.set_random_seed(seed)
@@ -153,6 +160,23 @@ def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def merge(paths: list[Path], out: Path) -> dict[str, Any]:
+    """One record from several (same machine and code, other seeds): runs concatenated, rows recomputed."""
+    records = [json.loads(p.read_text()) for p in paths]
+    runs = [r for rec in records for r in rec["runs"]]
+    keys = [(r["arm"], r["seed"]) for r in runs]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"the records repeat an (arm, seed) pair; expected each once, got {sorted(keys)}")
+    if len({rec["training_digits"] for rec in records}) != 1:
+        raise ValueError("the records were trained on different data; expected one training set")
+    record = {**records[0], "commands": [c for rec in records for c in rec["commands"]]
+              + ["python benchmarks/ablations.py --merge " + " ".join(p.name for p in paths)],
+              "rows": summarize(runs), "runs": runs}
+    atomic.write_text(out, json.dumps(record, indent=1) + "\n")
+    print(f"wrote {out} from {len(runs)} runs")
+    return record
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=3000)
@@ -163,7 +187,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "figures" / "ablations.json")
     parser.add_argument("--add", action="store_true",
                         help="keep the runs already in --out (other seeds) and add these; the rows average all")
+    parser.add_argument("--merge", type=Path, nargs="+", metavar="RECORD",
+                        help="write --out from the runs of these records (e.g. one seed per core, run side by side)")
     args = parser.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, args.out)
     if args.steps < args.eval_every or args.steps % args.eval_every:
         parser.error(f"--steps must be a positive multiple of --eval-every ({args.eval_every}), got {args.steps}")
     device.configure_cpu()

@@ -355,7 +355,9 @@ print(f"the corrected loop runs: after {n_steps} steps, D loss {float(d_loss):.3
 #    about half a batch-64 step on a CPU; the search that chose them is in `benchmarks/figures/recipe_search.json`;
 # 4. a **third discriminator convolution**: with only two, each of D's final features sees a 10×10 patch and the
 #    global shape of a digit is judged by one linear layer (the receptive fields are computed below);
-# 5. **one-sided label smoothing** and **sampling from a weight average** of the generator (both explained below).
+# 5. **one-sided label smoothing** and **sampling from a weight average** of the generator (both explained below);
+# 6. the **R1 penalty** on the discriminator's gradient at real digits [@mescheder2018which] (explained below): it
+#    keeps D from turning its 4,000 training digits into sharp peaks, which is what stalled the recipe without it.
 #
 # What is each worth? `benchmarks/ablations.py` trains the recipe with one change at a time, for the same number of
 # steps from the same seed, and scores each run with the evaluator (FID on 2,000 samples against the training
@@ -406,6 +408,7 @@ RECIPE = {
     "real_label": 0.9,       # one-sided label smoothing (Salimans et al., 2016)
     "translate": 2,          # D sees real and fake images shifted by up to 2 pixels (DiffAugment, Zhao et al., 2020)
     "ema_decay": 0.995,      # the generator we sample from averages the last ~200 steps (Yazici et al., 2019)
+    "r1_gamma": 1.0,         # R1 penalty on D's gradient at real digits (Mescheder et al., 2018)
 }
 
 
@@ -519,6 +522,19 @@ assert fields[-1].size > fields[-2].size >= 10
 # + \tfrac1m\sum_i \mathrm{softplus}(l^{\text{fake}}_i),
 # \qquad L_G = \tfrac1m\textstyle\sum_i \mathrm{softplus}(-l^{\text{fake}}_i).$$
 #
+# **The R1 penalty.** With only 4,000 real digits, D can learn to answer "real" on exactly those digits and to fall
+# away steeply around each of them; its gradients then tell the generator less and less, and without the penalty
+# the recipe's FID stops improving early (the `no R1` row of the table above). R1 adds to D's
+# loss the squared length of D's gradient *with respect to its input*, at real images only:
+# $$L_D^{\text{R1}} = L_D + \tfrac{\gamma}{2}\,\mathbb{E}_{x\sim p_\text{data}}\big\|\nabla_x\, l(x)\big\|^2,
+# \qquad \gamma = 1,$$
+# where $l(x)$ is D's logit: D may separate real from fake, but must stay flat on the data. Mescheder, Geiger and
+# Nowozin [@mescheder2018which] showed that this makes the simultaneous gradient game converge near an
+# equilibrium where the unregularized game can circle; R1 has been standard in StyleGAN since. The input gradient
+# needs a tape inside the tape (`real_logits_and_r1`), and D's own update then differentiates a gradient: a second
+# derivative, which TensorFlow takes through the inner tape. That makes a step dearer (the table's ms/step column
+# says by how much) and pays for itself in steps.
+#
 # `gan_update` does one step of the game: one batch of fakes is generated inside two tapes, D scores real and fake,
 # each player's loss is differentiated with respect to *its own* weights only, and each player's optimizer applies
 # its own gradients. **This is a simultaneous update, not the article's alternating one.** The article (section
@@ -557,24 +573,43 @@ def translate(images, seed, shift=RECIPE["translate"]):
 
 
 # %% tags=["export"]
-def gan_update(generator, discriminator, g_opt, d_opt, real, noise):
+def real_logits_and_r1(discriminator, real):
+    """D's float32 logits for `real` and the R1 penalty: the mean over the batch of |grad_x D(x)|^2 at those images.
+
+    An inner tape differentiates D's summed logits with respect to its *input*; each image's logit depends only on
+    that image, so the gradient of the sum is every image's own input gradient. The outer tapes record all of it,
+    so the penalty's own gradient with respect to D's weights (a second derivative) comes out of d_tape."""
+    with tf.GradientTape() as input_tape:
+        input_tape.watch(real)
+        logits = tf.cast(discriminator(real, training=True), tf.float32)
+        total = tf.reduce_sum(logits)
+    grad = tf.cast(input_tape.gradient(total, real), tf.float32)
+    return logits, tf.reduce_mean(tf.reduce_sum(tf.square(grad), axis=[1, 2, 3]))
+
+
+def gan_update(generator, discriminator, g_opt, d_opt, real, noise, r1_gamma=RECIPE["r1_gamma"]):
     """One simultaneous update of both players on a batch of real images and a batch of noise.
 
-    The random shifts are seeded by D's step counter, so two runs from the same state take the same steps."""
+    D minimizes its loss plus r1_gamma / 2 times the R1 penalty (r1_gamma=0 leaves the penalty out). The random
+    shifts are seeded by D's step counter, so two runs from the same state take the same steps."""
     seed = tf.stack([tf.cast(d_opt.iterations, tf.int32), 0])
     with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
         fake = generator(noise, training=True)
-        real_logits = tf.cast(discriminator(translate(real, seed), training=True), tf.float32)
+        real_in = translate(real, seed)
+        if r1_gamma:
+            real_logits, r1 = real_logits_and_r1(discriminator, real_in)
+        else:
+            real_logits, r1 = tf.cast(discriminator(real_in, training=True), tf.float32), tf.constant(0.0)
         fake_logits = tf.cast(discriminator(translate(tf.cast(fake, real.dtype), seed + [0, 1]), training=True),
                               tf.float32)
         d_loss = discriminator_loss(real_logits, fake_logits)
         g_loss = generator_loss(fake_logits)
-        d_scaled, g_scaled = d_opt.scale_loss(d_loss), g_opt.scale_loss(g_loss)
+        d_scaled, g_scaled = d_opt.scale_loss(d_loss + 0.5 * r1_gamma * r1), g_opt.scale_loss(g_loss)
     d_opt.apply_gradients(zip(d_tape.gradient(d_scaled, discriminator.trainable_variables),
                               discriminator.trainable_variables))
     g_opt.apply_gradients(zip(g_tape.gradient(g_scaled, generator.trainable_variables),
                               generator.trainable_variables))
-    return {"d_loss": d_loss, "g_loss": g_loss,
+    return {"d_loss": d_loss, "g_loss": g_loss, "r1": r1,
             "d_real": tf.reduce_mean(tf.sigmoid(real_logits)), "d_fake": tf.reduce_mean(tf.sigmoid(fake_logits))}
 
 
@@ -760,8 +795,9 @@ print(f"{ckpt.steps_done} steps in {train_time:.0f} s of training, {1000 * train
 # neither wins, D's loss sits near 2·log 2 ≈ 1.39 (D cannot tell) with D(x) ≈ D(G(z)) ≈ 0.5. With a real label of
 # 0.9, D's loss cannot go below the entropy H(0.9) = −0.9 log 0.9 − 0.1 log 0.1 ≈ 0.325 (checked below), not 0.
 # The warning signs that D is **winning** are D's loss sinking from 1.39 towards that floor, D(x) rising and
-# D(G(z)) falling together, and FID rising again. With only 4,000 training digits D wins by **memorizing** them:
-# the random shifts delay it, they do not stop it. The cell prints the first and last epochs of your run so you can
+# D(G(z)) falling together, and FID rising again. With only 4,000 training digits D can win by **memorizing**
+# them; the random shifts and the R1 penalty are there to hold that off, and the curves show how well they did in
+# your run. The cell prints the first and last epochs of your run so you can
 # see which way each curve went, rather than take the text's word for it. Class coverage dropping would mean mode
 # collapse.
 
@@ -885,13 +921,15 @@ plt.show()
 # - A DCGAN follows a few rules: transposed convolutions + batch norm + ReLU + tanh in the generator, strided
 #   convolutions + LeakyReLU in the discriminator, no fully connected hidden layers, Adam with β₁ = 0.5. The
 #   course departs from them in stated ways (no batch norm in D, random shifts of D's inputs, batch 32 at 10⁻³, a
-#   third D convolution, label smoothing, a weight average), and the ablation table says what each was worth here.
+#   third D convolution, label smoothing, a weight average, an R1 penalty), and the ablation table says what each
+#   was worth here.
 # - The course's update is simultaneous (both players from one forward pass); the article's is alternating. Both
 #   were measured at equal steps.
 # - Train to a clock (`TRAIN_MINUTES`), not to a number of epochs: machines differ by 5× or more. A shipped,
 #   checksummed generator shows full quality where a machine is too slow.
 # - Watch more than losses: D(x), D(G(z)), FID and class coverage per epoch, and a fixed-noise grid. D's loss
-#   sinking towards H(0.9) with D(x) rising and D(G(z)) falling means D is winning, here by memorizing.
+#   sinking towards H(0.9) with D(x) rising and D(G(z)) falling means D is winning (with few digits, by
+#   memorizing them).
 # - Compare FIDs only at equal sample counts, and check memorization against digits the GAN never saw.
 #
 # ## Exercises

@@ -212,7 +212,8 @@ viz.show_images(random_cutout(data.to_float_images(x_small[:8]), tf.constant([1,
 # ### The course's DCGAN, with an augmentation switch
 #
 # The networks and the recipe are lesson 04's (same layers, the same Adam settings, the same label smoothing and
-# weight average); the only change is `augment`: `()` for no augmentation at all (not even lesson 04's shifts), or
+# weight average; lesson 04's R1 penalty is left out, so that augmentation is the only regularizer being compared);
+# the only change is `augment`: `()` for no augmentation at all (not even lesson 04's shifts), or
 # `("translation", "cutout")` for DiffAugment. The cells tagged `export` are what the tests run.
 
 # %% tags=["export"]

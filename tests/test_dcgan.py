@@ -118,6 +118,56 @@ def test_losses_match_the_formulas_and_stay_finite_for_huge_logits(L):
     assert np.isfinite(float(L.generator_loss(tf.constant([[-1e4]]))))
 
 
+def test_r1_penalty_is_the_mean_squared_input_gradient_of_each_image(L, tiny_real):
+    import tensorflow as tf
+
+    d = L.build_discriminator()
+    x = tf.constant(tiny_real[:5])
+    logits, r1 = L.real_logits_and_r1(d, x)
+    per_image = []
+    for i in range(5):  # one tape per image: no shortcut through the batch
+        xi = x[i:i + 1]
+        with tf.GradientTape() as tape:
+            tape.watch(xi)
+            out = d(xi, training=True)[0, 0]
+        per_image.append(float(tf.reduce_sum(tape.gradient(out, xi) ** 2)))
+    assert float(r1) == pytest.approx(np.mean(per_image), rel=1e-4)
+    assert np.allclose(logits.numpy(), d(x, training=True).numpy(), atol=1e-6)
+
+
+def test_d_step_minimizes_its_loss_plus_half_gamma_r1(L, tiny_real):
+    """gan_update's D step equals Adam applied to grad(L_D + gamma/2 * R1), computed here independently."""
+    import keras
+    import tensorflow as tf
+
+    real, noise = tf.constant(tiny_real[:16]), tf.random.normal([16, L.NOISE_DIM], seed=5)
+    after = {}
+    for gamma in (L.RECIPE["r1_gamma"], 0.0):
+        keras.utils.set_random_seed(3)
+        g, d = L.build_generator(), L.build_discriminator()
+        g_opt, d_opt = L.make_optimizers()
+        d_ref = keras.models.clone_model(d)
+        d_ref.set_weights(d.get_weights())
+        seed = tf.constant([0, 0])  # gan_update seeds its shifts with D's step counter, 0 here
+        fake = g(noise, training=True)
+        with tf.GradientTape() as tape:
+            real_in = L.translate(real, seed)
+            with tf.GradientTape() as inner:
+                inner.watch(real_in)
+                rl = d_ref(real_in, training=True)
+                total = tf.reduce_sum(rl)
+            r1 = tf.reduce_sum(inner.gradient(total, real_in) ** 2) / 16
+            fl = d_ref(L.translate(fake, seed + [0, 1]), training=True)
+            objective = L.discriminator_loss(rl, fl) + 0.5 * gamma * r1
+        ref_opt = L.make_optimizers()[1]
+        ref_opt.apply_gradients(zip(tape.gradient(objective, d_ref.trainable_variables), d_ref.trainable_variables))
+        L.gan_update(g, d, g_opt, d_opt, real, noise, r1_gamma=gamma)
+        for a, b in zip(d.get_weights(), d_ref.get_weights()):
+            assert np.allclose(a, b, atol=1e-6)
+        after[gamma] = d.get_weights()
+    assert any(not np.allclose(a, b) for a, b in zip(*after.values()))  # the penalty changes the step
+
+
 # ---- one update, two front ends -------------------------------------------------------------------------------
 
 def test_one_step_updates_both_players_and_reports_finite_metrics(L, tiny_real):
@@ -128,8 +178,9 @@ def test_one_step_updates_both_players_and_reports_finite_metrics(L, tiny_real):
     step = L.make_train_step(g, d, g_opt, d_opt)
     before_g, before_d = _weights(g), _weights(d)
     out = step(tf.constant(tiny_real))
-    assert set(out) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert set(out) == {"d_loss", "g_loss", "r1", "d_real", "d_fake"}
     assert all(np.isfinite(float(v)) for v in out.values())
+    assert float(out["r1"]) > 0
     assert 0 < float(out["d_real"]) < 1 and 0 < float(out["d_fake"]) < 1
     assert any(not np.array_equal(a, b) for a, b in zip(before_g, _weights(g)))
     assert any(not np.array_equal(a, b) for a, b in zip(before_d, _weights(d)))
