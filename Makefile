@@ -84,7 +84,8 @@ sync: $(STAMP)
 
 notebooks: $(STAMP)
 	@set -e; for py in $(LESSONS); do \
-	  nb=$${py%.py}.ipynb; echo "== $$nb (full profile)"; \
+	  nb=$${py%.py}.ipynb; echo "== $$nb (full profile, from a fresh start)"; \
+	  rm -rf notebooks/outputs/$$(basename $$py .py)/run-full; \
 	  $(VENV)/bin/jupytext --to ipynb --update $$py --output $$nb >/dev/null; \
 	  ( cd notebooks && COURSE_PROFILE=full $(NOTEBOOK_ENV) ../$(VENV)/bin/jupyter nbconvert --to notebook \
 	      --execute --inplace --ExecutePreprocessor.timeout=1800 $$(basename $$nb) ); \

@@ -347,17 +347,20 @@ print(f"the corrected loop runs: after {n_steps} steps, D loss {float(d_loss):.3
 # 1. **no batch norm in the discriminator.** Real and fake images go through D as separate batches, so batch norm
 #    would normalize each batch by its own statistics, and D could tell them apart by those statistics alone; the
 #    small D trains stably without it (the WGAN-GP paper made the same choice for its critic [@gulrajani2017improved]);
-# 2. **random translations of D's inputs**, real and fake alike, by up to 2 pixels (the translation policy of
-#    differentiable augmentation, DiffAugment [@zhao2020differentiable]): with only 4,000 training digits the
-#    discriminator starts to memorize them; the shift is applied inside the gradient tape to the generator's images
-#    too, so the generator still learns from D's opinion of its (shifted) digits;
+# 2. the **R1 penalty** on the discriminator's gradient at real digits [@mescheder2018which] (explained below): with
+#    only 4,000 training digits D starts to memorize them, and R1 keeps it from turning each into a sharp peak;
 # 3. a **smaller batch (32) and a larger learning rate (10⁻³, lowered after 2,500 steps)**: a batch-32 step costs
 #    about half a batch-64 step on a CPU; the search that chose them is in `benchmarks/figures/recipe_search.json`;
 # 4. a **third discriminator convolution**: with only two, each of D's final features sees a 10×10 patch and the
 #    global shape of a digit is judged by one linear layer (the receptive fields are computed below);
-# 5. **one-sided label smoothing** and **sampling from a weight average** of the generator (both explained below);
-# 6. the **R1 penalty** on the discriminator's gradient at real digits [@mescheder2018which] (explained below): it
-#    keeps D from turning its 4,000 training digits into sharp peaks, which is what stalled the recipe without it.
+# 5. **one-sided label smoothing** and **sampling from a weight average** of the generator (both explained below).
+#
+# One departure the course *tried and dropped*: random translations of D's inputs by up to 2 pixels, real and fake
+# alike (the translation policy of differentiable augmentation, DiffAugment [@zhao2020differentiable]; `translate`
+# below, applied inside the tape, so the generator still learns through it). Before R1 they were the best defence
+# against memorization found (`benchmarks/figures/recipe_search.json`); with R1 in the recipe they cost quality, as
+# the `2-pixel shifts` row of the table shows, so `RECIPE["translate"]` is 0. Lesson 07 comes back to augmentation
+# with 500 digits, where it matters more.
 #
 # What is each worth? `benchmarks/ablations.py` trains the recipe with one change at a time, for the same number of
 # steps from the same seed, and scores each run with the evaluator (FID on 2,000 samples against the training
@@ -378,7 +381,10 @@ for row in ablations["rows"]:
 # Read it row by row against the first (the recipe as it is). One seed per arm is one sample of a noisy process:
 # differences of a point or two at one step can be noise; large, persistent gaps are not. What did *not* help in
 # the earlier search (same record as above): a narrower generator, 3-pixel shifts, resize-convolutions or sub-pixel
-# convolutions instead of transposed convolutions (no faster on a CPU). The cells tagged `export` below are the
+# convolutions instead of transposed convolutions (no faster on a CPU). In the second search, which found R1
+# (`benchmarks/figures/recipe_search_r1.json`, one seed each, oneDNN off): cutout, dropout in D, instance noise, a
+# wider discriminator or generator, constant learning rate; an extra 3×3 convolution in the generator helped too, at a
+# higher cost per step, and is not in the recipe. The cells tagged `export` below are the
 # course's recipe: the tests, the benchmarks (`benchmarks/time_to_quality.py`, `benchmarks/ablations.py`) and
 # lesson 05 load and run exactly these cells.
 
@@ -396,7 +402,7 @@ NOISE_DIM = 64
 RECIPE = {
     "noise_dim": NOISE_DIM,
     "batch_size": 32,        # Radford et al. (2016) used 128; smaller batches are cheaper steps on a CPU
-    "learning_rate": 1e-3,   # Radford et al. used 2e-4; 1e-3 with the shifts below learned fastest here
+    "learning_rate": 1e-3,   # Radford et al. used 2e-4; 1e-3 learned fastest here (recipe_search.json)
     "beta_1": 0.5,           # Radford et al. (2016)
     "lr_hold": 2500,         # steps at learning_rate, then linearly down to lr_final over lr_decay steps
     "lr_decay": 1000,
@@ -406,7 +412,7 @@ RECIPE = {
     "leaky_slope": 0.2,
     "kernel_size": 4,        # 4x4 kernels with stride 2 overlap evenly: fewer checkerboard artifacts (lesson 02)
     "real_label": 0.9,       # one-sided label smoothing (Salimans et al., 2016)
-    "translate": 2,          # D sees real and fake images shifted by up to 2 pixels (DiffAugment, Zhao et al., 2020)
+    "translate": 0,          # random shifts of D's inputs (DiffAugment, Zhao et al., 2020): off, they hurt with R1
     "ema_decay": 0.995,      # the generator we sample from averages the last ~200 steps (Yazici et al., 2019)
     "r1_gamma": 1.0,         # R1 penalty on D's gradient at real digits (Mescheder et al., 2018)
 }
@@ -591,7 +597,8 @@ def gan_update(generator, discriminator, g_opt, d_opt, real, noise, r1_gamma=REC
     """One simultaneous update of both players on a batch of real images and a batch of noise.
 
     D minimizes its loss plus r1_gamma / 2 times the R1 penalty (r1_gamma=0 leaves the penalty out). The random
-    shifts are seeded by D's step counter, so two runs from the same state take the same steps."""
+    shifts (if RECIPE["translate"] > 0) are seeded by D's step counter, so two runs from the same state take the
+    same steps."""
     seed = tf.stack([tf.cast(d_opt.iterations, tf.int32), 0])
     with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
         fake = generator(noise, training=True)
@@ -796,8 +803,7 @@ print(f"{ckpt.steps_done} steps in {train_time:.0f} s of training, {1000 * train
 # 0.9, D's loss cannot go below the entropy H(0.9) = −0.9 log 0.9 − 0.1 log 0.1 ≈ 0.325 (checked below), not 0.
 # The warning signs that D is **winning** are D's loss sinking from 1.39 towards that floor, D(x) rising and
 # D(G(z)) falling together, and FID rising again. With only 4,000 training digits D can win by **memorizing**
-# them; the random shifts and the R1 penalty are there to hold that off, and the curves show how well they did in
-# your run. The cell prints the first and last epochs of your run so you can
+# them; the R1 penalty is there to hold that off, and the curves show how well it did in your run. The cell prints the first and last epochs of your run so you can
 # see which way each curve went, rather than take the text's word for it. Class coverage dropping would mean mode
 # collapse.
 
@@ -906,9 +912,12 @@ viz.show_images(np.concatenate([course_images[closest], data.to_float_images(mni
 plt.show()
 
 # %% [markdown]
-# Read the two numbers together: a held-out gap near zero and a nearest-neighbour share near 1% and 5% mean the
-# samples are new digits in the style of the training set, not copies of it; the pairs above are the likeliest
-# copies, and you can judge them by eye. (The trends lesson, 07, uses the same tools on a GAN trained on only 500
+# Read the two numbers together. A held-out gap near zero and a nearest-neighbour share near 1% and 5% mean the
+# samples are new digits in the style of the training set, not copies of it. A gap of a point or so, as the
+# better-trained generators above may show, says their digits match the statistics of the 4,000 training digits a
+# little more closely than those of new ones; if the nearest-neighbour shares stay at or below 1% and 5%, that is
+# fitting the training set's style, not copying its digits. The pairs above are the likeliest copies, and you can
+# judge them by eye. (The trends lesson, 07, uses the same tools on a GAN trained on only 500
 # digits, where memorization is easier to provoke.)
 
 # %% [markdown]
@@ -920,9 +929,9 @@ plt.show()
 #   generator loss.
 # - A DCGAN follows a few rules: transposed convolutions + batch norm + ReLU + tanh in the generator, strided
 #   convolutions + LeakyReLU in the discriminator, no fully connected hidden layers, Adam with β₁ = 0.5. The
-#   course departs from them in stated ways (no batch norm in D, random shifts of D's inputs, batch 32 at 10⁻³, a
-#   third D convolution, label smoothing, a weight average, an R1 penalty), and the ablation table says what each
-#   was worth here.
+#   course departs from them in stated ways (no batch norm in D, an R1 penalty, batch 32 at 10⁻³, a
+#   third D convolution, label smoothing, a weight average), and the ablation table says what each was worth here,
+#   including the random shifts the course dropped once R1 was in.
 # - The course's update is simultaneous (both players from one forward pass); the article's is alternating. Both
 #   were measured at equal steps.
 # - Train to a clock (`TRAIN_MINUTES`), not to a number of epochs: machines differ by 5× or more. A shipped,

@@ -154,7 +154,7 @@ assert copy_nn.frac_below_p1 == 1.0 and real_nn.frac_below_p5 < 0.2
 # L_G = \mathbb{E}_z\big[f(-D(T(G(z))))\big], \qquad f = \mathrm{softplus}.$$
 # D never sees an un-augmented image, so it cannot memorize the 500 digits as they are, while $T$ is simple enough
 # that the generator still learns to draw plain digits. Their policy for small grey-scale data is **translation**
-# (lesson 04 already shifts by up to 2 pixels) and **cutout**: a square of half the image's side set to 0 (mid-grey
+# (lesson 04's `translate`, by up to 2 pixels) and **cutout**: a square of half the image's side set to 0 (mid-grey
 # in the [-1, 1] range), at a random place, clipped at the border. Both are a gather and a multiplication: the
 # gradient with respect to the image is the mask itself.
 
@@ -213,8 +213,9 @@ viz.show_images(random_cutout(data.to_float_images(x_small[:8]), tf.constant([1,
 #
 # The networks and the recipe are lesson 04's (same layers, the same Adam settings, the same label smoothing and
 # weight average; lesson 04's R1 penalty is left out, so that augmentation is the only regularizer being compared);
-# the only change is `augment`: `()` for no augmentation at all (not even lesson 04's shifts), or
-# `("translation", "cutout")` for DiffAugment. The cells tagged `export` are what the tests run.
+# the only change is `augment`: `()` for no augmentation at all, or `("translation", "cutout")` for DiffAugment
+# (lesson 04 dropped its 2-pixel shifts once it had R1; here they are part of DiffAugment's translation
+# policy). The cells tagged `export` are what the tests run.
 
 # %% tags=["export"]
 NOISE_DIM = 64
@@ -723,7 +724,7 @@ assert not np.allclose(cond_g([z, as_3]), cond_g([z, as_7]), atol=1e-4)    # so 
 print(f"conditional generator {cond_g.count_params():,} parameters, discriminator {cond_d.count_params():,}")  # NBVAL_CHECK_OUTPUT
 
 # %% [markdown]
-# Train it on the course's digits with lesson 04's shifts, to a time budget, and measure control: draw 100
+# Train it on the course's digits with 2-pixel shifts (lesson 04's `translate`), to a time budget, and measure control: draw 100
 # digits of each class and ask the evaluator of lesson 03 what they are. **Label accuracy** is the share it
 # classifies as the class asked for (10 % would mean the label is ignored).
 

@@ -82,7 +82,7 @@ def test_recipe_follows_dcgan_and_shapes_meet(L):
     r = L.RECIPE
     assert (r["beta_1"], r["leaky_slope"]) == (0.5, 0.2)  # Radford et al. (2016)
     # The course's measured departures (lesson 04, section 2): batch 32, lr 1e-3, shifts of up to 2 pixels.
-    assert (r["batch_size"], r["learning_rate"], r["translate"]) == (32, 1e-3, 2)
+    assert (r["batch_size"], r["learning_rate"], r["translate"], r["r1_gamma"]) == (32, 1e-3, 0, 1.0)
     assert r["noise_dim"] == L.NOISE_DIM
     g, d = L.build_generator(), L.build_discriminator()
     z = np.random.default_rng(0).standard_normal((5, L.NOISE_DIM)).astype("float32")
