@@ -3,7 +3,8 @@
 as it was run).
 
 Each run trains lesson 04's recipe as it was *before* R1 (its export cells, with ``r1_gamma`` unused: the
-variants below bring their own update) with the changes named in VARIANT (``key=value`` pairs, comma-separated,
+variants below bring their own update; the recorded runs had ``translate=2``, the recipe's value then: pass
+``translate=2`` to reproduce them now that the recipe's is 0) with the changes named in VARIANT (``key=value`` pairs, comma-separated,
 or ``base``), on one CPU with oneDNN forced off, and scores the weight-averaged generator every 500 steps (course
 evaluator FID, 2,000 samples, against the 4,000 training digits). Keys: ``cutout=SIZE`` (DiffAugment cutout after
 the shifts, ``fill`` default -1), ``dropout=P`` in D, ``sn=1`` spectral norm in D, ``mbstd=1`` minibatch std in D,
