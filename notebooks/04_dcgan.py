@@ -803,9 +803,9 @@ print(f"{ckpt.steps_done} steps in {train_time:.0f} s of training, {1000 * train
 # 0.9, D's loss cannot go below the entropy H(0.9) = −0.9 log 0.9 − 0.1 log 0.1 ≈ 0.325 (checked below), not 0.
 # The warning signs that D is **winning** are D's loss sinking from 1.39 towards that floor, D(x) rising and
 # D(G(z)) falling together, and FID rising again. With only 4,000 training digits D can win by **memorizing**
-# them; the R1 penalty is there to hold that off, and the curves show how well it did in your run. The cell prints the first and last epochs of your run so you can
-# see which way each curve went, rather than take the text's word for it. Class coverage dropping would mean mode
-# collapse.
+# them; the R1 penalty is there to hold that off, and the curves show how well it did in your run. The cell prints
+# the first and last epochs of your run so you can see which way each curve went, rather than take the text's word
+# for it. Class coverage dropping would mean mode collapse.
 
 # %%
 floor = -(0.9 * np.log(0.9) + 0.1 * np.log(0.1))
