@@ -273,6 +273,12 @@ def forbid_calls(fn: Callable[..., Any], names: Mapping[str, str], *, what: str)
     Raises:
         ExerciseError: naming the forbidden name that is used.
     """
+    used = getattr(fn, "__course_names__", None)
+    if used is not None:  # a graded submission's function, called in its sandbox: its names come from its cells
+        for name in sorted(used):
+            if name in names:
+                raise ExerciseError(f"{what}: write it yourself rather than calling {name}: {names[name]}")
+        return
     seen: set[int] = set()
     todo = [fn]
     while todo:

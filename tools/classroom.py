@@ -19,7 +19,6 @@ Everything nbgrader already does is left to nbgrader (a teacher's extra: ``pip i
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import re
@@ -210,176 +209,79 @@ def build_student(out: Path, selected: list[str] | None = None, *, course: Path 
 
 @dataclass
 class Result:
-    """One student's scores: ``scores[(lesson, grade_id)] = (points, max points)`` and notes on what failed."""
+    """One student's scores: ``scores[(lesson, grade_id)] = (points, max points)``, notes, and time per lesson."""
 
     student: str
     scores: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    reasons: dict[tuple[str, str], str] = field(default_factory=dict)
+    wall_s: dict[str, float] = field(default_factory=dict)
+    left_running: int = 0
 
 
-def _first_line(text: str) -> str:
-    text = re.sub(r"\x1b\[[0-9;]*m", "", text).strip()
-    return text.splitlines()[0][:240] if text else ""
+def marked_sources(stems: list[str] | None = None) -> dict[str, dict]:
+    """Each lesson as a plain dict, its exercise cells marked with nbgrader's metadata (the grader's source)."""
+    import nbformat
 
-
-def _cell_failures(path: Path) -> dict[str, str]:
-    """For each grade cell of an autograded notebook that failed, one line saying why."""
-    nb = json.loads(path.read_text(encoding="utf-8"))
     out = {}
-    for cell in nb["cells"]:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if not meta.get("grade") or cell["cell_type"] != "code":
-            continue
-        outputs = cell.get("outputs", [])
-        if any(o["output_type"] == "error" and o.get("ename") in ("CellTimeoutError", "KeyboardInterrupt")
-               for o in outputs):
-            # nbgrader interrupts a cell that runs past --Execute.timeout; the kernel reports KeyboardInterrupt
-            out[meta["grade_id"]] = "CellTimeoutError: the cell ran past the time limit and was interrupted"
-            continue
-        for output in outputs:
-            if output["output_type"] == "error":
-                out[meta["grade_id"]] = _first_line(f"{output['ename']}: {output['evalue']}")
-                break
-            if output["output_type"] == "stream" and output.get("name") == "stderr":
-                out[meta["grade_id"]] = _first_line("".join(output["text"]))
-                break
+    for path in lessons(stems):
+        nb = nbformat.read(path, as_version=4)
+        mark_exercises(nb, path.name)
+        out[path.stem] = json.loads(nbformat.writes(nb))
     return out
 
 
-def _submissions(folder: Path, stems: set[str]) -> dict[str, dict[str, Path]]:
-    """``{student: {lesson: notebook}}`` from ``folder/<student>/<lesson>.ipynb`` (or ``<lesson>/<lesson>.ipynb``)."""
-    found: dict[str, dict[str, Path]] = {}
-    for student_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
-        if not re.fullmatch(r"[A-Za-z0-9_.@-]+", student_dir.name) or student_dir.name.startswith("."):
-            continue
-        for nb in sorted(student_dir.rglob("*.ipynb")):
-            if nb.stem in stems and ".ipynb_checkpoints" not in nb.parts:
-                found.setdefault(student_dir.name, {})[nb.stem] = nb
-    return found
+def grade(submissions: Path, out: Path, *, cell_timeout: int = 300, notebook_timeout: int = 600,
+          workers: int | None = None, memory_mb: int = 3000, unsafe: bool = False) -> list[Result]:
+    """``make grade``: run each submission in a sandboxed kernel, judge it from this process, write the reports.
 
-
-def grade(submissions: Path, out: Path, *, cell_timeout: int = 600, student_timeout: int = 1800,
-          course: Path | None = None) -> list[Result]:
-    """``make grade``: autograde every submission with nbgrader and write the score tables to ``out``.
+    See ``tools/grading.py`` for how; ``docs/teaching.md`` for what the sandbox guarantees.
 
     Args:
         submissions: a folder with one sub-folder per student holding their ``NN_topic.ipynb`` files.
-        out: where ``scores.csv``, ``scores.md`` and the per-student logs go.
-        cell_timeout: seconds one cell may run before nbgrader interrupts it (that cell then fails).
-        student_timeout: seconds one student's grading may take in all; past it, what is left scores zero.
-        course: the nbgrader course folder to (re)create for this run (default ``build/grading``).
+        out: where ``scores.csv``, ``scores.md``, ``feedback/`` and ``logs/`` go (cleared of them first).
+        cell_timeout: seconds one cell may run; past it the student's kernel is killed (what is left scores 0).
+        notebook_timeout: seconds one notebook may take in all, checks included.
+        workers: notebooks graded at once (default: the CPU count).
+        memory_mb: memory one notebook's processes may hold together.
+        unsafe: refused for now when bubblewrap is missing (the flag is how a teacher would say they accept it).
 
     Returns:
         One :class:`Result` per student, in name order.
 
     Raises:
         ValueError: if ``submissions`` is not a folder or holds no lesson notebook.
+        RuntimeError: if the sandbox's tool is missing.
     """
+    import grading
+    import sandbox
+
     if not submissions.is_dir():
         raise ValueError(f"expected SUBMISSIONS to be a folder of <student>/NN_topic.ipynb, got {submissions}")
-    paths = lessons()
-    by_student = _submissions(submissions, {p.stem for p in paths})
-    if not by_student:
-        raise ValueError(f"expected <student>/NN_topic.ipynb files in {submissions} (lessons: "
-                         f"{[p.stem for p in paths]}), found none")
-    wanted = sorted({stem for nbs in by_student.values() for stem in nbs})
-    course = course or BUILD / "grading"
-    grade_ids = write_course(course, [p for p in paths if p.stem in wanted])
-    for stem in wanted:
-        proc = _run(_nbgrader("generate_assignment", stem, "--force"), cwd=course,
-                    log=course / "logs" / f"generate_{stem}.log")
-        if proc.returncode != 0:
-            raise RuntimeError(f"nbgrader generate_assignment failed on {stem}:\n{proc.stdout}{proc.stderr}")
-    results = []
-    for student, notebooks in sorted(by_student.items()):
-        result = Result(student)
-        results.append(result)
-        for stem, nb in notebooks.items():
-            target = course / "submitted" / student / stem / f"{stem}.ipynb"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(nb, target)
-        deadline = time.monotonic() + student_timeout
-        for stem in sorted(notebooks):
-            left = deadline - time.monotonic()
-            log = out / "logs" / f"{student}_{stem}.log"
-            if left <= 0:
-                result.notes.append(f"{stem}: not graded, the student's time limit ({student_timeout} s) was used up")
-                continue
-            # A loaded machine delays a kernel's output: wait for it rather than fail the whole notebook.
-            cmd = _nbgrader("autograde", stem, "--student", student, "--force", f"--Execute.timeout={cell_timeout}",
-                            "--Execute.iopub_timeout=60", "--Execute.raise_on_iopub_timeout=False")
-            try:
-                proc = _run(cmd, cwd=course, timeout=left, log=log)
-                if proc.returncode != 0:
-                    result.notes.append(f"{stem}: nbgrader could not grade the notebook (see {log.relative_to(out)}): "
-                                        f"{_first_line(_nbgrader_error(proc.stdout + proc.stderr))}")
-            except subprocess.TimeoutExpired:
-                result.notes.append(f"{stem}: stopped after the student's time limit ({student_timeout} s)")
-        _read_scores(course, result, notebooks, grade_ids)
-    write_tables(results, grade_ids, out)
-    return results
-
-
-def _nbgrader_error(log: str) -> str:
-    lines = [ln for ln in log.splitlines() if "[ERROR]" in ln or "Error" in ln]
-    return lines[0] if lines else (log.strip().splitlines() or ["no output"])[-1]
-
-
-def _read_scores(course: Path, result: Result, notebooks: dict[str, Path], grade_ids: dict[str, list[str]]) -> None:
-    from nbgrader.api import Gradebook, MissingEntry
-
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        for stem in sorted(notebooks):
-            autograded = course / "autograded" / result.student / stem / f"{stem}.ipynb"
-            failures = _cell_failures(autograded) if autograded.is_file() else {}
-            present = set()
-            if autograded.is_file():
-                cells = json.loads(autograded.read_text(encoding="utf-8"))["cells"]
-                present = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in cells}
-            for gid in grade_ids[stem]:
-                try:
-                    g = gb.find_grade(gid, stem, stem, result.student)
-                    score, max_score = float(g.score or 0.0), float(g.max_score)
-                except MissingEntry:
-                    score, max_score = 0.0, 1.0
-                if not autograded.is_file():
-                    score = 0.0
-                result.scores[(stem, gid)] = (score, max_score)
-                if score < max_score:
-                    if autograded.is_file() and gid not in present:
-                        why = "the check cell was deleted from the submission"
-                    elif not autograded.is_file():
-                        why = "the notebook was not graded (see the note above)"
-                    else:
-                        why = failures.get(gid, "no points")
-                    result.notes.append(f"{stem} {gid}: {score:g}/{max_score:g}: {why}")
-
-
-def write_tables(results: list[Result], grade_ids: dict[str, list[str]], out: Path) -> tuple[Path, Path]:
-    """Write ``scores.csv`` (one row per student, one column per exercise, a total) and ``scores.md``."""
-    out.mkdir(parents=True, exist_ok=True)
-    columns = [(stem, gid) for stem in sorted(grade_ids) for gid in grade_ids[stem]]
-    header = ["student", *[f"{stem}:{gid}" for stem, gid in columns], "total", "max"]
-    rows = []
-    for r in results:
-        cells = [r.scores.get(col) for col in columns]
-        total = sum(c[0] for c in cells if c)
-        most = sum(c[1] if c else 1.0 for c in cells)
-        rows.append([r.student, *[("" if c is None else f"{c[0]:g}") for c in cells], f"{total:g}", f"{most:g}"])
-    csv_path, md_path = out / "scores.csv", out / "scores.md"
-    with csv_path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    lines = ["# Scores", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    lines += ["", "An empty cell: that lesson was not submitted.", "", "## What got no points", ""]
-    for r in results:
-        lines += [f"- **{r.student}**: {note}" for note in r.notes] or []
-    if not any(r.notes for r in results):
-        lines.append("Nothing: every submitted check passed.")
-    md_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return csv_path, md_path
+    stems = {p.stem for p in lessons()}
+    found, _ = grading.collect(submissions, stems)
+    if not found:
+        raise ValueError(f"expected <student>/NN_topic.ipynb files in {submissions} (lessons: {sorted(stems)}), "
+                         "found none")
+    sources = marked_sources(sorted({stem for nbs in found.values() for stem in nbs}))
+    jobs, notes, wall = grading.grade_all(submissions, out, sources, workers=workers,
+                                          limits=sandbox.Limits(memory_mb=memory_mb), cell_timeout=cell_timeout,
+                                          notebook_timeout=notebook_timeout, unsafe=unsafe)
+    grading.write_reports(jobs, notes, sources, out, wall)
+    by_student: dict[str, Result] = {}
+    for student in sorted({j.student for j in jobs} | {s for s in notes if s != "(submissions)"}):
+        by_student[student] = Result(student, notes=list(notes.get(student, [])))
+    for job in jobs:
+        r = by_student[job.student]
+        r.notes += [n for n in job.notes if n not in r.notes]
+        r.wall_s[job.lesson] = job.wall_s
+        r.left_running += job.left_running
+        for ex in job.exercises:
+            r.scores[(job.lesson, ex.grade_id)] = (ex.points, 1.0)
+            r.reasons[(job.lesson, ex.grade_id)] = ex.reason
+            if ex.points < 1:
+                r.notes.append(f"{job.lesson} {ex.grade_id}: {ex.points:g}/1: {ex.reason}")
+    return [by_student[s] for s in sorted(by_student)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -457,8 +359,11 @@ def main(argv: list[str] | None = None) -> int:
     g = sub.add_parser("grade", help="grade a folder of submissions: SUBMISSIONS/<student>/NN_topic.ipynb")
     g.add_argument("submissions", type=Path)
     g.add_argument("--out", type=Path, default=BUILD / "grades")
-    g.add_argument("--cell-timeout", type=int, default=600)
-    g.add_argument("--student-timeout", type=int, default=1800)
+    g.add_argument("--cell-timeout", type=int, default=300, help="seconds per cell (default 300)")
+    g.add_argument("--notebook-timeout", type=int, default=600, help="seconds per notebook, checks included")
+    g.add_argument("--workers", type=int, default=None, help="notebooks at once (default: the CPU count)")
+    g.add_argument("--memory-mb", type=int, default=3000, help="memory per notebook (default 3000 MB)")
+    g.add_argument("--unsafe", action="store_true", help="accept grading without the sandbox (not supported yet)")
     sub.add_parser("docs", help="refresh the generated tables of docs/teaching.md from the lessons")
     args = parser.parse_args(argv)
     started = time.monotonic()
@@ -470,8 +375,13 @@ def main(argv: list[str] | None = None) -> int:
         for path in build_student(args.out, args.lessons):
             print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     else:
-        results = grade(args.submissions, args.out, cell_timeout=args.cell_timeout,
-                        student_timeout=args.student_timeout)
+        try:
+            results = grade(args.submissions, args.out, cell_timeout=args.cell_timeout,
+                            notebook_timeout=args.notebook_timeout, workers=args.workers, memory_mb=args.memory_mb,
+                            unsafe=args.unsafe)
+        except RuntimeError as err:
+            print(f"make grade: {err}", file=sys.stderr)
+            return 2
         print(f"graded {len(results)} student(s); tables in {args.out}/scores.csv and scores.md")
         print((args.out / "scores.md").read_text(encoding="utf-8"))
     print(f"done in {time.monotonic() - started:.0f} s")
