@@ -6,6 +6,8 @@ STAMP := $(VENV)/.course-installed
 # The teacher's extra (nbgrader), installed on top of the course for `make student`, `make grade` and `make test`.
 TEACHER_STAMP := $(VENV)/.teacher-installed
 SUBMISSIONS ?=
+# Options of `tools/classroom.py grade`, e.g. GRADE_ARGS="--workers 4 --cell-timeout 120".
+GRADE_ARGS ?=
 STUDENT_DIR ?= build/student
 GRADES_DIR ?= build/grades
 KERNEL := image-synthesis-course
@@ -97,7 +99,7 @@ student: $(TEACHER_STAMP)
 
 grade: $(TEACHER_STAMP)
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder (holding <student>/NN_topic.ipynb)"; exit 2; }
-	$(PY) tools/classroom.py grade "$(SUBMISSIONS)" --out $(GRADES_DIR)
+	$(PY) tools/classroom.py grade "$(SUBMISSIONS)" --out $(GRADES_DIR) $(GRADE_ARGS)
 
 benchmark: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) benchmarks/time_to_quality.py $(BENCH_ARGS)

@@ -8,11 +8,11 @@ deleted check and a hang, and one whose kernel dies.
 
 from __future__ import annotations
 
-import copy
 import csv
 import json
 import re
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -137,96 +137,159 @@ def test_marking_refuses_a_lesson_without_checks_after_a_solution():
 
 
 # ---------------------------------------------------------------------------------------------
-# Grading a small class
+# Grading the trial class (tests/classroom/trial_class.py), sandboxed
 # ---------------------------------------------------------------------------------------------
 
-def _solution_cell(nb, grade_id: str):
-    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+sys.path.insert(0, str(ROOT))
+import sandbox  # noqa: E402
+
+from tests.classroom import trial_class  # noqa: E402
+
+NO_SANDBOX = sandbox.missing_tools()
+TRIAL = trial_class.LESSON
+UIDS = range(sandbox.FIRST_UID, sandbox.FIRST_UID + 9)
+
+
+def _processes_with(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
 
 
 @pytest.fixture(scope="module")
-def graded(built, tmp_path_factory):
-    root = tmp_path_factory.mktemp("grading")
-    subs = root / "submissions"
-    source = nbformat.read(built["course"] / "source" / GRADED / f"{GRADED}.ipynb", as_version=4)
-    student = nbformat.read(built["student"] / f"{GRADED}.ipynb", as_version=4)
-    # the solutions, and the student edition untouched
-    for name, nb in (("solutions", source), ("blank", student)):
-        (subs / name).mkdir(parents=True)
-        nbformat.write(nb, subs / name / f"{GRADED}.ipynb")
-    # a named mistake in exercise 1 (a sum for a mean), exercise 2's check deleted, exercise 3 hangs
-    mixed = copy.deepcopy(source)
-    _solution_cell(mixed, "ex1-solution").source = (
-        "from course_utils.exercises import gan_objective as ex\n\n"
-        "def discriminator_loss_np(real_logits, fake_logits):\n"
-        "    return np.sum(np.logaddexp(0, -real_logits)) + np.sum(np.logaddexp(0, fake_logits))\n")
-    mixed.cells.remove(_solution_cell(mixed, "ex2-check"))
-    _solution_cell(mixed, "ex3-solution").source = (
-        "def optimal_discriminator_from_log_densities(log_p_data, log_p_g):\n"
-        "    import time\n    time.sleep(10**6)\n")
-    # a kernel that dies in the middle of the exercises
-    crash = copy.deepcopy(source)
-    _solution_cell(crash, "ex2-solution").source = "import os\nos._exit(3)\n"
-    for name, nb in (("mixed", mixed), ("crash", crash)):
-        (subs / name).mkdir(parents=True)
-        nbformat.write(nb, subs / name / f"{GRADED}.ipynb")
-    out = root / "grades"
-    results = classroom.grade(subs, out, cell_timeout=120, student_timeout=900, course=root / "course")
-    return {r.student: r for r in results}, out
+def trial(built, tmp_path_factory):
+    """Grade the trial class once: its submissions, the sentinels of the attacks, a listener, the results."""
+    import socket
+    import threading
+
+    root = tmp_path_factory.mktemp("trial")
+    subs, out = root / "submissions", root / "grades"
+    out.mkdir()
+    (out / "scores.csv").write_text("stale\n")               # the last run's tables are replaced
+    (out / "INJECTED_EARLIER.txt").write_text("a file of the teacher's")
+    sentinels = [ROOT / "data" / ".trial_sentinel", ROOT / "course_utils" / ".trial_sentinel"]
+    for path in sentinels:
+        path.write_text("original\n")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+    listener.settimeout(0.2)
+    heard: list[bytes] = []
+    stop = threading.Event()
+
+    def listen():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+                heard.append(conn.recv(100) or b"(connected)")
+                conn.close()
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    targets = {
+        "read": [str(ROOT / "notebooks" / "*.ipynb"), str(ROOT / "notebooks" / "*.py"), str(ROOT / "build" / "**"),
+                 str(built["course"] / "source" / "**" / "*.ipynb"), str(built["course"] / "gradebook.db"),
+                 "/tmp/course-grading-*/**", "/root/.ssh/*", str(subs / "**" / "*.ipynb"), str(out / "*"),
+                 str(ROOT / "course_utils" / "exercises" / "convolution.py")],
+        "list": [str(subs), str(out), "/root", str(ROOT / "notebooks"), str(ROOT / "build"), "/tmp"],
+        "write": [str(out / "INJECTED_BY_MALICIOUS.txt"), *map(str, sentinels),
+                  str(ROOT / "course_utils" / "exercises" / "convolution.py")],
+        "port": str(listener.getsockname()[1]),
+    }
+    source = json.loads((built["course"] / "source" / TRIAL / f"{TRIAL}.ipynb").read_text(encoding="utf-8"))
+    student = json.loads((built["student"] / f"{TRIAL}.ipynb").read_text(encoding="utf-8"))
+    expected = trial_class.write_class(subs, source, student, targets)
+    answers_before = (ROOT / "course_utils" / "exercises" / "convolution.py").read_bytes()
+    started = time.monotonic()
+    try:
+        results = classroom.grade(subs, out, cell_timeout=30, notebook_timeout=240, memory_mb=2500)
+    finally:
+        wall = time.monotonic() - started
+        stop.set()
+        thread.join()
+        listener.close()
+        changed = [p for p in sentinels if p.read_text() != "original\n"]
+        for path in sentinels:
+            path.unlink()
+    return {"results": {r.student: r for r in results}, "expected": expected, "out": out, "heard": heard,
+            "changed": changed, "wall": wall, "subs": subs,
+            "answers_changed": (ROOT / "course_utils" / "exercises" / "convolution.py").read_bytes() != answers_before}
 
 
-GRADE_IDS = [f"ex{n}-check" for n in (1, 2, 3)]
-
-
-def _score(result, gid):
-    return result.scores[(GRADED, gid)][0]
-
-
-@pytest.mark.slow
-def test_the_solutions_get_full_marks_and_the_student_edition_zero(graded):
-    results, _ = graded
-    assert [_score(results["solutions"], g) for g in GRADE_IDS] == [1.0, 1.0, 1.0]
-    assert results["solutions"].notes == []
-    assert [_score(results["blank"], g) for g in GRADE_IDS] == [0.0, 0.0, 0.0]
-    assert all("not attempted yet" in note for note in results["blank"].notes)
-
-
-@pytest.mark.slow
-def test_a_mistake_a_deleted_check_and_a_hang_cost_only_their_exercise(graded):
-    results, _ = graded
-    mixed = results["mixed"]
-    assert [_score(mixed, g) for g in GRADE_IDS] == [0.0, 0.0, 0.0]
-    notes = "\n".join(mixed.notes)
-    assert re.search(r"ex1-check: 0/1: ExerciseError: discriminator_loss\(.*\): expected", notes)
-    assert "ex2-check: 0/1: the check cell was deleted from the submission" in notes
-    assert re.search(r"ex3-check: 0/1: CellTimeoutError", notes)
-    # hidden tests are back at grading time: nbgrader restored the full check cells
-    autograded = graded[1].parent / "course" / "autograded" / "solutions" / GRADED / f"{GRADED}.ipynb"
-    assert "hidden=True" in _src(_solution_cell(nbformat.read(autograded, as_version=4), "ex1-check"))
-    # the hang was stopped, and the next student was graded as if nothing happened
-    assert [_score(results["solutions"], g) for g in GRADE_IDS] == [1.0, 1.0, 1.0]
-
-
-@pytest.mark.slow
-def test_a_dead_kernel_scores_zero_with_a_clear_line_and_the_run_goes_on(graded):
-    results, _ = graded
-    crash = results["crash"]
-    assert [_score(crash, g) for g in GRADE_IDS] == [0.0, 0.0, 0.0]
-    assert any("nbgrader could not grade the notebook" in note for note in crash.notes)
-    assert set(results) == {"solutions", "blank", "mixed", "crash"}
+def _total(result) -> float:
+    return sum(points for (lesson, _), (points, _) in result.scores.items() if lesson == TRIAL)
 
 
 @pytest.mark.slow
-def test_the_score_tables(graded):
-    results, out = graded
-    rows = list(csv.DictReader((out / "scores.csv").open(encoding="utf-8")))
-    assert [r["student"] for r in rows] == ["blank", "crash", "mixed", "solutions"]
-    by_name = {r["student"]: r for r in rows}
-    assert by_name["solutions"]["total"] == "3" and by_name["solutions"]["max"] == "3"
-    assert by_name["blank"]["total"] == "0" and by_name["solutions"][f"{GRADED}:ex2-check"] == "1"
-    md = (out / "scores.md").read_text(encoding="utf-8")
-    assert "| solutions | 1 | 1 | 1 | 3 | 3 |" in md
-    assert "- **mixed**: 01_gan_objective ex2-check: 0/1: the check cell was deleted" in md
+@pytest.mark.skipif(bool(NO_SANDBOX), reason=f"no grading sandbox: {NO_SANDBOX}")
+def test_each_student_scores_what_the_work_is_worth(trial):
+    got = {name: _total(trial["results"][name]) for name in trial["expected"]}
+    assert got == trial["expected"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(NO_SANDBOX), reason=f"no grading sandbox: {NO_SANDBOX}")
+def test_the_reasons_name_what_went_wrong(trial):
+    r = trial["results"]
+    reasons = {name: res.reasons for name, res in r.items()}
+    assert "not attempted yet" in reasons["blank"][(TRIAL, "ex1-check")]
+    assert "every pixel that ties for the maximum got the gradient" in reasons["partial"][(TRIAL, "ex2-check")]
+    assert "raised AttributeError" in reasons["hardcoder"][(TRIAL, "ex1-check")]
+    assert "rather than calling tf" in reasons["hardcoder"][(TRIAL, "ex3-check")]
+    tamper = "\n".join(r["tamperer"].notes)
+    assert "the solution cell ex2-solution is missing" in tamper
+    assert "cell ex3-check was marked as a solution" in tamper and "two cells carry the id ex1-solution" in tamper
+    assert "ran past the time limit" in reasons["runaway_loop"][(TRIAL, "ex1-check")]
+    assert "more than 2500 MB" in reasons["runaway_memory"][(TRIAL, "ex1-check")]
+    notes = "\n".join(n for res in r.values() for n in res.notes)
+    for text in ("invalid JSON", "the file is empty", "a .py file is not graded", "not a lesson of this course",
+                 "only 02_convolution_and_pooling.ipynb at the top", "at most 20 MB are graded",
+                 "characters other than letters"):
+        assert text in notes, text
+    md = (trial["out"] / "scores.md").read_text(encoding="utf-8")
+    assert "every pixel that ties for the maximum got the gradient; only one of them was the output" in md
+    feedback = trial["out"] / "feedback" / "partial" / f"{TRIAL}.md"
+    assert "Score: 1 / 3" in feedback.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(NO_SANDBOX), reason=f"no grading sandbox: {NO_SANDBOX}")
+def test_every_attack_failed(trial):
+    log = (trial["out"] / "logs" / f"malicious_{TRIAL}.ipynb").read_text(encoding="utf-8")
+    assert "LEAK" not in log and "WROTE" not in log and "CONNECTED" not in log
+    assert trial["heard"] == [], "the sandbox reached the teacher's network"
+    assert trial["changed"] == [] and not trial["answers_changed"]
+    assert not (trial["out"] / "INJECTED_BY_MALICIOUS.txt").exists()
+    assert not _processes_with(trial_class.DAEMON_TAG), "a process of a submission outlived its grading"
+    assert not [u for u in UIDS if sandbox.uid_processes(u)], "a sandbox user still runs processes"
+    assert not list(Path("/tmp").glob("course-grading-*")), "the grading folders (50,000 files) were left behind"
+    assert (trial["subs"] / "ace" / f"{TRIAL}.ipynb").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(NO_SANDBOX), reason=f"no grading sandbox: {NO_SANDBOX}")
+def test_a_runaway_costs_at_most_its_limit_and_the_tables_are_fresh(trial):
+    r = trial["results"]
+    assert r["runaway_loop"].wall_s[TRIAL] < r["ace"].wall_s[TRIAL] + 30 + 60
+    rows = list(csv.DictReader((trial["out"] / "scores.csv").open(encoding="utf-8")))
+    assert "ace" in [row["student"] for row in rows] and (trial["out"] / "INJECTED_EARLIER.txt").exists()
+    print(f"trial class: {len(trial['expected'])} graded students in {trial['wall']:.0f} s")
+
+
+def test_grading_refuses_to_run_without_the_sandbox(tmp_path, monkeypatch):
+    (tmp_path / "alice").mkdir()
+    (tmp_path / "alice" / f"{GRADED}.ipynb").write_text("{}")
+    monkeypatch.setattr(sandbox, "missing_tools", lambda: "bubblewrap is not installed")
+    with pytest.raises(RuntimeError, match="refusing to grade without the sandbox: bubblewrap is not installed"):
+        classroom.grade(tmp_path, tmp_path / "out")
 
 
 def test_grade_refuses_an_empty_or_missing_folder(tmp_path):

@@ -204,23 +204,45 @@ def assemble(source_nb: dict, submission: dict) -> tuple[dict, list[Exercise], l
     return nb, exercises, notes
 
 
-def solution_names(nb: dict) -> set[str]:
-    """Every identifier the solution cells of ``nb`` use (for the checks' forbidden calls)."""
+def _names_in(node: ast.AST) -> set[str]:
     names: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            names.add(sub.id)
+        elif isinstance(sub, ast.Attribute):
+            names.add(sub.attr)
+        elif isinstance(sub, ast.alias):
+            names.update(sub.name.split("."))
+    return names
+
+
+def solution_names(nb: dict) -> dict[str, set[str]]:
+    """For each function the solution cells of ``nb`` define, every identifier it uses, directly or through the
+    other functions and the top-level code of those cells (for the checks' forbidden calls)."""
+    defs: dict[str, set[str]] = {}
+    top: set[str] = set()
     for cell in nb["cells"]:
         if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
             try:
                 tree = ast.parse(_src(cell))
             except SyntaxError:
                 continue
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Name):
-                    names.add(node.id)
-                elif isinstance(node, ast.Attribute):
-                    names.add(node.attr)
-                elif isinstance(node, ast.alias):
-                    names.update(node.name.split("."))
-    return names
+            for stmt in tree.body:
+                if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                    defs[stmt.name] = _names_in(stmt)
+                elif not isinstance(stmt, ast.Import | ast.ImportFrom):
+                    top |= _names_in(stmt)
+    closed: dict[str, set[str]] = {}
+    for name in defs:
+        seen, todo = set(), [name]
+        while todo:
+            n = todo.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            todo += [m for m in defs[n] if m in defs]
+        closed[name] = set().union(*(defs[n] for n in seen)) | top
+    return closed
 
 
 def check_calls(source: str) -> list[tuple[str, list[Any], dict[str, Any]]]:
@@ -326,8 +348,8 @@ class _Kernel:
 class _Remote:
     """The student's function as the grader's checks see it: each call runs in the sandboxed kernel."""
 
-    def __init__(self, kernel: _Kernel, name: str, used_names: set[str]) -> None:
-        self.kernel, self.name, self.__course_names__ = kernel, name, used_names
+    def __init__(self, kernel: _Kernel, name: str, used_names: dict[str, set[str]]) -> None:
+        self.kernel, self.name, self.__course_names__ = kernel, name, used_names.get(name, set())
         self.__name__ = name
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -361,7 +383,7 @@ class _Remote:
         return rpc.decode(reply.get("result"), out)
 
 
-def _judge_outside(kernel: _Kernel, module: Any, ex: Exercise, used: set[str]) -> None:
+def _judge_outside(kernel: _Kernel, module: Any, ex: Exercise, used: dict[str, set[str]]) -> None:
     from course_utils.checks import ExerciseError
 
     calls = check_calls(ex.source)
@@ -459,7 +481,7 @@ def run_job(student: str, lesson: str, submission: Path, source_nb: dict, work: 
     assembled, exercises, notes = assemble(source_nb, nb)
     result.exercises = exercises
     result.notes += [f"{lesson}: {n}" for n in notes]
-    used = solution_names(dict(assembled, cells=[c for c in assembled["cells"]]))
+    used = solution_names(assembled)
     match = EX_IMPORT.search("\n".join(_src(c) for c in source_nb["cells"] if c["cell_type"] == "code"))
     module_name = match.group(1) if match else None
     module = importlib.import_module(f"course_utils.exercises.{module_name}") if module_name else None
@@ -482,8 +504,10 @@ def run_job(student: str, lesson: str, submission: Path, source_nb: dict, work: 
             pass
         except Exception as err:  # noqa: BLE001 - the kernel did not start: report, go on
             kernel.stop(f"the kernel could not be started or run ({type(err).__name__}: {err})")
+        memory = f"the notebook used more than {limits.memory_mb} MB of memory and was stopped"
         if watch.tripped:
-            kernel.stop(f"the notebook used more than {limits.memory_mb} MB of memory and was stopped")
+            kernel.alive, kernel.why_gone = False, memory
+            kernel.stop(memory)
         for ex in exercises:
             if module is None:
                 ex.reason = "not graded: the lesson has no exercises module"
@@ -498,7 +522,8 @@ def run_job(student: str, lesson: str, submission: Path, source_nb: dict, work: 
             except Exception as err:  # noqa: BLE001 - a check's own failure scores zero, with its reason
                 ex.points, ex.reason = 0.0, f"{type(err).__name__}: {err}"
             if watch.tripped:
-                kernel.stop(f"the notebook used more than {limits.memory_mb} MB of memory and was stopped")
+                kernel.alive, kernel.why_gone = False, memory
+                kernel.stop(memory)
                 if ex.points:
                     ex.points, ex.reason = 0.0, f"not graded: {kernel.why_gone}"
         gone = None if kernel.alive else kernel.why_gone

@@ -1,0 +1,127 @@
+"""The grader's parts that need no kernel: data-only calls, collecting a class, assembling a notebook."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from course_utils import rpc
+from course_utils.checks import ExerciseError, forbid_calls
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import grading  # noqa: E402
+
+
+def test_rpc_round_trip_keeps_types(tmp_path):
+    value = [np.arange(6.0).reshape(2, 3), (1, 2.5, True, None, "x"), {"k": np.float32(3.0)}, {1, 2}]
+    arrays: dict = {}
+    doc = rpc.encode(value, arrays)
+    rpc.save(tmp_path / "m.npz", {"v": doc}, arrays)
+    back, arr = rpc.load(tmp_path / "m.npz")
+    got = rpc.decode(back["v"], arr)
+    np.testing.assert_array_equal(got[0], value[0])
+    assert got[1] == (1, 2.5, True, None, "x") and isinstance(got[1][0], int)
+    assert got[2]["k"] == np.float32(3.0) and got[2]["k"].dtype == np.float32
+    assert got[3] == {1, 2}
+
+
+@pytest.mark.parametrize("bad", [object(), lambda: 1, np.array([object()], dtype=object), {1: "int key"}])
+def test_rpc_refuses_what_is_not_data(bad):
+    with pytest.raises(rpc.NotData):
+        rpc.encode(bad, {})
+
+
+def test_rpc_never_unpickles(tmp_path):
+    np.save(tmp_path / "p.npy", np.array([{"evil": 1}], dtype=object), allow_pickle=True)
+    with open(tmp_path / "p.npz", "wb") as f:
+        f.write((tmp_path / "p.npy").read_bytes())
+    with pytest.raises(ValueError, match="expected a result written by course_utils.rpc.save"):
+        rpc.load(tmp_path / "p.npz")
+    (tmp_path / "big.npz").write_bytes(b"0" * 100)
+    with pytest.raises(ValueError, match="at most 10 bytes"):
+        rpc.load(tmp_path / "big.npz", max_bytes=10)
+
+
+def test_serve_call_reports_errors_by_name(tmp_path):
+    def stub(x):
+        raise NotImplementedError()
+
+    arrays: dict = {}
+    rpc.save(tmp_path / "req.npz", {"args": rpc.encode([np.ones(2)], arrays), "kwargs": rpc.encode({}, arrays)}, arrays)
+    for ns, kind in (({"f": stub}, "NotImplementedError"), ({}, "NameError"), ({"f": lambda x: object()}, "TypeError"),
+                     ({"f": lambda x: x * 2}, None)):
+        rpc.serve_call(ns, "f", str(tmp_path / "req.npz"), str(tmp_path / "res.npz"))
+        doc, arr = rpc.load(tmp_path / "res.npz")
+        assert doc.get("error") == kind
+    np.testing.assert_array_equal(rpc.decode(doc["result"], arr), [2.0, 2.0])
+
+
+def test_forbidden_names_come_from_the_submitted_source():
+    class Remote:
+        __course_names__ = {"np", "tf", "zeros"}
+
+    with pytest.raises(ExerciseError, match="rather than calling tf"):
+        forbid_calls(Remote(), {"tf": "no"}, what="x")
+    forbid_calls(Remote(), {"conv2d_grad_input": "no"}, what="x")
+
+
+def _nb(*cells):
+    return {"cells": list(cells), "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+def _code(src, gid=None, solution=False, grade=False):
+    meta = {"nbgrader": {"grade_id": gid, "solution": solution, "grade": grade}} if gid else {}
+    return {"cell_type": "code", "source": src, "metadata": meta, "outputs": [], "execution_count": None}
+
+
+def test_assemble_takes_only_solution_cells_from_the_submission():
+    source = _nb(_code("import numpy as np"), _code("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION",
+                                                     "ex1-solution", solution=True),
+                 _code("_ = ex.check_f(f)\n### BEGIN HIDDEN TESTS\n_ = ex.check_f(f, hidden=True)\n### END HIDDEN TESTS",
+                       "ex1-check", grade=True))
+    sub = _nb(_code("import os; os.system('rm -rf /')"), _code("def f():\n    return 2", "ex1-solution", solution=True),
+              _code("print('Correct')", "ex1-check", solution=True), _code("x = 1", "ex9-solution", solution=True))
+    nb, exercises, notes = grading.assemble(source, sub)
+    sources = [c["source"] for c in nb["cells"]]
+    assert sources == ["import numpy as np", "def f():\n    return 2"]
+    assert [e.grade_id for e in exercises] == ["ex1-check"] and "hidden=True" in exercises[0].source
+    assert any("ex1-check was marked as a solution" in n for n in notes)
+    assert any("unknown ids ['ex9-solution']" in n for n in notes)
+    nb, _, notes = grading.assemble(source, _nb())
+    assert nb["cells"][1]["source"] == "def f():\n    raise NotImplementedError()"
+    assert any("ex1-solution is missing" in n for n in notes)
+    assert grading.check_calls(exercises[0].source) == [("check_f", [("fn", "f")], {}),
+                                                        ("check_f", [("fn", "f")], {"hidden": ("const", True)})]
+
+
+def test_solution_names_follow_helpers():
+    nb = _nb(_code("import tensorflow as tf\ndef helper(x):\n    return tf.abs(x)\ndef f(x):\n    return helper(x)\n"
+                   "def g(x):\n    return x", "ex1-solution", solution=True))
+    names = grading.solution_names(nb)
+    assert "tf" in names["f"] and "abs" in names["f"] and "tf" not in names["g"]
+
+
+def test_collect_reports_what_it_does_not_grade(tmp_path):
+    stems = {"02_x"}
+    for rel in ("ann/02_x.ipynb", "bob/02_x/02_x.ipynb", "bob/backup/02_x.ipynb", "bob/02_x.py", "Lee Anna/02_x.ipynb",
+                "cy/99_y.ipynb", "loose.ipynb"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("{}")
+    found, notes = grading.collect(tmp_path, stems)
+    assert sorted(found) == ["Lee Anna", "ann", "bob"]
+    text = json.dumps(notes)
+    for piece in ("backup/02_x.ipynb: only 02_x.ipynb", "a .py file is not graded", "not a lesson of this course",
+                  "loose.ipynb: not in a student's folder", "characters other than letters"):
+        assert piece in text, piece
+
+
+@pytest.mark.parametrize("content, why", [(b"", "empty"), (b"{nope", "invalid JSON"), (b"[1]", "not a notebook")])
+def test_unreadable_submissions_get_a_reason(tmp_path, content, why):
+    (tmp_path / "n.ipynb").write_bytes(content)
+    nb, reason = grading.read_submission(tmp_path / "n.ipynb")
+    assert nb is None and why in reason
