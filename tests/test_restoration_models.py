@@ -85,7 +85,12 @@ def test_a_damaged_or_foreign_file_is_refused(lesson, tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="damaged or not the course's file"):
         pretrained.load_trained_model(lesson.build_model("sr2"), "restore_sr2")
     record = json.loads((tmp_path / "restore_sr2.json").read_text())
-    record["sha256"] = pretrained.data.sha256_of(weights)
+    record["sha256"] = pretrained.data.sha256_of(weights)  # the record edited to bless the damaged file
+    (tmp_path / "restore_sr2.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="the course pins"):
+        pretrained.load_trained_model(lesson.build_model("sr2"), "restore_sr2")
+    shutil.copy(data.data_dir() / "restore_sr2.weights.h5", weights)
+    record["sha256"] = pretrained.SHIPPED_SHA256["restore_sr2"]
     (tmp_path / "restore_sr2.json").write_text(json.dumps(record))
     with pytest.raises(ValueError, match="parameters"):
         pretrained.load_trained_model(lesson.build_model("inpaint"), "restore_sr2")  # 2 input channels: not this model
