@@ -675,7 +675,7 @@ def to_float_images(x: np.ndarray, *, low: float = -1.0, high: float = 1.0) -> n
 
     Raises:
         ValueError: if ``x`` is not uint8, not 3-D/4-D with one channel, or ``low``/``high`` are not finite
-            numbers with ``low < high``.
+            numbers (int or float) with ``low < high``.
     """
     x = np.asarray(x)
     if x.dtype != np.uint8:
@@ -684,6 +684,9 @@ def to_float_images(x: np.ndarray, *, low: float = -1.0, high: float = 1.0) -> n
         x = x[..., None]
     if x.ndim != 4 or x.shape[-1] != 1:
         raise ValueError(f"expected images of shape (n, h, w) or (n, h, w, 1), got {x.shape}")
+    for name, value in (("low", low), ("high", high)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise ValueError(f"low and high must be finite numbers, got {name}={value!r} ({type(value).__name__})")
     if not (np.isfinite(low) and np.isfinite(high) and low < high):
         raise ValueError(f"expected finite low < high, got low={low}, high={high}")
     return (x.astype(np.float32) / 255.0 * (high - low) + low).astype(np.float32)

@@ -555,3 +555,9 @@ def test_stale_part_files_of_killed_downloads_are_removed(tmp_path, capsys):
     os.utime(stale, (old, old))
     data.load_mnist()
     assert not stale.exists() and live.exists()  # a download under way in another process is left alone
+
+
+@pytest.mark.parametrize("kwargs", [{"low": "a"}, {"high": None}, {"low": [0]}, {"low": True}])
+def test_to_float_images_refuses_bounds_that_are_not_numbers(kwargs):
+    with pytest.raises(ValueError, match=r"low and high must be finite numbers"):
+        data.to_float_images(np.zeros((1, 2, 2), np.uint8), **kwargs)
