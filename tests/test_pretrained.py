@@ -192,3 +192,13 @@ def test_a_failed_load_leaves_the_model_as_it_was(data_dir):
         pretrained.load_trained_generator(other, name="tiny")
     for a, b in zip(before, other.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_every_file_in_data_is_documented_with_its_digest():
+    readme = (data.data_dir() / "README.md").read_text(encoding="utf-8")
+    for path in sorted(data.data_dir().iterdir()):
+        if path.name == "README.md" or path.is_dir():
+            continue
+        assert f"`{path.name}`" in readme or path.name in readme, f"data/README.md does not name {path.name}"
+        if path.suffix in {".h5", ".npz"}:
+            assert data.sha256_of(path) in readme, f"data/README.md lacks the SHA-256 of {path.name}"
