@@ -21,6 +21,12 @@ A second save at a step that already has a checkpoint (the end of an epoch that 
 ``every_n_steps``, or after training with ``fit()``) never rewrites that checkpoint's files: it writes
 ``ckpt-<step>.1`` (``.2``, ...) beside it and deletes the older one only once the new one is listed.
 
+Each history file also records the run's recipe: both optimizers' settings (learning rate, ``beta_1``, ...) and the
+``recipe`` dict the lesson passes (``r1_gamma``, ``real_label``, ...). :meth:`GANCheckpoint.restore` refuses to
+resume under a different one unless asked (``restore(allow_recipe_change=True)``). If the newest checkpoint's files
+are damaged, it falls back to the newest intact one and says so. A full disk during a save is a clear ``OSError``
+that leaves no temporary files and the previous checkpoint in place.
+
 What is refused, with a ``ValueError`` that says what to do: damaged or truncated files, a history file that is
 edited, missing, or not the one saved with the checkpoint (another run's, or a foreign checkpoint next to ours), a
 state file naming anything outside the run folder (nothing outside it is ever touched), and a second process
@@ -32,6 +38,7 @@ while checkpoints remain, :meth:`GANCheckpoint.restore` resumes from the newest 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -168,15 +175,19 @@ class GANCheckpoint:
             :meth:`restore`, updated *in place* with the history saved with the restored checkpoint.
         ema_generator: optional third network saved and restored with the others, e.g. a copy of the generator
             whose weights are an exponential moving average of its weights (not trained by an optimizer).
+        recipe: optional dict of the run's settings outside the optimizers (e.g. the lesson's ``RECIPE``: batch
+            size, ``r1_gamma``, ``real_label``), JSON-serialisable. Saved with every checkpoint together with both
+            optimizers' settings; :meth:`restore` refuses a checkpoint saved with other settings.
 
     Raises:
         ValueError: if a network is not a ``keras.Model``, an optimizer not a Keras optimizer, the same
             object is passed twice, ``every_n_steps`` or ``max_to_keep`` is not an int >= 1, or ``extra``
-            is not a dict.
+            is not a dict, or ``recipe`` is not a JSON-serialisable dict.
     """
 
     def __init__(self, directory: str | os.PathLike, *, generator, discriminator, g_optimizer, d_optimizer,
-                 every_n_steps: int = 200, max_to_keep: int = 2, extra: dict | None = None, ema_generator=None):
+                 every_n_steps: int = 200, max_to_keep: int = 2, extra: dict | None = None, ema_generator=None,
+                 recipe: Mapping[str, Any] | None = None):
         import keras
         import tensorflow as tf
 
@@ -202,6 +213,12 @@ class GANCheckpoint:
             raise ValueError(f"max_to_keep must be an int >= 1, got {max_to_keep!r}")
         if extra is not None and not isinstance(extra, dict):
             raise ValueError(f"extra must be a dict of run history (or None), got {type(extra).__name__}")
+        if recipe is not None and not isinstance(recipe, Mapping):
+            raise ValueError(f"recipe must be a dict of the run's settings (or None), got {type(recipe).__name__}")
+        try:
+            self._recipe = None if recipe is None else json.loads(json.dumps(dict(recipe), default=_json_default))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"recipe must be JSON-serialisable (numbers, str, lists, dicts), got: {err}") from err
 
         self.directory = Path(directory).expanduser().absolute()
         self.generator, self.discriminator = generator, discriminator
@@ -294,7 +311,7 @@ class GANCheckpoint:
 
     # -- restoring --------------------------------------------------------------------------------
 
-    def restore(self) -> int:
+    def restore(self, *, allow_recipe_change: bool = False) -> int:
         """Load the newest checkpoint in :attr:`directory`, if there is one, into the networks and optimizers.
 
         Introduced in 04_dcgan.
@@ -306,8 +323,15 @@ class GANCheckpoint:
         with the checkpoint (its SHA-256 is recorded in it). Every value in the checkpoint must then match a
         variable here and every variable here must get a value; otherwise nothing is changed (the variables
         are put back as they were) and a ``ValueError`` is raised. If the ``checkpoint`` state file is gone
-        but checkpoints are still there, the newest one is used and the state file is written again.
-        Prints one line saying what happened.
+        but checkpoints are still there, the newest one is used and the state file is written again. If the newest
+        checkpoint's files (or its history file) are damaged, the newest intact one is used, the state file is
+        written again without the damaged one (its files are left in place, never used) and the line says so.
+        A checkpoint saved with another recipe (optimizer settings, or the ``recipe`` dict) is refused unless
+        ``allow_recipe_change`` is True. Prints one line saying what happened.
+
+        Args:
+            allow_recipe_change: resume even if the recipe differs from the one the checkpoint was saved with (the
+                differences are printed).
 
         Returns:
             The step restored (:attr:`steps_done`), 0 when there is no checkpoint.
@@ -316,7 +340,8 @@ class GANCheckpoint:
             ValueError: if a network has not been built yet; if the checkpoint was saved by a different
                 architecture or optimizer set-up; if its files are damaged or missing; if its history file is
                 missing, damaged, edited or not the one saved with it; if the state file is damaged or names a
-                checkpoint outside :attr:`directory`; if another process is using the folder.
+                checkpoint outside :attr:`directory`; if another process is using the folder; if the checkpoint was
+                saved with another recipe and ``allow_recipe_change`` is False.
         """
         self._prepare()
         if self.directory.is_dir():
@@ -326,14 +351,42 @@ class GANCheckpoint:
             self._may_save = True
             print(f"No checkpoint in {self.directory}: starting from scratch")
             return 0
-        latest = str(self.directory / names[-1])
-        raw, saved = self._read_history_file(latest)
-        self._verify_files(latest)
+        damaged, first_error = [], None
+        for index in range(len(names) - 1, -1, -1):  # newest first; fall back past damaged files
+            latest = str(self.directory / names[index])
+            try:
+                raw, saved, saved_recipe = self._read_history_file(latest)
+                self._verify_files(latest)
+            except ValueError as err:
+                first_error = first_error or err
+                damaged.append(f"{names[index]} (step {_step_of(names[index])}) is damaged ({str(err)[:160]})")
+                continue
+            break
+        else:
+            raise first_error
+        good = names[:index + 1]
         self._check_binding(latest, raw)
+        diffs = self._recipe_changes(saved_recipe)
         lr_before = {name: self._learning_rate(opt) for name, opt in self._optimizers()}
-        self._load_variables(latest)
-        note = self._apply_history(saved)
-        if recovered:
+        before = [v.numpy() for v in self._variables()] if diffs and not allow_recipe_change else None
+        self._load_variables(latest)  # a checkpoint of other networks or optimizers is refused here first
+        note = ""
+        if diffs:
+            shown = "; ".join(diffs[:8]) + (f"; and {len(diffs) - 8} more" if len(diffs) > 8 else "")
+            if not allow_recipe_change:
+                for var, value in zip(self._variables(), before):
+                    var.assign(value)
+                raise ValueError(f"the checkpoint {latest} (step {_step_of(latest)}) was saved with another recipe: "
+                                 f"{shown}. Resuming would silently train on under the new one; nothing was changed. "
+                                 "Put the recipe back, or call restore(allow_recipe_change=True) to continue under the "
+                                 f"new one on purpose, or {_START_OVER.format(dir=self.directory)}")
+            note = f"; resumed under a changed recipe ({shown})"
+        note += self._apply_history(saved)  # after the recipe check: a refusal leaves ``extra`` as it was
+        if damaged:
+            self._write_state(good)
+            note += (f"; the newest checkpoint {'; '.join(damaged)}: fell back to {latest}, the newest intact one "
+                     "(the damaged files are left in place, never used)")
+        elif recovered:
             self._write_state(names)
             note += (f"; the state file {self.directory / _STATE_FILE} was missing: rebuilt it from the "
                      f"checkpoints found ({', '.join(names)}), nothing was deleted")
@@ -404,13 +457,28 @@ class GANCheckpoint:
         if taken:
             name += f".{max(taken) + 1}"
         prefix = self.directory / name
-        atomic.write_bytes(Path(str(prefix) + _HISTORY_SUFFIX), history_bytes)
-        self._binding.assign(hashlib.sha256(history_bytes).hexdigest())
-        path = self.checkpoint.write(str(prefix))
         kept = [n for n in listed if n not in same_step] + [name]
         dropped = same_step + kept[:-self.max_to_keep]
-        self._write_state(kept[-self.max_to_keep:])
-        for old in dropped:
+        try:
+            atomic.write_bytes(Path(str(prefix) + _HISTORY_SUFFIX), history_bytes)
+            self._binding.assign(hashlib.sha256(history_bytes).hexdigest())
+            path = self.checkpoint.write(str(prefix))
+            self._write_state(kept[-self.max_to_keep:])  # the new checkpoint is listed ...
+        except Exception as err:
+            if not (isinstance(err, OSError) or type(err).__name__ == "ResourceExhaustedError"
+                    or "No space left" in str(err)):
+                raise
+            self._delete_checkpoint(name)  # never listed: its files, its history, TensorFlow's staging folder
+            shutil.rmtree(str(prefix) + "_temp", ignore_errors=True)
+            previous = f"the last saved checkpoint {self.directory / listed[-1]} is intact" if listed else \
+                "no earlier checkpoint exists"
+            if getattr(err, "errno", None) == errno.ENOSPC or type(err).__name__ == "ResourceExhaustedError" \
+                    or "No space left" in str(err):
+                raise OSError(errno.ENOSPC, f"the disk is full: the checkpoint of step {step} was not saved; "
+                              f"{previous}, and nothing half-written was left in {self.directory}. Free some space "
+                              f"(delete old runs or outputs) and save again ({_first_line(err)})") from err
+            raise
+        for old in dropped:  # ... only then are old ones deleted
             self._delete_checkpoint(old)
         self._remove_leftovers()
         self._may_save = True
@@ -602,8 +670,8 @@ class GANCheckpoint:
                 "(layer sizes, optimizer, mixed precision on/off); nothing was changed. Rebuild the models as they "
                 f"were when it was saved, or {_START_OVER.format(dir=self.directory)}")
 
-    def _read_history_file(self, latest: str) -> tuple[bytes, dict | None]:
-        """The history file's bytes and the history it holds (None if the run saved none)."""
+    def _read_history_file(self, latest: str) -> tuple[bytes, dict | None, dict | None]:
+        """The history file's bytes, the history it holds (None if the run saved none) and its recipe (None: none)."""
         path = Path(latest + _HISTORY_SUFFIX)
         if not path.is_file():
             raise ValueError(f"the run history {path} of the checkpoint {latest} is missing: expected the file saved "
@@ -619,7 +687,47 @@ class GANCheckpoint:
                 loaded.get("history") is None or isinstance(loaded.get("history"), dict)):
             raise ValueError(f"the run history {path} should hold a JSON object with format {_HISTORY_FORMAT!r} and a "
                              f"'history' dict (or null), got {type(loaded).__name__} {str(loaded)[:80]}")
-        return raw, loaded["history"]
+        recipe = loaded.get("recipe")
+        return raw, loaded["history"], recipe if isinstance(recipe, dict) else None
+
+    def _fingerprint(self) -> dict:
+        """The run's recipe: both optimizers' settings (names aside) and the ``recipe`` dict, as JSON values."""
+
+        def clean(value):
+            if isinstance(value, dict):
+                return {k: clean(v) for k, v in value.items() if k != "name"}
+            return value
+
+        out = {"recipe": self._recipe}
+        for name, opt in self._optimizers():
+            config = clean(opt.get_config())
+            out[name] = json.loads(json.dumps({"class": type(opt).__name__, **config}, default=str))
+        return out
+
+    def _recipe_changes(self, saved: dict | None) -> list[str]:
+        """How this run's recipe differs from the saved one: ``"key old -> new"`` lines (none: the same)."""
+        if saved is None:  # a checkpoint saved before recipes were recorded
+            return []
+
+        def flat(value, key=""):
+            if isinstance(value, dict):
+                out = {}
+                for k, v in value.items():
+                    out.update(flat(v, f"{key}.{k}" if key else str(k)))
+                return out
+            return {key: value}
+
+        def show(value):
+            return f"{value:.6g}" if isinstance(value, float) else repr(value)
+
+        before, now = flat(saved), flat(self._fingerprint())
+        missing = object()
+        diffs = [f"{key} {show(before.get(key, missing)) if key in before else '(unset)'} -> "
+                 f"{show(now[key]) if key in now else '(unset)'}"
+                 for key in sorted(set(before) | set(now), key=str) if before.get(key, missing) != now.get(key, missing)
+                 and not (isinstance(before.get(key), float) and isinstance(now.get(key), float)
+                          and np.isclose(before[key], now[key], rtol=1e-6, atol=0))]
+        return diffs
 
     def _apply_history(self, saved: dict | None) -> str:
         """Update ``extra`` in place with the restored history; return a note for the printed line."""
@@ -634,7 +742,7 @@ class GANCheckpoint:
     def _history_bytes(self) -> bytes:
         try:
             text = json.dumps({"format": _HISTORY_FORMAT, "step": self.steps_done, "epoch": self.epochs_done,
-                               "history": self._extra}, default=_json_default)
+                               "history": self._extra, "recipe": self._fingerprint()}, default=_json_default)
         except (TypeError, ValueError) as err:
             raise ValueError(f"extra must be JSON-serialisable (dicts, lists, str, numbers), got a value that is not: "
                              f"{err}") from err

@@ -31,6 +31,10 @@ def _check_images(images: Any) -> np.ndarray:
         raise ValueError(f"expected float images in [0, 1] (convert uint8 with x / 255), got dtype {arr.dtype}")
     if arr.ndim not in (2, 3, 4):
         raise ValueError(f"expected images of shape (h, w), (h, w, c) or (n, h, w, c), got shape {arr.shape}")
+    if arr.ndim == 4 and arr.shape[-1] > 4:
+        hint = (f"; that looks like channels-first (n, c, h, w) = {arr.shape}: move the channels last with "
+                "np.moveaxis(x, 1, -1)") if arr.shape[1] <= 4 else ""
+        raise ValueError(f"expected (n, h, w, c) with c <= 4 channels, got shape {arr.shape}{hint}")
     if arr.ndim == 3 and arr.shape[-1] > 4:
         raise ValueError(f"expected (h, w, c) with c <= 4 channels, got shape {arr.shape}; for a batch of grey images "
                          "add a channel axis: x[..., None]")

@@ -76,7 +76,8 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
         The distance (>= 0, up to rounding), as a Python float.
 
     Raises:
-        ValueError: on mismatched shapes, non-finite values, a covariance that is not symmetric, a negative
+        ValueError: on mismatched shapes, non-finite values, a covariance that is not symmetric or not positive
+            semi-definite (an eigenvalue below -1e-6 times the largest), a negative
             or non-finite ``eps``, or a square root with a large imaginary part.
     """
     from scipy import linalg
@@ -94,6 +95,11 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
         if asym > 1e-6 * max(1.0, float(np.abs(s).max())):
             raise ValueError(f"{name} must be a covariance matrix (symmetric), got one whose entries differ from their "
                              f"transpose by up to {asym:.3g}; pass np.cov(features, rowvar=False)")
+    for name, s in (("sigma1", s1), ("sigma2", s2)):
+        eigen = np.linalg.eigvalsh((s + s.T) / 2)
+        if eigen.min() < -1e-6 * max(1.0, float(np.abs(eigen).max())):
+            raise ValueError(f"{name} must be a covariance matrix (positive semi-definite), got one with the "
+                             f"eigenvalue {eigen.min():.3g}; pass np.cov(features, rowvar=False)")
     if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)) or not (
             np.isfinite(eps) and eps >= 0):
         raise ValueError(f"eps must be a finite number >= 0 (a small diagonal offset), got {eps!r}")

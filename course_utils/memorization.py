@@ -99,7 +99,8 @@ def held_out_fid(images: Any, *, train_images: Any = None, held_out_images: Any 
         train_images: the digits the generator trained on (default: the 4,000 bundled training digits);
             uint8 or float in [-1, 1], read with ``value_range="auto"``.
         held_out_images: real digits it never saw (default: the 1,000 bundled held-out digits).
-        n_reference: images on every side (>= 2; at least 1,000 keeps the small-sample bias low).
+        n_reference: images on every side (> 64, the evaluator's feature count, so that the covariances can be
+            full rank; at least 1,000 keeps the small-sample bias low).
         value_range: how to read ``images`` (``"auto"`` or ``(low, high)``).
         seed: which training and held-out digits form the references.
         evaluator: an :class:`~course_utils.evaluator.Evaluator` (default: the shipped one).
@@ -108,10 +109,15 @@ def held_out_fid(images: Any, *, train_images: Any = None, held_out_images: Any 
         A :class:`HeldOutFID`.
 
     Raises:
-        ValueError: on bad images, ``n_reference`` not an int >= 2, or fewer than ``n_reference`` samples,
+        ValueError: on bad images, ``n_reference`` not an int >= 65, or fewer than ``n_reference`` samples,
             training digits or held-out digits.
     """
-    n_reference = _check_count(n_reference, "n_reference")
+    if isinstance(n_reference, bool) or not isinstance(n_reference, (int, np.integer)) or \
+            n_reference <= ev.FEATURE_DIM:
+        raise ValueError(f"n_reference must be an int >= {ev.FEATURE_DIM + 1} (more images than the evaluator's "
+                         f"{ev.FEATURE_DIM} features, or the covariances are singular and the FIDs meaningless; "
+                         f"1,000 keeps the small-sample bias low), got {n_reference!r}")
+    n_reference = int(n_reference)
     train_images, held_out_images = _default_split(train_images, held_out_images)
     judge = evaluator if evaluator is not None else ev.load_evaluator()
     sets = {"samples": (images, value_range), "train_images": (train_images, "auto"),

@@ -25,6 +25,21 @@ _REQUIRED = ("schema", "name", "file", "sha256", "params", "recipe", "steps", "t
 MODEL_FIELDS = ("schema", "name", "file", "sha256", "params", "recipe", "steps", "train_time_s", "metrics", "machine",
                 "versions")
 """The fields every shipped model's record has (the generator's record has FID fields instead of ``metrics``)."""
+SHIPPED_SHA256 = {
+    "dcgan_generator": "23f17bf164dd2ce6887712e599cc89976b82e4fcc65428c618da530fd3c31ce2",
+    "restore_denoise": "2c220ee8c81d9a927c6b9bc5708315070486deb6ce3326d197d8d9a6c2328c38",
+    "restore_inpaint": "f7ef4d9de3cd11e400c51f38dca042713a0082a6d83e153e4be520c8301367fd",
+    "restore_inpaint_gan": "31099cd1c69af92f5f96c533222025f430f97547c5920b0a037e9d5aca5fee82",
+    "restore_sr2": "a928de75cbc2bb0e769f1cb13da9cb4468154bbab38b757d71783ac8e6cf8f59",
+    "restore_sr4": "f10add55df443884adcac382f13eced749d2fa378e4381d9d66c2a8ccd73d670",
+    "restore_sr4_gan": "d1e0139713058f2349861f2fee047de76fcaf73594f6ea54bdb1a4322b4c6014",
+}
+"""The SHA-256 of every model the course ships, pinned here as ``evaluator.WEIGHTS_SHA256`` is: a record copied
+over another's, or edited to name other weights, is refused (``data/README.md`` lists the same digests).
+After retraining a shipped model, paste the digest its tool prints here and in ``data/README.md``."""
+_TYPES = {"schema": (str,), "name": (str,), "file": (str,), "sha256": (str,), "params": (int,),
+          "recipe": (dict,), "steps": (int,), "train_time_s": (int, float), "metrics": (dict,),
+          "machine": (dict,), "versions": (dict,), "fid": (int, float), "coverage": (int,), "fid_samples": (int,)}
 
 
 def record_path(name: str = DCGAN_GENERATOR) -> Path:
@@ -69,6 +84,23 @@ def read_record(name: str = DCGAN_GENERATOR, required: tuple[str, ...] | None = 
     missing = [key for key in required if key not in record]
     if missing or record.get("schema") != SCHEMA:
         raise ValueError(f"{path} is not a {SCHEMA} record: missing {missing}, schema {record.get('schema')!r}")
+    for key, types in _TYPES.items():
+        value = record.get(key)
+        if key in record and (isinstance(value, bool) or not isinstance(value, types)):
+            raise ValueError(f"{path}: field {key!r} must be {' or '.join(t.__name__ for t in types)}, got "
+                             f"{type(value).__name__} {value!r:.60}; restore it with `git checkout -- data/`")
+    if "name" in record and record["name"] != name:
+        raise ValueError(f"{path.name} is the record of {record['name']!r}, expected the record of {name!r} (a record "
+                         f"copied over another's); restore it with `git checkout -- data/`")
+    if "file" in record and record["file"] != f"{name}.weights.h5":
+        raise ValueError(f"{path} names the file {record['file']!r}, expected {name + '.weights.h5'!r}: a shipped "
+                         "model's weights lie in the data folder under its own name; restore it with "
+                         "`git checkout -- data/`")
+    pinned = SHIPPED_SHA256.get(name)
+    if pinned is not None and "sha256" in record and record["sha256"] != pinned:
+        raise ValueError(f"{path} is not the course's: SHA-256 {record['sha256']} in the record, the course pins "
+                         f"{pinned} for {name} (course_utils.pretrained.SHIPPED_SHA256); restore it with "
+                         "`git checkout -- data/`")
     return record
 
 
@@ -114,7 +146,10 @@ def load_trained_model(model, name: str) -> dict[str, Any]:
 
 
 def _load_checked(model, name: str, record: dict[str, Any], what: str, how: str) -> dict[str, Any]:
+    folder = data.data_dir().resolve()
     path = data.data_dir() / record["file"]
+    if path.resolve().parent != folder:
+        raise ValueError(f"{record_path(name)} names the file {record['file']!r}, expected a file inside {folder}")
     if not path.is_file():
         raise ValueError(f"the course's trained {name} is missing ({path}); restore it with `git checkout -- data/`")
     actual = data.sha256_of(path)
@@ -127,10 +162,13 @@ def _load_checked(model, name: str, record: dict[str, Any], what: str, how: str)
     if model.count_params() != record["params"]:
         raise ValueError(f"{what} has {model.count_params():,} parameters, the course's trained {name} has "
                          f"{record['params']:,}: build it with {how} (recipe {record['recipe']})")
+    before = [w.numpy().copy() for w in model.weights]  # a failed load puts every value back
     try:
         model.load_weights(path)
     except (ValueError, OSError) as err:
-        raise ValueError(f"could not load {path} into this {what}: {err}") from err
+        for var, value in zip(model.weights, before):
+            var.assign(value)
+        raise ValueError(f"could not load {path} into this {what} (nothing was changed): {err}") from err
     return record
 
 

@@ -209,20 +209,41 @@ def _chain(model: Any) -> list:
     return chain
 
 
+def _spatial_shape(layer: Any, which: str) -> tuple | None:
+    """The (height, width) of a layer's input or output, None when it is not an image (or not known)."""
+    try:
+        shape = tuple(getattr(layer, which).shape)
+    except (AttributeError, ValueError, TypeError, RuntimeError):
+        return None
+    return shape[1:3] if len(shape) == 4 else None
+
+
 def _specs_of(model: Any, axis: int) -> list[LayerSpec]:
+    import keras
+
+    L = keras.layers  # noqa: N806 - the Keras module's own spelling
     specs = []
-    for layer in _chain(model):
+    for outer in _chain(model):
+        layer = outer
+        while isinstance(layer, L.Wrapper):  # SpectralNormalization(Conv2D(...)), TimeDistributed, ...
+            layer = layer.layer
         kind = type(layer).__name__
-        if hasattr(layer, "layers") and not hasattr(layer, "kernel_size"):  # a nested model: its own chain
+        if isinstance(layer, keras.Model) and not hasattr(layer, "kernel_size"):  # a nested model: its own chain
             specs += _specs_of(layer, axis)
             continue
-        if kind in {"Conv2DTranspose", "UpSampling2D", "Cropping2D", "ZeroPadding2D", "SeparableConv2D"}:
-            raise ValueError(f"layer {layer.name!r} ({kind}) is not supported by the receptive-field recurrence")
-        if kind in {"Conv2D", "DepthwiseConv2D"}:
+        if isinstance(layer, (L.Conv2DTranspose, L.UpSampling2D, L.Cropping2D, L.ZeroPadding2D, L.SeparableConv2D)):
+            raise ValueError(f"layer {outer.name!r} ({kind}) is not supported by the receptive-field recurrence")
+        if isinstance(layer, (L.Conv2D, L.DepthwiseConv2D)):
             kernel, stride, dilation = layer.kernel_size[axis], layer.strides[axis], layer.dilation_rate[axis]
-        elif kind in {"MaxPooling2D", "AveragePooling2D"}:
+        elif isinstance(layer, (L.MaxPooling2D, L.AveragePooling2D)):
             kernel, stride, dilation = layer.pool_size[axis], layer.strides[axis], 1
         else:
+            before, after = _spatial_shape(outer, "input"), _spatial_shape(outer, "output")
+            if before is not None and after is not None and before != after:
+                raise ValueError(f"layer {outer.name!r} ({type(outer).__name__}) changes the spatial size, "
+                                 f"{before} -> {after}, and the receptive-field recurrence does not know how: expected "
+                                 "Conv2D, DepthwiseConv2D, MaxPooling2D or AveragePooling2D (or a layer that keeps "
+                                 "the size). Pass the layers as LayerSpec items to receptive_field() instead")
             continue
         padding = max(dilation * (kernel - 1) + 1 - stride, 0) // 2 if layer.padding == "same" else 0
         specs.append(LayerSpec(int(kernel), int(stride), int(dilation), int(padding), layer.name))

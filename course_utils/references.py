@@ -63,7 +63,8 @@ _YEAR = re.compile(r"(1[89]|20)\d\d")
 _PAGES = re.compile(r"\d+--\d+|[A-Za-z]?\d+")
 _ARXIV = re.compile(r"\d{4}\.\d{4,5}(v\d+)?")
 _DOI = re.compile(r"10\.\d{4,9}/\S+")
-_SWALLOWED = re.compile(r"\n\s*[A-Za-z][A-Za-z0-9_\-]*\s*=\s*[{\"\d]")
+_SWALLOWED = re.compile(r"\n[ \t\r\f\v]*[A-Za-z][A-Za-z0-9_\-]*[ \t\r\f\v]*=\s*[{\"\d]")  # no \s* over newlines:
+# a run of newlines would make it try every one of them from every one (quadratic)
 _CITATION = re.compile(r"\[([^\[\]]*)\]")
 _CITED_KEY = re.compile(r"(?:^|(?<=[\s;\-\[]))@([A-Za-z0-9_](?:[A-Za-z0-9_:\-]*[A-Za-z0-9_])?)")
 
@@ -73,9 +74,14 @@ class _Reader:
 
     def __init__(self, text: str, source: str) -> None:
         self.text, self.source, self.pos = text, source, 0
+        self._newlines: list[int] | None = None  # positions of every newline, found once when first needed
 
     def line(self, pos: int | None = None) -> int:
-        return self.text.count("\n", 0, self.pos if pos is None else pos) + 1
+        import bisect
+
+        if self._newlines is None:
+            self._newlines = [m.start() for m in re.finditer("\n", self.text)]
+        return bisect.bisect_left(self._newlines, self.pos if pos is None else pos) + 1
 
     def fail(self, what: str, pos: int | None = None) -> ValueError:
         return ValueError(f"{self.source}, line {self.line(pos)}: {what}")
@@ -270,7 +276,7 @@ def load_bibliography(path: str | os.PathLike | None = None) -> dict[str, dict[s
         FileNotFoundError: if the file does not exist.
     """
     file = BIB_PATH if path is None else Path(path)
-    entries = parse_bibtex(file.read_text(encoding="utf-8"), str(file))
+    entries = parse_bibtex(_read_utf8(file), str(file))
     for entry in entries.values():
         check_entry(entry)
     return entries
@@ -408,7 +414,7 @@ def load_article_references(path: str | os.PathLike | None = None,
     """
     file = ARTICLE_PATH if path is None else Path(path)
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
+        data = json.loads(_read_utf8(file))
     except json.JSONDecodeError as error:
         raise ValueError(f"{file}: not valid JSON ({error})") from error
     bib = load_bibliography() if bibliography is None else bibliography
@@ -419,6 +425,15 @@ def load_article_references(path: str | os.PathLike | None = None,
     return data
 
 
+def _read_utf8(file: Path) -> str:
+    """The file's text; a file that is not UTF-8 is a ValueError naming it and the first bad byte."""
+    try:
+        return file.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{file} is not UTF-8 text: byte 0x{error.object[error.start]:02x} at offset {error.start} "
+                         "cannot be decoded; save it as UTF-8") from error
+
+
 def _check_article_entry(item: object, index: int, bib: dict[str, dict[str, str]], file: Path) -> None:
     where = f"{file}, entry {index}"
     if not isinstance(item, dict):
@@ -427,7 +442,9 @@ def _check_article_entry(item: object, index: int, bib: dict[str, dict[str, str]
     if unknown or missing:
         raise ValueError(f"{where}: unknown field(s) {sorted(unknown)}, missing field(s) {sorted(missing)}; "
                          f"expected exactly {list(ARTICLE_FIELDS)}")
-    if item["n"] != index or isinstance(item["n"], bool):
+    if not isinstance(item["n"], int) or isinstance(item["n"], bool):
+        raise ValueError(f"{where}: expected n = {index} (an integer), got {item['n']!r}")
+    if item["n"] != index:
         raise ValueError(f"{where}: expected n = {index} (entries numbered 1, 2, ... in order), got {item['n']!r}")
     for field in ("as_cited", "notes", "verified"):
         if not isinstance(item[field], str) or not item[field].strip():
@@ -438,6 +455,8 @@ def _check_article_entry(item: object, index: int, bib: dict[str, dict[str, str]
     if not isinstance(problems, list) or any(p not in PROBLEMS for p in problems) or len(set(problems)) != len(problems):
         raise ValueError(f"{where}: problems should be a list of distinct values from {PROBLEMS}, got {problems!r}")
     for field in ("key", "closest_key"):
+        if item[field] is not None and not isinstance(item[field], str):
+            raise ValueError(f"{where}: {field} should be a bibliography key (a string) or null, got {item[field]!r}")
         if item[field] is not None and item[field] not in bib:
             raise ValueError(f"{where}: {field} {item[field]!r} is not in the bibliography")
     dup = item["duplicate_of"]

@@ -56,7 +56,8 @@ def to_display_range(images: np.ndarray, value_range: tuple[float, float] | str 
         float32 array of the same shape, clipped to [0, 1].
 
     Raises:
-        ValueError: if the range is not a pair of finite numbers with low < high, or ``images`` holds NaN/inf.
+        ValueError: if the range is not a pair of finite numbers with low < high, ``images`` holds NaN/inf, or
+            with ``"auto"``, float images reach beyond [-1.5, 1.5] (e.g. floats in [0, 255]: they would be clipped).
     """
     arr = np.asarray(images)
     if isinstance(value_range, str) and value_range == "auto":
@@ -64,6 +65,10 @@ def to_display_range(images: np.ndarray, value_range: tuple[float, float] | str 
             value_range = (0.0, 255.0)
         else:
             value_range = (-1.0, 1.0) if arr.size and float(np.min(arr)) < 0 else (0.0, 1.0)
+            if arr.size and np.all(np.isfinite(arr)) and (float(np.min(arr)) < -1.5 or float(np.max(arr)) > 1.5):
+                raise ValueError(f"float images with values in [{float(np.min(arr)):.4g}, {float(np.max(arr)):.4g}]: "
+                                 "value_range='auto' reads floats as [0, 1] or [-1, 1] and would clip them; pass "
+                                 "value_range=(0, 255) for floats in [0, 255], or the range they are in")
     low, high = check_value_range(value_range)
     arr = arr.astype(np.float32)
     if not np.all(np.isfinite(arr)):

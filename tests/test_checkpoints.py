@@ -259,7 +259,9 @@ def test_restore_brings_back_the_saved_learning_rate_and_says_so(tmp_path, capsy
     train_and_save(tmp_path / "run", steps=3)
     gan = make_gan(seed=1)
     gan["g_optimizer"].learning_rate = 1e-3
-    GANCheckpoint(tmp_path / "run", **gan).restore()
+    with pytest.raises(ValueError, match=r"saved with another recipe: g_optimizer.learning_rate 0.0002 -> 0.001"):
+        GANCheckpoint(tmp_path / "run", **gan).restore()
+    GANCheckpoint(tmp_path / "run", **gan).restore(allow_recipe_change=True)
     assert np.isclose(float(gan["g_optimizer"].learning_rate.numpy()), 2e-4)
     out = capsys.readouterr().out
     assert "g_optimizer learning rate is 0.0002 as saved (was 0.001" in out and "d_optimizer" not in out
@@ -627,3 +629,96 @@ def test_sigkill_during_training_resumes_from_the_last_saved_step(tmp_path):
     assert start in (saves[-1], saves[-1] + 5) and start >= 10
     assert n_history == start  # the history restored is the one saved with that checkpoint
     assert rest == [f"saved {start + 5}", f"saved {start + 10}", f"done {start + 10}"]
+
+
+# --- issue 24: a changed recipe is refused, a damaged newest checkpoint falls back, a full disk is said ----------
+
+@pytest.mark.parametrize("change", ["beta_1", "learning_rate", "r1_gamma", "real_label"])
+def test_a_changed_recipe_is_refused_unless_asked_for(tmp_path, capsys, change):
+    run = tmp_path / "run"
+    recipe = {"r1_gamma": 1.0, "real_label": 0.9}
+    gan = make_gan()
+    ckpt = GANCheckpoint(run, **gan, every_n_steps=2, recipe=recipe)
+    ckpt.restore()
+    ckpt.advance(2)
+    ckpt.save()
+    gan = make_gan(seed=1)
+    new_recipe = dict(recipe)
+    if change == "beta_1":
+        gan["g_optimizer"] = keras.optimizers.Adam(2e-4, beta_1=0.9)
+    elif change == "learning_rate":
+        gan["d_optimizer"] = keras.optimizers.Adam(1e-3, beta_1=0.5)
+    else:
+        new_recipe[change] = 0.5
+    other = GANCheckpoint(run, **gan, recipe=new_recipe)
+    before = snapshot(gan, optimizers=False)
+    with pytest.raises(ValueError, match=rf"saved with another recipe: .*{change} .*-> .*restore\(allow_recipe_change=True\)"):
+        other.restore()
+    assert other.steps_done == 0
+    assert_same_state(snapshot(gan, optimizers=False), before)  # nothing was changed
+    assert other.restore(allow_recipe_change=True) == 2
+    assert "resumed under a changed recipe" in capsys.readouterr().out
+
+
+def test_a_damaged_newest_checkpoint_falls_back_to_the_last_good_one_and_says_so(tmp_path, capsys):
+    run = tmp_path / "run"
+    train_and_save(run, steps=4, every=2, extra={"loss": []})  # ckpt-2 and ckpt-4
+    data_file = run / "ckpt-4.data-00000-of-00001"
+    raw = bytearray(data_file.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    data_file.write_bytes(bytes(raw))
+    capsys.readouterr()
+    ckpt = GANCheckpoint(run, **make_gan(seed=1), every_n_steps=2, extra={})
+    assert ckpt.restore() == 2
+    out = capsys.readouterr().out
+    assert re.search(r"ckpt-4 \(step 4\) is damaged .*fell back to .*ckpt-2", out), out
+    assert ckpt.saved_steps == [2]
+    ckpt.advance(2)
+    assert ckpt.save() == str(run / "ckpt-4.1")  # the damaged files are never overwritten nor used
+    assert GANCheckpoint(run, **make_gan(seed=2), extra={}).restore() == 4
+
+
+@pytest.mark.parametrize("where", ["checkpoint", "history"])
+def test_a_full_disk_is_a_clear_error_and_leaves_no_temporary_files(tmp_path, monkeypatch, where):
+    import errno
+
+    from course_utils import atomic
+
+    run = tmp_path / "run"
+    _, ckpt = train_and_save(run, steps=2, every=2, extra={"loss": []})
+    before = sorted(os.listdir(run))
+    ckpt.advance(2)
+    if where == "checkpoint":
+        def full(prefix, **kwargs):
+            Path(prefix + "_temp").mkdir()
+            (Path(prefix + "_temp") / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"x" * 100)
+            raise tf.errors.ResourceExhaustedError(None, None, f"{prefix}_temp/part; No space left on device")
+
+        monkeypatch.setattr(ckpt.checkpoint, "write", full)
+    else:
+        def full(path, payload):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+        monkeypatch.setattr(atomic, "write_bytes", full)
+    with pytest.raises(OSError, match=r"disk is full: the checkpoint of step 4 was not saved; .*ckpt-2 .*is intact"):
+        ckpt.save()
+    assert sorted(os.listdir(run)) == before
+    assert GANCheckpoint(run, **make_gan(seed=1), extra={}).restore() == 2
+
+
+def test_old_checkpoints_are_deleted_only_after_the_state_file_names_the_new_one(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    gan = make_gan()
+    ckpt = GANCheckpoint(run, **gan, every_n_steps=2, max_to_keep=1, extra={"loss": []})
+    ckpt.restore()
+    ckpt.advance(2)
+    ckpt.save()
+
+    def killed(names):
+        raise KeyboardInterrupt()
+
+    monkeypatch.setattr(ckpt, "_write_state", killed)
+    ckpt.advance(2)
+    with pytest.raises(KeyboardInterrupt):
+        ckpt.save()  # killed just before the state file names ckpt-4: ckpt-2 must still be whole
+    assert GANCheckpoint(run, **make_gan(seed=1), extra={}).restore() == 2

@@ -112,7 +112,8 @@ def test_mirror_url_with_bad_file_leaves_nothing_behind(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_DATA_MIRROR", folder.as_uri())
     with pytest.raises(ValueError, match="(?i)corrupt"):
         data.load_mnist()
-    assert list((tmp_path / "cache" / "datasets").iterdir()) == []
+    cache = tmp_path / "cache" / "datasets"
+    assert not cache.exists() or list(cache.iterdir()) == []  # refused by its size before anything was written
 
 
 @pytest.mark.parametrize("value", ["/no/such/folder", "ftp://example.com/x", "mirror-please"])
@@ -390,3 +391,173 @@ def test_npz_with_pickled_objects_is_refused_and_never_unpickled(tmp_path):
 def test_to_float_images_refuses_infinite_bounds(low, high):
     with pytest.raises(ValueError, match=r"expected finite low < high, got low="):
         data.to_float_images(np.zeros((1, 2, 2), np.uint8), low=low, high=high)
+
+
+# --- issue 24: downloads bounded from the first byte, a notice that tells the truth, a cache that cannot crash ---
+
+def _slow_headers(handler):
+    """Send the status line, then trickle header bytes forever (never ends the headers)."""
+    import time
+
+    try:
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        handler.wfile.flush()
+        for _ in range(200):
+            handler.wfile.write(b"X")
+            handler.wfile.flush()
+            time.sleep(0.1)
+    except OSError:
+        pass
+
+
+def _huge_announced(handler):
+    """Announce a terabyte, then send nothing for a long while."""
+    import time
+
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(10 ** 12))
+    handler.end_headers()
+    handler.wfile.flush()
+    time.sleep(8)
+
+
+def test_trickled_headers_are_stopped_by_the_total_deadline(http_mirror, tmp_path):
+    import os
+    import time
+
+    http_mirror["mnist.npz"] = _slow_headers
+    url = os.environ["COURSE_DATA_MIRROR"] + "mnist.npz"
+    start = time.monotonic()
+    with pytest.raises(TimeoutError, match=r"took longer than 1.5 s"):
+        data._download(url, data.MNIST_FILES[0], "datasets", deadline_s=1.5, stall_s=60.0)
+    assert time.monotonic() - start < 5
+    assert list((tmp_path / "cache" / "datasets").iterdir()) == []
+
+
+def test_a_slow_trickle_is_stopped_by_the_stall_rule(http_mirror, tmp_path):
+    import os
+    import time
+
+    http_mirror["mnist.npz"] = _trickle  # 1 byte every 0.2 s: alive, but far too slow
+    url = os.environ["COURSE_DATA_MIRROR"] + "mnist.npz"
+    start = time.monotonic()
+    with pytest.raises(TimeoutError, match=r"fewer than 1,000 bytes in 1 s .*stalled"):
+        data._download(url, data.MNIST_FILES[0], "datasets", deadline_s=60.0, stall_s=1.0, stall_bytes=1000)
+    assert time.monotonic() - start < 5
+    assert data.STALL_WINDOW_S <= 60 and data.STALL_MIN_BYTES >= 1 << 10  # the defaults stop a 1 byte/4 s mirror
+
+
+def test_an_announced_size_over_the_cap_is_refused_before_the_body(http_mirror, tmp_path):
+    import time
+
+    http_mirror["mnist.npz"] = _huge_announced
+    start = time.monotonic()
+    with pytest.raises(ValueError, match=r"announces 1,000,000,000,000 bytes"):
+        data.load_mnist()
+    assert time.monotonic() - start < 3  # not the stall rule nor the deadline: the header alone
+    assert list((tmp_path / "cache" / "datasets").iterdir()) == []
+
+
+def test_a_file_url_mirror_holding_a_fifo_is_refused_not_waited_on(tmp_path, monkeypatch):
+    import threading
+
+    folder = tmp_path / "served"
+    folder.mkdir()
+    os.mkfifo(folder / "mnist.npz")
+    monkeypatch.setenv("COURSE_DATA_MIRROR", folder.as_uri())
+    outcome = {}
+
+    def load():
+        try:
+            data.load_mnist(allow_fallback=False)
+        except Exception as err:  # noqa: BLE001 - the test inspects it
+            outcome["err"] = err
+
+    thread = threading.Thread(target=load, daemon=True)
+    thread.start()
+    thread.join(5)
+    if thread.is_alive():  # release the blocked open() so the thread can end
+        fd = os.open(folder / "mnist.npz", os.O_WRONLY | os.O_NONBLOCK)
+        os.close(fd)
+        thread.join(5)
+        pytest.fail("load_mnist blocked on a FIFO in a file:// mirror")
+    assert isinstance(outcome.get("err"), ValueError) and "not a regular file" in str(outcome["err"])
+
+
+def test_a_huge_mirror_or_cache_file_is_refused_by_its_size_before_hashing(tmp_path, monkeypatch):
+    folder = tmp_path / "mirror"
+    folder.mkdir()
+    with open(folder / "mnist.npz", "wb") as fh:
+        fh.truncate(20 << 30)  # a 20 GB sparse file
+    monkeypatch.setenv("COURSE_DATA_MIRROR", str(folder))
+
+    def no_hashing(path):
+        raise AssertionError(f"{path} was hashed")
+
+    monkeypatch.setattr(data, "sha256_of", no_hashing)
+    with pytest.raises(ValueError, match=r"mnist.npz is 21,474,836,480 bytes, expected 11,490,434"):
+        data.load_mnist()
+    cached = tmp_path / "cache" / "datasets" / "mnist.npz"
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(folder / "mnist.npz", cached)
+    monkeypatch.delenv("COURSE_DATA_MIRROR")
+    monkeypatch.setattr(data, "load_bundled_mnist", lambda: data.ImageDataset(*[np.zeros(1)] * 4, "x", "bundled"))
+    assert data.load_mnist().source == "bundled" and not cached.exists()
+
+
+def test_the_fallback_notice_gives_the_real_reason(http_mirror, capsys):
+    def server_error(handler):
+        handler.send_error(500, "mirror broken")
+
+    http_mirror["mnist.npz"] = server_error
+    ds = data.load_mnist()
+    out = capsys.readouterr().out
+    assert ds.source == "bundled"
+    assert "HTTP Error 500" in out and "COURSE_OFFLINE" in out
+    assert "COURSE_OFFLINE=1, no download attempted" not in out.split("why:")[1].split(";")[0]
+
+
+def test_a_read_only_cache_with_a_corrupt_copy_falls_back_to_the_bundled_digits(tmp_path, monkeypatch, capsys):
+    import errno
+
+    cached = tmp_path / "cache" / "datasets" / "mnist.npz"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"garbage")
+    real_unlink = Path.unlink
+
+    def read_only(self, *args, **kwargs):
+        if self.parent == cached.parent:
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+        return real_unlink(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "unlink", read_only)
+    ds = data.load_mnist()
+    assert ds.source == "bundled"
+    assert "Read-only file system" in capsys.readouterr().out
+
+
+def test_course_cache_dir_pointing_at_a_file_is_a_clear_error(tmp_path, monkeypatch):
+    (tmp_path / "a_file").write_text("x")
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "a_file"))
+    with pytest.raises(ValueError, match=r"COURSE_CACHE_DIR must be a folder .*got the file"):
+        data.load_mnist()
+
+
+def test_stale_part_files_of_killed_downloads_are_removed(tmp_path, capsys):
+    import time
+
+    folder = tmp_path / "cache" / "datasets"
+    folder.mkdir(parents=True)
+    stale, live = folder / ".mnist.npz.k1ll3d.part", folder / ".mnist.npz.l1ve.part"
+    stale.write_bytes(b"x" * 1000)
+    live.write_bytes(b"x")
+    old = time.time() - data.DOWNLOAD_DEADLINE_S - 120
+    os.utime(stale, (old, old))
+    data.load_mnist()
+    assert not stale.exists() and live.exists()  # a download under way in another process is left alone
+
+
+@pytest.mark.parametrize("kwargs", [{"low": "a"}, {"high": None}, {"low": [0]}, {"low": True}])
+def test_to_float_images_refuses_bounds_that_are_not_numbers(kwargs):
+    with pytest.raises(ValueError, match=r"low and high must be finite numbers"):
+        data.to_float_images(np.zeros((1, 2, 2), np.uint8), **kwargs)

@@ -133,3 +133,16 @@ def test_downsample_averages_blocks():
 def test_bad_arguments_are_refused_with_a_message(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# --- issue 24: channels-first input is refused, not read as 28-channel images --------------------------------
+
+@pytest.mark.parametrize("call", [lambda x: degrade.gaussian_blur(x, 1.5), lambda x: degrade.gaussian_noise(x, 0.1),
+                                  lambda x: degrade.salt_and_pepper(x, 0.1), lambda x: degrade.downsample(x, 2)],
+                         ids=["gaussian_blur", "gaussian_noise", "salt_and_pepper", "downsample"])
+def test_channels_first_batches_are_refused(call):
+    x = np.random.default_rng(0).random((4, 28, 28))
+    with pytest.raises(ValueError, match=r"channels-first .*\(4, 1, 28, 28\).*channels last"):
+        call(x[:, None])
+    with pytest.raises(ValueError, match=r"\(n, h, w, c\) with c <= 4 channels, got shape \(4, 3, 28, 28\)"):
+        call(np.repeat(x[:, None], 3, axis=1))

@@ -351,3 +351,13 @@ def test_saved_evaluator_files_are_readable_by_others(shipped, tmp_path):
         os.umask(old_mask)
     assert [p.stat().st_mode & 0o777 for p in paths] == [0o644, 0o644]
     assert sorted(p.name for p in (tmp_path / "ev").iterdir()) == sorted([ev.WEIGHTS_NAME, ev.STATS_NAME])
+
+
+def test_frechet_distance_refuses_a_covariance_that_is_not_positive_semi_definite():
+    s = np.diag([1.0, 1.0, -0.5])
+    with pytest.raises(ValueError, match=r"sigma1 must be a covariance matrix \(positive semi-definite\).*-0.5"):
+        ev.frechet_distance(np.zeros(3), s, np.zeros(3), s)
+    with pytest.raises(ValueError, match=r"sigma2 must be .*positive semi-definite"):
+        ev.frechet_distance(np.zeros(3), np.eye(3), np.zeros(3), s)
+    singular = np.diag([1.0, 0.0, 0.0])  # zero variance (dead units) is allowed
+    assert ev.frechet_distance(np.zeros(3), singular, np.zeros(3), singular) == pytest.approx(0.0, abs=1e-3)

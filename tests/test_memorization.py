@@ -58,12 +58,12 @@ def test_held_out_fid_counts_are_equal_and_computed_as_documented(digits):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"n_reference": 1}, r"n_reference must be an int >= 2, got 1"),
-    ({"n_reference": 2.5}, r"n_reference must be an int >= 2, got 2.5"),
-    ({"n_reference": True}, r"n_reference must be an int >= 2"),
+    ({"n_reference": 1}, r"n_reference must be an int >= 65 .*got 1"),
+    ({"n_reference": 2.5}, r"n_reference must be an int >= 65 .*got 2.5"),
+    ({"n_reference": True}, r"n_reference must be an int >= 65"),
     ({"n_reference": 200}, r"expected at least n_reference=200 samples, got 100"),
-    ({"n_reference": 50, "held_out_images": np.zeros((10, 28, 28), np.uint8)},
-     r"expected at least n_reference=50 held out images, got 10"),
+    ({"n_reference": 80, "held_out_images": np.zeros((10, 28, 28), np.uint8)},
+     r"expected at least n_reference=80 held out images, got 10"),
 ])
 def test_held_out_fid_rejects_bad_input(digits, kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -140,3 +140,8 @@ def test_nearest_neighbours_rejects_bad_images():
         mem.nearest_neighbours(np.zeros((4, 32, 32), np.uint8))
     with pytest.raises(ValueError, match=r"k must be an int >= 1, got 0"):
         mem.nearest_neighbours(np.zeros((4, 28, 28), np.uint8)).closest(0)
+
+
+def test_held_out_fid_refuses_too_few_reference_images(digits):
+    with pytest.raises(ValueError, match=r"n_reference must be an int >= 65 .*64 features.*got 3"):
+        mem.held_out_fid(digits.x_test[:100], n_reference=3)

@@ -116,3 +116,89 @@ def test_the_shipped_generator_matches_its_record_and_the_lessons_recipe(lesson,
     lesson.build_generator().save_weights(copy / record["file"])
     with pytest.raises(ValueError, match="damaged or not the course's file"):
         pretrained.load_trained_generator(lesson.build_generator())
+
+
+# -- issue 24: a record is tied to its name, its file to the data folder, the shipped digests to the code --------
+
+def test_a_record_copied_over_another_name_is_refused(data_dir):
+    pretrained.save_trained_generator(_tiny(seed=1), _record(), name="tiny")
+    pretrained.save_trained_generator(_tiny(seed=2), _record(), name="other")
+    (data_dir / "tiny.json").write_bytes((data_dir / "other.json").read_bytes())
+    fresh = _tiny(seed=5)
+    before = [w.copy() for w in fresh.get_weights()]
+    with pytest.raises(ValueError, match=r"tiny.json is the record of 'other', expected the record of 'tiny'"):
+        pretrained.load_trained_generator(fresh, name="tiny")
+    record = json.loads((data_dir / "other.json").read_text())
+    record["name"] = "tiny"  # the name fixed, but the file and digest still another model's
+    (data_dir / "tiny.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match=r"names the file 'other.weights.h5', expected 'tiny.weights.h5'"):
+        pretrained.load_trained_generator(fresh, name="tiny")
+    for a, b in zip(before, fresh.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("where", ["../outside/tiny.weights.h5", "absolute"])
+def test_a_record_naming_a_file_outside_the_data_folder_is_refused(data_dir, tmp_path_factory, where):
+    pretrained.save_trained_generator(_tiny(seed=1), _record(), name="tiny")
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "tiny.weights.h5").write_bytes((data_dir / "tiny.weights.h5").read_bytes())
+    record = json.loads((data_dir / "tiny.json").read_text())
+    record["file"] = str(outside / "tiny.weights.h5") if where == "absolute" else where
+    (data_dir / "tiny.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match=r"names the file .*, expected 'tiny.weights.h5'"):
+        pretrained.load_trained_generator(_tiny(seed=5), name="tiny")
+
+
+@pytest.mark.parametrize("field, value", [("params", "558849"), ("file", 5), ("sha256", None), ("params", True),
+                                          ("name", ["tiny"])])
+def test_a_record_field_of_the_wrong_type_is_a_clear_error(data_dir, field, value):
+    pretrained.save_trained_generator(_tiny(seed=1), _record(), name="tiny")
+    record = json.loads((data_dir / "tiny.json").read_text())
+    record[field] = value
+    (data_dir / "tiny.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match=rf"field '{field}' must be"):
+        pretrained.load_trained_generator(_tiny(seed=5), name="tiny")
+
+
+def test_the_shipped_digests_are_pinned_in_code(tmp_path, monkeypatch):
+    records = {p.stem: json.loads(p.read_text()) for p in data.data_dir().glob("*.json")}
+    shipped = {name for name, r in records.items() if isinstance(r, dict) and r.get("schema") == pretrained.SCHEMA}
+    assert shipped and set(pretrained.SHIPPED_SHA256) == shipped
+    for name in shipped:
+        assert pretrained.read_record(name, ())["sha256"] == pretrained.SHIPPED_SHA256[name]
+    # sr4_gan's record and weights copied over sr4's: the names are right, the digest is not the pinned one.
+    copy = tmp_path / "data"
+    shutil.copytree(data.data_dir(), copy)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(copy))
+    record = json.loads((copy / "restore_sr4_gan.json").read_text())
+    record.update(name="restore_sr4", file="restore_sr4.weights.h5")
+    (copy / "restore_sr4.json").write_text(json.dumps(record))
+    shutil.copyfile(copy / "restore_sr4_gan.weights.h5", copy / "restore_sr4.weights.h5")
+    with pytest.raises(ValueError, match=r"restore_sr4.*not the course's: SHA-256 .* the course pins"):
+        pretrained.read_record("restore_sr4", pretrained.MODEL_FIELDS)
+
+
+def test_a_failed_load_leaves_the_model_as_it_was(data_dir):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    saved = keras.Sequential([keras.Input((4,)), keras.layers.Dense(6), keras.layers.Dense(3)])  # 30 + 21 = 51
+    pretrained.save_trained_generator(saved, _record(), name="tiny")
+    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(6), keras.layers.Dense(3, use_bias=False),
+                              keras.layers.Dense(1, use_bias=False)])  # 30 + 18 + 3 = 51, other shapes
+    assert other.count_params() == saved.count_params()
+    before = [w.copy() for w in other.get_weights()]
+    with pytest.raises(ValueError, match="could not load"):
+        pretrained.load_trained_generator(other, name="tiny")
+    for a, b in zip(before, other.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_every_file_in_data_is_documented_with_its_digest():
+    readme = (data.data_dir() / "README.md").read_text(encoding="utf-8")
+    for path in sorted(data.data_dir().iterdir()):
+        if path.name == "README.md" or path.is_dir():
+            continue
+        assert f"`{path.name}`" in readme or path.name in readme, f"data/README.md does not name {path.name}"
+        if path.suffix in {".h5", ".npz"}:
+            assert data.sha256_of(path) in readme, f"data/README.md lacks the SHA-256 of {path.name}"

@@ -176,3 +176,36 @@ def test_layer_spec_accepts_numpy_integers():
         LayerSpec(np.float64(3.0))
     with pytest.raises(ValueError, match=r"kernel must be an int >= 1, got np.True_|kernel must be an int >= 1, got True"):
         LayerSpec(np.bool_(True))
+
+
+# --- issue 24: wrappers, subclasses and unknown layers ---------------------------------------------------------
+
+def _rf_of(*layers_):
+    import keras
+
+    model = keras.Sequential([keras.Input((28, 28, 1)), *layers_])
+    return receptive_field(from_keras(model)).size
+
+
+def test_spectral_normalization_and_conv2d_subclasses_are_read():
+    import keras
+    from keras import layers
+
+    class MyConv(layers.Conv2D):
+        pass
+
+    assert _rf_of(layers.Conv2D(4, 3), layers.Conv2D(4, 3), layers.Conv2D(4, 3)) == 7
+    assert _rf_of(layers.Conv2D(4, 3), keras.layers.SpectralNormalization(layers.Conv2D(4, 3)),
+                  keras.layers.SpectralNormalization(layers.Conv2D(4, 3))) == 7
+    assert _rf_of(layers.Conv2D(4, 3), MyConv(4, 5), layers.Conv2D(4, 3)) == 9
+
+
+def test_a_lambda_that_changes_the_spatial_size_is_refused():
+    import keras
+    import tensorflow as tf
+    from keras import layers
+
+    with pytest.raises(ValueError, match=r"layer 'pool' \(Lambda\) changes the spatial size, \(26, 26\) -> \(13, 13\)"):
+        _rf_of(layers.Conv2D(4, 3), layers.Lambda(lambda x: tf.nn.avg_pool2d(x, 2, 2, "VALID"), name="pool"),
+               layers.Conv2D(4, 3))
+    assert _rf_of(layers.Conv2D(4, 3), layers.Lambda(lambda x: x * 2), keras.layers.Activation("relu")) == 3

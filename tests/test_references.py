@@ -324,3 +324,53 @@ def test_article_table_markdown(article, bib):
     assert "duplicate of [34]" in rows[2 + 34]
     assert "nothing: correct" in rows[2 + 20]
     assert table == references.article_table_markdown()  # the defaults load the same files
+
+
+# --- issue 24: linear time, file names in decoding errors, field types ------------------------------------------
+
+def test_the_reader_is_linear_in_newlines_and_entries():
+    import time
+
+    from course_utils.references import _Reader
+
+    tall = GOOD_ENTRY.replace("A {GAN} Study", "A" + "\n" * 40_000 + "Study")  # a closed title of 40,000 newlines
+    start = time.perf_counter()
+    assert parse_bibtex(tall, "tall.bib")["a"]["title"] == "A Study"
+    assert time.perf_counter() - start < 3.0  # was 10 s: the check for a swallowed field was quadratic in newlines
+    many = "".join(GOOD_ENTRY.replace("@article{a,", f"@article{{a{i},") for i in range(20_000))
+    reader = _Reader(many, "many.bib")
+    step = len(many) // 20_000
+    start = time.perf_counter()
+    lines = [reader.line(i * step) for i in range(20_000)]  # what the parser asks once per entry
+    assert time.perf_counter() - start < 3.0  # was 9.7 s: each line number counted from the start of the text
+    assert lines[1] == many.count("\n", 0, step) + 1 and lines[-1] == many.count("\n", 0, 19_999 * step) + 1
+    assert len(parse_bibtex(many[:many.index("@article{a2000,")], "many.bib")) == 2_000
+
+
+def test_an_unclosed_value_names_the_line_of_the_field_it_swallowed():
+    with pytest.raises(ValueError, match=r"line 4: the value of 'title' opened here is not closed before the next "
+                                         r"field \(line 40004\)"):
+        parse_bibtex("@misc{c,\n  year = {2020},\n\n  title = {a" + "\n" * 40_000 + " note = {x}}\n", "big.bib")
+
+
+def test_a_file_that_is_not_utf8_names_itself(tmp_path, bib):
+    bad = tmp_path / "latin1.bib"
+    bad.write_bytes(GOOD_ENTRY.replace("Study", "Studÿ").encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1.bib is not UTF-8 text: byte 0xff at offset \d+"):
+        load_bibliography(bad)
+    article_file = tmp_path / "article.json"
+    article_file.write_bytes(b'[{"n": 1, "as_cited": "\xff"}]')
+    with pytest.raises(ValueError, match=r"article.json is not UTF-8 text"):
+        load_article_references(article_file, bibliography=bib)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d[0].update(n=1.0), r"expected n = 1 \(an integer\), got 1.0"),
+    (lambda d: d[0].update(key=["x"]), r"key should be a bibliography key \(a string\) or null, got \['x'\]"),
+    (lambda d: d[0].update(closest_key={"a": 1}), r"closest_key should be a bibliography key"),
+])
+def test_article_fields_of_the_wrong_type_are_refused(tmp_path, bib, change, message):
+    items = json.loads(ARTICLE.read_text(encoding="utf-8"))
+    change(items)
+    with pytest.raises(ValueError, match=message):
+        load_article_references(_write_article(tmp_path, items), bibliography=bib)

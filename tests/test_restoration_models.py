@@ -81,11 +81,17 @@ def test_a_damaged_or_foreign_file_is_refused(lesson, tmp_path, monkeypatch):
         shutil.copy(data.data_dir() / f"restore_sr2{suffix}", tmp_path / f"restore_sr2{suffix}")
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
     weights = tmp_path / "restore_sr2.weights.h5"
-    weights.write_bytes(weights.read_bytes()[:-10] + b"0123456789")
+    original = weights.read_bytes()
+    weights.write_bytes(original[:-10] + b"0123456789")
     with pytest.raises(ValueError, match="damaged or not the course's file"):
         pretrained.load_trained_model(lesson.build_model("sr2"), "restore_sr2")
     record = json.loads((tmp_path / "restore_sr2.json").read_text())
-    record["sha256"] = pretrained.data.sha256_of(weights)
+    record["sha256"] = pretrained.data.sha256_of(weights)  # the record edited to bless the damaged file
+    (tmp_path / "restore_sr2.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="the course pins"):
+        pretrained.load_trained_model(lesson.build_model("sr2"), "restore_sr2")
+    weights.write_bytes(original)
+    record["sha256"] = pretrained.SHIPPED_SHA256["restore_sr2"]
     (tmp_path / "restore_sr2.json").write_text(json.dumps(record))
     with pytest.raises(ValueError, match="parameters"):
         pretrained.load_trained_model(lesson.build_model("inpaint"), "restore_sr2")  # 2 input channels: not this model

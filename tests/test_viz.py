@@ -189,3 +189,12 @@ def test_draw_matrix_writes_the_numbers_and_checks_highlights():
     with pytest.raises(ValueError, match="non-empty 2-D array"):
         viz.draw_matrix(ax, np.zeros(3))
     plt.close(fig)
+
+
+def test_floats_in_0_255_are_refused_in_auto_mode_not_clipped():
+    x = np.random.default_rng(0).uniform(0, 255, (4, 8, 8)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"float images with values in \[.*\] .*value_range=\(0, 255\)"):
+        viz.show_images(x)
+    assert viz.to_display_range(x, (0, 255)).max() <= 1.0  # explicit range: fine
+    slight = np.full((1, 4, 4), 1.2, np.float32)  # a small overshoot (noise, unclipped) is still shown, clipped
+    assert viz.to_display_range(slight).max() == 1.0
