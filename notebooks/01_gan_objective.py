@@ -752,9 +752,9 @@ claim(abs(run_mm["mean"] - run_1d["mean"]) < 0.2 and abs(run_mm["std"] - run_1d[
 # softplus(-mean(l)) <= G loss, i.e. mean(l) >= -log(exp(G loss) - 1) at every step.
 ns_loss = np.asarray(run_1d["history"]["g_loss"])
 logit_floor = -np.log(np.expm1(ns_loss.max()))
-claim(bool(logit_floor > -5.0), "in the non-saturating run D never rejected the fakes with logits near -10",
-      evidence=f"largest G loss {ns_loss.max():.2f} over {len(ns_loss)} steps, so D's mean logit on the fakes "
-               f"stayed above {logit_floor:.2f}")
+_ = claim(bool(logit_floor > -5.0), "in the non-saturating run D never rejected the fakes with logits near -10",
+          evidence=f"largest G loss {ns_loss.max():.2f} over {len(ns_loss)} steps, so D's mean logit on the fakes "
+                   f"stayed above {logit_floor:.2f}")
 
 # %% [markdown]
 # In this small problem the two forms end close to each other and to the data (the lines above say how close).
@@ -957,11 +957,11 @@ claim(min(row[3] for row in streaks) >= 0.9 and len({row[2] for row in streaks})
       "hopping keeps one streak per snapshot and moves it from mode to mode",
       evidence=f"dominant mode per snapshot {[row[2] for row in streaks]}, share nearest it at least "
                f"{min(row[3] for row in streaks):.2f}")
-say(max(row[1] for row in hop) >= 0.5,
-    "Hopping's streak lands on its mode at some snapshot: a capable G collapsed onto a real mode.",
-    f"Hopping's streak lands near a mode rather than on it (at most {100 * max(row[1] for row in hop):.0f}% of "
-    "its samples are high-quality at any snapshot, so the metric counts at most one mode): this run shows a "
-    "capable G collapsing, but not settling on a real mode.")
+_ = say(max(row[1] for row in hop) >= 0.5,
+        "Hopping's streak lands on its mode at some snapshot: a capable G collapsed onto a real mode.",
+        f"Hopping's streak lands near a mode rather than on it (at most {100 * max(row[1] for row in hop):.0f}% "
+        "of its samples are high-quality at any snapshot, so the metric counts at most one mode): this run shows a "
+        "capable G collapsing, but not settling on a real mode.")
 
 # %% [markdown]
 # None of these is a converged GAN after a few seconds of training, and on another seed a run can behave

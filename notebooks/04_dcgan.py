@@ -458,6 +458,8 @@ for arm, per_seed in final.items():
     print(f"{arm:22s}" + "".join(f"{v:8.2f}" for v in values) + f"   mean {np.mean(values):6.2f}, "
           f"spread {np.ptp(values):5.2f}")
 recipe = [final["recipe"][s] for s in seeds]
+
+# %%
 for arm, sentence in (("two D convolutions", "the third D convolution helps"),
                       ("no R1", "the R1 penalty helps"),
                       ("2-pixel shifts", "with R1 in the recipe, the 2-pixel shifts cost quality"),

@@ -1,8 +1,9 @@
 """A planted false claim fails: lesson 04's verdicts on its ablation record raise ClaimError in the full profile.
 
-The test runs the lesson's own cells (the table read from benchmarks/figures/ablations.json and the cell that prints
-and asserts the sentences the lesson relies on), first on the committed record, then on copies with two arms
-swapped, as a re-run of the benchmark that came out the other way would be. Only those two cells run: seconds.
+The test runs the lesson's own cells (the table read from benchmarks/figures/ablations.json, the per-seed figures
+and the cell that prints and asserts the sentences the lesson relies on), first on the committed record, then on
+copies with two arms swapped, as a re-run of the benchmark that came out the other way would be. Only those cells
+run: seconds.
 """
 
 import copy
@@ -23,9 +24,11 @@ def _cells():
     nb = jupytext.read(LESSON)
     code = [c.source for c in nb.cells if c.cell_type == "code"]
     table = [src for src in code if "ablations = json.loads(" in src]
-    verdicts = [src for src in code if "def per_seed_final(" in src]
-    assert len(table) == 1 and len(verdicts) == 1, "lesson 04 must keep one ablation table cell and one verdict cell"
-    return table[0], verdicts[0]
+    per_seed = [src for src in code if "def per_seed_final(" in src]
+    verdicts = [src for src in code if "claim(" in src and "final[" in src]
+    assert len(table) == len(per_seed) == len(verdicts) == 1, (
+        "lesson 04 must keep one ablation table cell, one per-seed cell and one verdict cell")
+    return table[0], per_seed[0] + "\n" + verdicts[0]
 
 
 def _run(record, monkeypatch, profile):
