@@ -29,7 +29,7 @@ def _check_text(name: str, value: object) -> str:
 def say(condition: bool, if_true: str, if_false: str) -> bool:
     """Print the sentence that the measured values support, and return the condition.
 
-    Introduced in 04_dcgan.
+    Introduced in 01_gan_objective.
 
     Args:
         condition: what the run measured (e.g. ``fid_gan < fid_l1``), as a bool (NumPy bools are accepted).
@@ -50,7 +50,7 @@ def say(condition: bool, if_true: str, if_false: str) -> bool:
 def claim(condition: bool, sentence: str, *, evidence: str = "") -> bool:
     """Commit to ``sentence``: print it when ``condition`` holds; when it does not, fail in the full profile.
 
-    Introduced in 04_dcgan.
+    Introduced in 01_gan_objective.
 
     Args:
         condition: whether the measured values support the sentence.

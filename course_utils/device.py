@@ -362,7 +362,7 @@ def setup(seed: int = 42, *, training: bool = False, mixed_precision: bool | str
     * ``training=True`` (training lessons): on a GPU, ``mixed_float16`` and XLA by default. The environment
       variables ``COURSE_MIXED_PRECISION`` and ``COURSE_XLA`` (``auto``, ``on``, ``off``) override that default,
       which is how ``make test`` simulates the GPU policy on a CPU. On a CPU the default is float32 and no XLA
-      (neither was faster for the course's small GANs).
+      (a CPU has no float16 tensor cores; every CPU timing of the course is measured without XLA).
 
     Either way GPU memory growth is turned on, so a lesson does not grab all of the GPU's memory.
 

@@ -32,6 +32,8 @@
 # - run the course on a laptop, on Binder, on Colab or in a classroom without internet;
 # - read the environment report and know where the data comes from;
 # - load real MNIST digits and look at them;
+# - say how images were synthesized before deep learning (rendering, example-based texture synthesis and
+#   inpainting) and why learned models took over;
 # - explain the article's core concepts: generation vs restoration, GANs vs CNNs, and how they connect;
 # - find the lesson that teaches each section of the article.
 #
@@ -96,7 +98,7 @@ report = device.environment_report(config)
 # |---|---|---|
 # | your laptop (Linux/macOS, Python 3.11+, `make`) | `make lab` in the repository | creates `.venv` once, registers the kernel *Python (image synthesis course)*, opens this notebook |
 # | Binder | the Binder badge above | a ready environment from `environment.yml`; 1 CPU, 2 GB RAM: every lesson fits |
-# | Colab | the Colab badge above | the set-up cell clones the course and installs its helpers, keeping Colab's TensorFlow; a GPU makes training faster, never different |
+# | Colab | the Colab badge above | the set-up cell clones the course and installs its helpers, keeping Colab's TensorFlow; a GPU makes training faster. Lessons 00–03 and 06 stay float32: the same numbers up to rounding. The training lessons 04, 05 and 07 use mixed precision and XLA there: other samples and curves, equal only statistically |
 # | classroom without internet | set `COURSE_DATA_MIRROR` to a shared folder or a local web server holding `mnist.npz` (and the four Fashion-MNIST `.gz` files) | every file is checked against its SHA-256 before use |
 # | fully offline | nothing to do | lessons use the 5,000 real MNIST digits bundled in `data/` and print a notice saying so |
 #
@@ -139,8 +141,9 @@ plt.show()
 
 # %%
 first_of_each = np.array([np.flatnonzero(y_train == d)[:4] for d in range(10)]).T.ravel()
-viz.show_images(x_train[first_of_each], ncols=10, labels=[str(d) for d in y_train[first_of_each]],
-                title="Four real training digits of each class")
+fig = viz.show_images(x_train[first_of_each], ncols=10, labels=[str(d) for d in y_train[first_of_each]],
+                      title="Four real training digits of each class")
+plt.show()  # show_images returns the figure: assigned, so the notebook shows it once
 
 # %% [markdown]
 # Fashion-MNIST (Zalando, MIT licence) has the same format with clothing instead of digits. Lesson 03 uses it
@@ -155,7 +158,34 @@ except data.DataUnavailableError as err:
     print(f"Fashion-MNIST skipped: {err}")
 
 # %% [markdown]
-# ## 3. The article's core concepts (its section 2)
+# ## 3. Background and core concepts (the article's sections 1 and 2)
+#
+# ### Image synthesis before deep learning (section 1)
+#
+# The article's background says that image synthesis moved from "traditional mathematical models and rule
+# engines" (传统的数学模型和规则引擎) to deep learning, without saying what those were. Three families, briefly:
+#
+# - **Graphics pipelines.** Computer graphics makes an image by *rendering* a scene built by hand (geometry,
+#   materials, lights, a camera): it simulates how light travels to the camera. The image is as realistic as the
+#   scene and its material models, and every object in it must be modelled by someone.
+# - **Texture synthesis from an example.** Efros and Leung [@efros1999texture] grew a texture one pixel at a time,
+#   copying each new pixel from a place in a sample image whose neighbourhood matches the pixels already made;
+#   image quilting [@efros2001image] copied whole patches and cut the seams between them along the path of least
+#   difference. No model of the texture is written down: the example *is* the model.
+# - **Example-based editing and restoration.** The same idea fills holes: exemplar-based inpainting
+#   [@criminisi2004region] fills the region of a removed object with patches from the rest of the image, continuing
+#   its edges first, and PatchMatch [@barnes2009patchmatch] made the search for matching patches fast enough for
+#   interactive editing. Denoising and deblurring used hand-designed filters and priors (Gaussian blur, total
+#   variation; lesson 06 compares CNNs with them).
+#
+# What these methods cannot do is what this course is about. Copying methods rearrange pixels that already exist in
+# their example, so they cannot make an object that is not in it (a new digit, a new face), and a rendering
+# pipeline needs a hand-made model of everything it draws. A network trained on many images learns what those
+# images have in common, so it can generate new ones (lessons 01 and 04) or restore a damaged image from what
+# images of its kind look like (later in this section, a small CNN is checked to beat the best Gaussian blur on
+# the same noisy digits). The price is data and compute, which is the article's section 5 (lesson 07).
+#
+# ### Generation and restoration (section 2)
 #
 # The article splits image synthesis into two tasks and gives each a family of networks:
 #
@@ -221,15 +251,16 @@ best_sigma = min(mse_blur, key=mse_blur.get)
 print(f"mean squared error vs the clean digits: noisy {mse_noisy:.4f}, best Gaussian blur (sigma {best_sigma}) "
       f"{mse_blur[best_sigma]:.4f}, CNN {mse_restored:.4f}")
 assert mse_restored < mse_blur[best_sigma] < mse_noisy, "the CNN must beat the best classical blur, not just the input"
-viz.show_images(np.concatenate([noisy_test[:8], blurred[best_sigma][:8], restored, clean_test[:8]]), ncols=8,
-                title="Restoration — rows: noisy input, best Gaussian blur, CNN output, clean original")
+fig = viz.show_images(np.concatenate([noisy_test[:8], blurred[best_sigma][:8], restored, clean_test[:8]]), ncols=8,
+                      title="Restoration — rows: noisy input, best Gaussian blur, CNN output, clean original")
+plt.show()
 
 # %% [markdown]
 # ## 4. Where each article section is taught
 #
 # | article section (original title) | English | lesson |
 # |---|---|---|
-# | 1 背景介绍 | background | 00 (this lesson) |
+# | 1 背景介绍 | background | 00 (this lesson, §3: image synthesis before deep learning) |
 # | 2 核心概念与联系 | core concepts and links | 00 (this lesson, §3) |
 # | 3.1 生成对抗网络（GANs）: 3.1.1 基本概念, 3.1.2 算法原理 | GANs: concept, principle | 01_gan_objective |
 # | 3.1.3 数学模型公式 | the GAN objective | 01_gan_objective (derived and checked; the article's "maximize L(G), minimize L(D)" corrected) |
@@ -301,6 +332,9 @@ assert sum(status.values()) == len(verdicts) == 50
 # - The course runs the same way on a laptop (`make lab`), on Binder, on Colab and offline; the environment report
 #   says what you are running on and where the data comes from.
 # - MNIST loads through a checksummed, cached download; offline, the 5,000 real digits in `data/` are used, with a notice.
+# - Before deep learning, images were rendered from hand-built scenes or copied patch by patch from examples
+#   (texture synthesis, image quilting, exemplar-based inpainting, PatchMatch); learned models make what no example
+#   holds, at the price of data and compute.
 # - The article's section 2 splits synthesis into generation (GANs) and restoration (CNNs); in practice the two
 #   overlap, and a GAN is built from CNNs.
 # - Every section of the article has a lesson; the reference list needs the corrections above.

@@ -99,6 +99,7 @@ from scipy import optimize, stats
 from scipy.spatial.distance import jensenshannon
 
 from course_utils import mixtures
+from course_utils.claims import claim, say
 
 # %%
 from pathlib import Path
@@ -177,10 +178,15 @@ assert set(np.unique(kept)) <= {0.0, 2.0}  # training: zeroed, or scaled by 1 / 
 # **An optimizer has state.** `apply_gradients` updates the variables *and* the optimizer's own variables: a step
 # counter and, for Adam, running averages m (of the gradient) and v (of its square) for every variable it updates.
 # That is why this lesson gives D and G **one optimizer each**, and makes a fresh pair for every run: a reused
-# optimizer would carry momentum from a previous run into the next. Adam's step is lr · m̂ / (√v̂ + ε), so its
-# first step has length ≈ lr **whatever the size of the gradient** (m̂/√v̂ = ±1; only ε, 1e-7, keeps it from being
-# exactly lr): Adam rescales gradients. Section 7
-# comes back to this, because it hides a uniformly small gradient.
+# optimizer would carry momentum from a previous run into the next. Keras writes Adam's step (its `update_step`)
+# with the *uncorrected* averages m and v, and folds both bias corrections into the rate:
+# $$\Delta w = -\,\eta_t\,\frac{m_t}{\sqrt{v_t} + \epsilon}, \qquad \eta_t = \eta\,\frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t},$$
+# which is the textbook $\eta\,\hat m_t/(\sqrt{\hat v_t} + \hat\epsilon)$ with a larger
+# $\hat\epsilon = \epsilon/\sqrt{1-\beta_2^t}$. At the first step $m_1 = (1-\beta_1)g$ and $v_1 = (1-\beta_2)g^2$, so
+# $$\Delta w_1 = -\,\eta\,\frac{g}{|g| + \epsilon/\sqrt{1-\beta_2}}:$$
+# a step of length ≈ η **whatever the size of the gradient**. Only ε/√(1 − β₂) = 10⁻⁷/√0.001 ≈ 3.2·10⁻⁶ keeps it
+# from being exactly η, which is visible for g = 10⁻³ (a step of 0.0997 instead of 0.1). Adam rescales gradients;
+# section 7 comes back to this, because it hides a uniformly small gradient. The cell checks the formula.
 
 # %%
 def first_adam_step(gradient, lr=0.1):
@@ -193,9 +199,13 @@ def first_adam_step(gradient, lr=0.1):
 
 for g in (1.0, 1e-3):
     step, opt = first_adam_step(g)
-    print(f"gradient {g:g}: first step {step:+.4f}, optimizer steps taken {int(opt.iterations)}, "
+    print(f"gradient {g:g}: first step {step:+.6f}, optimizer steps taken {int(opt.iterations)}, "
           f"its variables: {len(opt.variables)}")
-    assert int(opt.iterations) == 1 and np.isclose(step, -0.1, rtol=1e-2)
+    formula = -0.1 * g / (abs(g) + opt.epsilon / np.sqrt(1 - opt.beta_2))  # epsilon on the uncorrected sqrt(v)
+    textbook = -0.1 * g / (abs(g) + opt.epsilon)                             # epsilon on sqrt(v-hat)
+    print(f"  the formula above gives {formula:+.6f}; epsilon added to sqrt(v-hat) would give {textbook:+.6f}")
+    assert int(opt.iterations) == 1 and np.isclose(step, formula, rtol=3e-5)
+    assert g == 1.0 or not np.isclose(step, textbook, rtol=3e-5)  # for g = 1e-3 the two differ visibly
 step_sgd = g * 0.1  # plain gradient descent would move by lr * gradient: 1,000 times less for the small one
 assert np.isclose(step_sgd, 1e-4)
 
@@ -522,7 +532,7 @@ plt.show()
 # ```
 #
 # The code below is that loop, line for line: `d_step` is the inner update, `g_step` the outer one, each a
-# `tf.function` with an explicit `tf.GradientTape` (the DCGAN lesson wraps the same step in `keras.Model.train_step`).
+# `tf.function` with an explicit `tf.GradientTape` (lesson 05 wraps the same step in `keras.Model.train_step`).
 # Each step only changes the variables of the network it updates.
 
 # %% tags=["export"]
@@ -733,12 +743,25 @@ viz.save_figure(run_mm["figure"], OUTPUTS / "gan_1d_minimax.png")
 plt.show()
 print(f"minimax:        mean {run_mm['mean']:.2f}, spread {run_mm['std']:.2f}, W1 {run_mm['w1']:.3f}")
 print(f"non-saturating: mean {run_1d['mean']:.2f}, spread {run_1d['std']:.2f}, W1 {run_1d['w1']:.3f}")
+claim(abs(run_mm["mean"] - run_1d["mean"]) < 0.2 and abs(run_mm["std"] - run_1d["std"]) < 0.2
+      and max(run_mm["w1"], run_1d["w1"]) < 0.25,
+      "both forms reach the data: the two runs end at about the same mean and spread",
+      evidence=f"means {run_mm['mean']:.2f} and {run_1d['mean']:.2f}, spreads {run_mm['std']:.2f} and "
+               f"{run_1d['std']:.2f}, data 2.00 and 0.50")
+# The non-saturating G loss is mean(softplus(-l)) over the fakes' logits l; softplus is convex, so (Jensen)
+# softplus(-mean(l)) <= G loss, i.e. mean(l) >= -log(exp(G loss) - 1) at every step.
+ns_loss = np.asarray(run_1d["history"]["g_loss"])
+logit_floor = -np.log(np.expm1(ns_loss.max()))
+_ = claim(bool(logit_floor > -5.0), "in the non-saturating run D never rejected the fakes with logits near -10",
+          evidence=f"largest G loss {ns_loss.max():.2f} over {len(ns_loss)} steps, so D's mean logit on the fakes "
+                   f"stayed above {logit_floor:.2f}")
 
 # %% [markdown]
-# In this small problem both forms reach the data: the two runs above end at about the same mean and spread. That
-# does not contradict section 5, for two reasons. This discriminator never rejects the fakes with logits near −10:
-# G starts close to the data and D learns at G's pace. And Adam, as the primer showed, divides each gradient by
-# its running scale, which hides a uniformly small gradient.
+# In this small problem the two forms end close to each other and to the data (the lines above say how close).
+# That does not contradict section 5, for two reasons. In these runs the discriminator never rejects the fakes
+# with logits near −10 (the last line above bounds D's mean logit on the fakes from G's loss): G starts close to
+# the data and D learns at G's pace. And Adam, as the primer showed, divides each gradient by its running scale,
+# which hides a uniformly small gradient.
 #
 # ### See saturation: a strong discriminator
 #
@@ -836,7 +859,7 @@ print("all samples on one mode:", one_point.summary())  # NBVAL_CHECK_OUTPUT
 # - **one blob**: D as before, but G an *affine* map of the noise (its layers have no activation), which can only
 #   draw one Gaussian blob. It cannot cover 8 modes, so it must choose. Against D\*, the non-saturating loss
 #   follows the gradient of KL(p_g ‖ p_data) − 2 JSD (section 5), and KL(p_g ‖ p_data) punishes samples between
-#   modes far more than missed modes: G settles on one real mode;
+#   modes far more than missed modes, so G should settle on one real mode;
 # - **hopping**: a larger G (128 units) against a smaller, slower D (32 units, learning rate 3e-4 against G's
 #   1e-3). G outpaces D: it moves its samples to D's most convincing point, D catches up there and lowers it, and G
 #   moves on, as in Metz et al. [-@metz2017unrolled], Fig. 1.
@@ -899,16 +922,48 @@ viz.save_figure(fig, OUTPUTS / "ring_collapse.png")
 plt.show()
 
 # %% [markdown]
-# What the saved run shows (full profile, seed 0; the smoke profile's 60 steps show nothing):
+# What to look for, in the figure and in the sentences the next cell prints from the counts (full profile, seed 0;
+# the smoke profile's 60 steps show nothing):
 #
-# - **balanced** spreads over the ring and covers more and more modes as it trains;
-# - **one blob** wanders while D is still crude, then collapses: every sample is nearest one real mode, at most
-#   snapshots nearly all of them high-quality, and it stays there. One mode covered, well: the quality numbers of
-#   a collapsed GAN can look excellent, which is why diversity must be measured separately;
-# - **hopping** is the dynamic collapse: at each snapshot the samples form one thin streak, nearly all of them
-#   nearest one mode, and that mode changes from snapshot to snapshot as D catches up. Its samples land near a mode rather than on it: few are
-#   high-quality, and the metric counts at most one mode.
-#
+# - **balanced**: does it spread over the ring and cover more and more modes as it trains?
+# - **one blob**: an affine map of Gaussian noise draws a Gaussian blob, so it *cannot* cover 8 modes: its collapse
+#   is forced by construction, not chosen by the game. What the run can show is only *where* the blob settles:
+#   on a real mode (every sample nearest one mode, and high-quality) or between modes. Section 5's KL term predicts
+#   a real mode. A collapsed GAN's quality numbers can look excellent, which is why diversity is measured separately;
+# - **hopping**: a capable G that collapses dynamically. Does each snapshot show one thin streak, nearly all of it
+#   nearest one mode, with that mode changing from snapshot to snapshot as D catches up? And do its samples land
+#   *on* the mode (high-quality) or only near it?
+
+# %%
+def ring_counts(run):
+    """Per snapshot: modes covered, high-quality share, the dominant mode and the share of samples nearest it."""
+    rows = []
+    for _, samples in run["snapshots"]:
+        cov = mixtures.mode_coverage(samples, centers, RING_STD)
+        rows.append((cov.modes_covered, cov.high_quality_share, *mixtures.dominant_mode(samples, centers)))
+    return rows
+
+
+balanced, blob, hop = (ring_counts(ring_runs[name]) for name in ("balanced", "one blob", "hopping"))
+claim(balanced[-1][0] >= 4 and balanced[-1][0] > balanced[0][0],
+      "balanced spreads over the ring and covers more modes as it trains",
+      evidence=f"modes covered per snapshot: {[row[0] for row in balanced]}")
+claim(blob[-1][3] >= 0.95 and blob[-1][1] >= 0.9,
+      "one blob ends on one real mode: nearly every sample nearest it, and high-quality",
+      evidence=f"last snapshot: mode {blob[-1][2]}, {blob[-1][3]:.2f} of the samples nearest it, "
+               f"{100 * blob[-1][1]:.0f}% high-quality")
+streaks = hop[1:]  # after the first snapshot
+claim(min(row[3] for row in streaks) >= 0.9 and len({row[2] for row in streaks}) >= 3,
+      "hopping keeps one streak per snapshot and moves it from mode to mode",
+      evidence=f"dominant mode per snapshot {[row[2] for row in streaks]}, share nearest it at least "
+               f"{min(row[3] for row in streaks):.2f}")
+_ = say(max(row[1] for row in hop) >= 0.5,
+        "Hopping's streak lands on its mode at some snapshot: a capable G collapsed onto a real mode.",
+        f"Hopping's streak lands near a mode rather than on it (at most {100 * max(row[1] for row in hop):.0f}% "
+        "of its samples are high-quality at any snapshot, so the metric counts at most one mode): this run shows a "
+        "capable G collapsing, but not settling on a real mode.")
+
+# %% [markdown]
 # None of these is a converged GAN after a few seconds of training, and on another seed a run can behave
 # differently; the mode count per snapshot is what tells you. Unrolled GANs [@metz2017unrolled] remedy the hopping
 # by letting G see how D would react to its move.
@@ -925,8 +980,8 @@ plt.show()
 # - Against a strong discriminator the difference is real: the minimax generator receives a vanishing gradient and
 #   stays where it started, the non-saturating one reaches the data (section 7, with the figures printed).
 # - Training alternates k discriminator steps with one generator step; it need not converge. A generator that
-#   cannot cover every mode settles on one; one that outpaces D hops from mode to mode. A mode count per snapshot
-#   exposes both.
+#   cannot cover every mode (an affine one, by construction) settles on one; one that outpaces D hops from mode to
+#   mode. A mode count per snapshot exposes both.
 #
 # ## Exercises
 #

@@ -90,6 +90,7 @@ from keras import layers
 from scipy.ndimage import gaussian_filter
 
 from course_utils import data, device, evaluator, profiles, viz
+from course_utils.errors import shows_error
 from course_utils.exercises import cnn as ex
 
 config = device.setup(seed=3)
@@ -169,10 +170,11 @@ for layer in article_cnn.layers:  # NBVAL_CHECK_OUTPUT
 #
 # The article ends with `cnn.fit(X_train, y_train, epochs=10, batch_size=32)`, and the comment
 # "假设X_train和y_train是训练数据和标签" (assume `X_train` and `y_train` are the training data and labels).
-# Run as written, it stops there:
+# Run as written, it fails there (the cell shows the error and goes on):
 
-# %% tags=["raises-exception"]
-article_cnn.fit(X_train, y_train, epochs=10, batch_size=32)  # noqa: F821  (the names the article never defines)
+# %%
+with shows_error(NameError, match="X_train"):  # prints the error and the failing line, then the notebook goes on
+    article_cnn.fit(X_train, y_train, epochs=10, batch_size=32)  # noqa: F821  (names the article never defines)
 
 # %% [markdown]
 # To train anything it needs:
@@ -581,8 +583,9 @@ assert np.isclose(cov_real.effective_classes, np.exp(-(p * np.log(p)).sum()))
 # A wrong shape, NaN (a diverged GAN) or values outside the declared range raise a `ValueError` that says what was
 # expected:
 
-# %% tags=["raises-exception"]
-evaluator.fid(np.full((8, 28, 28), 255.0, dtype="float32"))  # floats in [0, 255]: say value_range=(0, 255)
+# %%
+with shows_error(ValueError, match="expected pixel values in"):
+    evaluator.fid(np.full((8, 28, 28), 255.0, dtype="float32"))  # floats in [0, 255]: say value_range=(0, 255)
 
 # %% [markdown]
 # ## Summary

@@ -336,8 +336,9 @@ assert len(show.grids) == 1
 #   stay float32 (`dtype="float32"` on those layers) so the losses are computed in full precision.
 # - **XLA** (`jit_compile=True`): TensorFlow compiles the whole train step into fused kernels, fewer and larger.
 #
-# On a CPU neither helps: CPUs have no float16 tensor cores, and XLA measured *slower* than TensorFlow's default
-# CPU kernels for networks this small. So the course turns both on only when a GPU is present, and only in training
+# On a CPU, float16 does not help: CPUs have no float16 tensor cores. What XLA does on a CPU for networks this
+# small is not measured in this repository, so the course leaves it off there, which is also how every CPU timing
+# in the course was measured. So the course turns both on only when a GPU is present, and only in training
 # lessons (`device.setup(..., training=True)`): lessons 01–03 compare against exact references and stay float32
 # (with TensorFlow's TF32 matrix maths off) on every device. `COURSE_MIXED_PRECISION` and `COURSE_XLA` (`auto`, `on`,
 # `off`) override the default; the test suite runs every lesson with both `on`, on a CPU, so the GPU's code path is
@@ -447,7 +448,9 @@ display(widgets.latent_explorer(GENERATORS, draw_samples, walk_latent))
 # - `keras.Model.train_step` can wrap the very update of an explicit loop; a test with injected noise proves both
 #   front ends take the same step, weight average included.
 # - Mixed precision (float16 compute, float32 weights, loss scaling) and XLA speed up GPUs; on a CPU the course keeps
-#   float32 and no XLA. Lessons whose point is exactness stay float32 everywhere: a GPU changes speed, never results.
+#   float32 and no XLA. Lessons whose point is exactness (00–03, 06) stay float32 everywhere: a GPU gives the same
+#   numbers up to float32 rounding. The training lessons (04, 05, 07) use mixed precision and XLA on a GPU, so there
+#   a run differs from a CPU run and agrees with it only statistically.
 # - The latent space is continuous: interpolations morph one digit into another; slerp keeps every point at a
 #   typical length. Smoothness is not a proof against memorization.
 #
