@@ -637,8 +637,8 @@ for task in TASKS:
 #
 # A fair comparison gives both losses the same total training time. Your runs do it: from your L1 run of `TRAIN_S`
 # seconds, one copy trains `TRAIN_S` more seconds with L1 alone, another `TRAIN_S` more seconds with L1 + GAN
-# (each with a fresh Adam, from the same weights). Both arms then have `2 × TRAIN_S` seconds in all; the
-# adversarial arm takes fewer steps in them, since each of its steps also trains the discriminator.
+# (each with a fresh Adam, from the same weights). Both arms then have `2 × TRAIN_S` seconds in all. Each
+# adversarial step also trains the discriminator, so it costs more: compare the step counts each arm reached.
 
 # %%
 logits = np.array([[-2.0, 0.5], [3.0, -0.1]], np.float32)
