@@ -101,3 +101,16 @@ def test_a_damaged_or_foreign_file_is_refused(lesson, tmp_path, monkeypatch):
         pretrained.load_trained_model(lesson.build_model("sr2"), "restore_sr2")
     with pytest.raises(ValueError, match="missing"):
         pretrained.load_trained_model(lesson.build_model("sr2"), "restore_nothing")
+
+
+def test_deep_image_prior_stops_by_the_discrepancy_principle(lesson):
+    rng = np.random.default_rng(0)
+    clean = rng.uniform(0.2, 0.8, (1, 16, 16, 1)).astype(np.float32)
+    noisy = np.clip(clean + 0.1 * rng.standard_normal(clean.shape), 0, 1).astype(np.float32)
+    curve, best, stopped = lesson.fit_dip(noisy, clean, 6, sigma=10.0, every=2)
+    assert [c[0] for c in curve] == [2, 4, 6] and all(len(c) == 3 for c in curve)
+    # σ² = 100: the first record already fits within it, so that is the output returned
+    assert np.isclose(float(np.mean((stopped - noisy) ** 2)), curve[0][2], rtol=1e-5)
+    curve, _, never = lesson.fit_dip(noisy, clean, 6, sigma=0.0, every=2)
+    assert np.isclose(float(np.mean((never - noisy) ** 2)), curve[-1][2], rtol=1e-5)  # never reached: the last one
+    assert best.shape == clean.shape

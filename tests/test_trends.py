@@ -83,3 +83,14 @@ def test_a_short_diffusion_run_learns_and_samples(lesson):
     assert last < first  # the noise-prediction loss falls
     points = lesson.diffusion_sample(model, 64, seed=3)
     assert points.shape == (64, 2) and np.all(np.isfinite(points))
+
+
+def test_the_ring_gan_trains_to_a_step_count_or_a_clock(lesson):
+    with pytest.raises(ValueError, match="steps or seconds"):
+        lesson.train_ring_gan()
+    points, g, d, done = lesson.train_ring_gan(steps=3, batch=16)
+    assert done == 3 and points.shape == (2000, 2) and np.all(np.isfinite(points))
+    start = lesson.time.perf_counter()
+    *_, done = lesson.train_ring_gan(seconds=1.0, batch=16)
+    elapsed = lesson.time.perf_counter() - start
+    assert done >= 1 and 1.0 <= elapsed < 30.0  # it stops once the budget has passed, not before
