@@ -25,7 +25,7 @@ TEST_ENV := COURSE_PROFILE=smoke COURSE_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=3 MPLBACK
 # `make notebooks NOTEBOOK_ENV=` executes online instead.
 NOTEBOOK_ENV ?= COURSE_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=3
 
-.PHONY: lab test test-browser lint notebooks sync benchmark lesson-budget student grade clean help
+.PHONY: lab test test-browser test-colab site test-site lint notebooks sync benchmark lesson-budget student grade clean help
 
 help:
 	@echo "make lab        set up .venv if needed and open the course in JupyterLab"
@@ -34,6 +34,9 @@ help:
 	@echo "make sync       copy tests/setup_cell.py into every lesson, then jupytext --sync each pair"
 	@echo "make benchmark  time-to-quality benchmark (benchmarks/README.md)"
 	@echo "make test-browser  lessons 01 and 05 in JupyterLab in headless Chromium (needs Debian's chromium)"
+	@echo "make test-colab every lesson and the unit tests with Colab's versions (requirements-colab.txt) in .venv-colab"
+	@echo "make site       the course as a static HTML site in build/site, from the committed outputs (offline)"
+	@echo "make test-site  make site, then check it in headless Chromium (needs Debian's chromium)"
 	@echo "make lesson-budget every lesson in the full profile on 1 CPU: wall time and peak RAM (benchmarks/README.md)"
 	@echo "make student    (teachers) write the student edition, build/student/NN_topic.ipynb, with nbgrader"
 	@echo "make grade SUBMISSIONS=dir  (teachers) autograde dir/<student>/NN_topic.ipynb into build/grades/"
@@ -79,6 +82,41 @@ $(BROWSER_STAMP): $(STAMP) requirements-browser-lock.txt
 # `-o addopts=-ra` drops the nbval options, so only tests_browser/ is collected; the test sets its own environment.
 test-browser: $(BROWSER_STAMP)
 	$(PY) -m pytest -o addopts=-ra -p no:cacheprovider tests_browser $(PYTEST_ARGS)
+
+# Colab's versions (requirements-colab.txt) in a venv of their own; the course goes in with --no-deps, as Colab's
+# set-up cell installs it. Python 3.13 (Colab's) when pyenv or the PATH has it, else $(PYTHON); it says which ran.
+# Left out, explicitly: the teacher's extra (nbgrader: test_classroom), the browser's (test_browser_setup) and
+# JupyterLab's (test_lab: Colab has no JupyterLab); lint is `make test`'s.
+COLAB_VENV ?= .venv-colab
+COLAB_PY := $(COLAB_VENV)/bin/python
+COLAB_STAMP := $(COLAB_VENV)/.colab-installed
+COLAB_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) $(shell command -v python3.13 2>/dev/null) $(PYTHON))
+COLAB_IGNORE ?= --ignore=tests/test_classroom.py --ignore=tests/test_browser_setup.py --ignore=tests/test_lab.py
+$(COLAB_STAMP): requirements-colab.txt pyproject.toml
+	@test -x $(COLAB_PY) || $(COLAB_PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_PY) -m pip install --quiet --disable-pip-version-check -r requirements-colab.txt
+	$(COLAB_PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(COLAB_STAMP)
+
+test-colab: $(COLAB_STAMP)
+	@$(COLAB_PY) -c 'import sys, tensorflow as tf, keras, ipykernel, traitlets; print(f"== test-colab: Python {sys.version.split()[0]} ({sys.executable}), TensorFlow {tf.__version__}, Keras {keras.__version__}, ipykernel {ipykernel.__version__}, traitlets {traitlets.__version__}")' 2>/dev/null
+	$(TEST_ENV) $(COLAB_PY) -m pytest -p no:cacheprovider $(COLAB_IGNORE) $(PYTEST_ARGS)
+
+# The website's tools (MkDocs, mkdocs-jupyter, Material, MathJax's files), on top of the lock without moving any of its
+# versions (-c requirements-lock.txt; checked: it only adds packages).
+SITE_STAMP := $(VENV)/.site-installed
+$(SITE_STAMP): $(STAMP) requirements-site-lock.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements-lock.txt -r requirements-site-lock.txt
+	@touch $(SITE_STAMP)
+
+# The course as a static site in build/site: committed notebooks with their saved outputs (never executed); strict.
+site: $(SITE_STAMP)
+	$(PY) tools/build_site.py
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+
+# The built site in headless Chromium (needs Debian's chromium, and Playwright: requirements-browser-lock.txt).
+test-site: site $(BROWSER_STAMP)
+	$(PY) -m pytest -o addopts=-ra -p no:cacheprovider tests_site $(PYTEST_ARGS)
 
 sync: $(STAMP)
 	$(PY) tools/sync_lessons.py

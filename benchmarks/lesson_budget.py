@@ -252,7 +252,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "benchmarks/results/lesson_budget_smoke.json for smoke)")
     parser.add_argument("--add", action="store_true",
                         help="keep the other lessons already in --out and replace only the lessons run now")
-    parser.add_argument("--cell-timeout", type=float, default=1800.0, help="seconds a cell may take (default 1800)")
+    # Whole seconds: nbclient's `timeout` trait is an Integer, and traitlets before 5.10 (Colab's 5.7.1) refuses a float.
+    parser.add_argument("--cell-timeout", type=int, default=1800, help="whole seconds a cell may take (default 1800)")
     parser.add_argument("--markdown", action="store_true", help="print the README table from --json and exit")
     parser.add_argument("--update-readme", action="store_true",
                         help="write the table from --json into benchmarks/README.md (between its markers) and exit")
@@ -353,8 +354,15 @@ def _first_line(source: str) -> str:
     return lines[0][:80] if lines else ""
 
 
-def run_lesson(notebook: Path, *, profile: str, cpus: Sequence[int], cell_timeout: float) -> dict[str, Any]:
-    """Run one lesson on a temporary copy with a pinned kernel; return its record."""
+def run_lesson(notebook: Path, *, profile: str, cpus: Sequence[int], cell_timeout: int) -> dict[str, Any]:
+    """Run one lesson on a temporary copy with a pinned kernel; return its record.
+
+    Raises:
+        ValueError: if ``cell_timeout`` is not a positive whole number of seconds (nbclient's ``timeout`` is an
+            Integer trait, and traitlets 5.7 refuses a float such as ``1800.0``).
+    """
+    if isinstance(cell_timeout, bool) or not isinstance(cell_timeout, int) or cell_timeout <= 0:
+        raise ValueError(f"cell_timeout: expected a positive whole number of seconds (int), got {cell_timeout!r}")
     import nbformat
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager

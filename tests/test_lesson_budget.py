@@ -146,12 +146,29 @@ def test_readme_table_is_what_markdown_gives_from_the_committed_json():
 
 
 @pytest.mark.parametrize("argv", [["99"], ["--cpus", "x"], ["--cpus", "4096"], ["--cell-timeout", "0"],
-                                  ["--profile", "fast"]])
+                                  ["--cell-timeout", "1.5"], ["--profile", "fast"]])
 def test_bad_command_line_is_refused(argv, capsys):
     with pytest.raises(SystemExit) as err:
         lb.parse_args(argv)
     assert err.value.code == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_cell_timeout_is_a_whole_number_that_nbclient_accepts():
+    """nbclient's `timeout` is an Integer trait; traitlets 5.7.1 (Colab's) refuses 1800.0, later ones accept it."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    for argv, expected in (([], 1800), (["--cell-timeout", "60"], 60)):
+        timeout = lb.parse_args(argv).cell_timeout
+        assert type(timeout) is int and timeout == expected
+        assert NotebookClient(nbformat.v4.new_notebook(), timeout=timeout).timeout == expected
+
+
+@pytest.mark.parametrize("bad", [1800.0, 0, -5, True, "60"])
+def test_run_lesson_refuses_a_timeout_that_is_not_whole_seconds(bad):
+    with pytest.raises(ValueError, match="whole number of seconds"):
+        lb.run_lesson(REPO / "notebooks" / "00_start_here.ipynb", profile="smoke", cpus=[0], cell_timeout=bad)
 
 
 @pytest.mark.slow
