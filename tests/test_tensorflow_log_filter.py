@@ -116,7 +116,8 @@ time.sleep(0.5)
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(setup), nbformat.v4.new_code_cell(r1_step), nbformat.v4.new_code_cell(written)]
     # Without PYTEST_CURRENT_TEST: ipykernel 7 copies file descriptor 2 into the outputs only outside pytest.
-    env = {**{k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}, "PYTHONPATH": path,
            "TF_CPP_MIN_LOG_LEVEL": "3", "COURSE_OFFLINE": "1"}
     client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}})
     with client.setup_kernel(env=env, cwd=str(ROOT)):
