@@ -152,3 +152,16 @@ def test_both_parts_of_exercise_2_are_one_exercise(capsys):
 
     assert check_unet(stub, stub) is False
     assert capsys.readouterr().err.count("Exercise 2: not attempted yet") == 1
+
+
+@pytest.mark.parametrize("clean, restored, data_range, message", [
+    (np.zeros((28, 28)), np.zeros((28, 28, 1)), 1.0, "same shape"),
+    (np.zeros((4, 4)), np.ones((4, 4)), 0.0, "finite number > 0"),
+    (np.zeros((4, 4)), np.ones((4, 4)), float("nan"), "finite number > 0"),
+    (np.zeros((4, 4), np.uint8), np.full((4, 4), 200, np.uint8), 1.0, "data_range=255"),
+])
+def test_reference_psnr_refuses_bad_input(clean, restored, data_range, message):
+    from course_utils.exercises.restoration import reference_psnr
+
+    with pytest.raises(ValueError, match=message):
+        reference_psnr(clean, restored, data_range)

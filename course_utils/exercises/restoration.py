@@ -57,9 +57,24 @@ def reference_psnr(clean: Any, restored: Any, data_range: float) -> float:
     """PSNR in dB: ``10 log10(data_range**2 / MSE)``, computed in float64 (scikit-image's formula).
 
     Introduced in 06_image_restoration.
+
+    Raises:
+        ValueError: if the two images differ in shape (no broadcasting: (28, 28) against (28, 28, 1) is refused),
+            ``data_range`` is not a finite number > 0, or integer images hold values beyond ``data_range``
+            (uint8 pixels with a range of 1).
     """
-    err = np.asarray(clean, np.float64) - np.asarray(restored, np.float64)
-    return float(10 * np.log10(data_range ** 2 / np.mean(err ** 2)))
+    a, b = np.asarray(clean), np.asarray(restored)
+    if a.shape != b.shape:
+        raise ValueError(f"expected clean and restored images of the same shape, got {a.shape} and {b.shape}")
+    if isinstance(data_range, bool) or not isinstance(data_range, int | float | np.number) \
+            or not np.isfinite(data_range) or data_range <= 0:
+        raise ValueError(f"expected data_range to be a finite number > 0, got {data_range!r}")
+    for name, arr in (("clean", a), ("restored", b)):
+        if np.issubdtype(arr.dtype, np.integer) and arr.size and np.max(np.abs(arr.astype(np.int64))) > data_range:
+            raise ValueError(f"expected {name} pixels within data_range={data_range} for {arr.dtype} images, got values "
+                             f"up to {np.max(arr)} (uint8 images have data_range=255)")
+    err = a.astype(np.float64) - b.astype(np.float64)
+    return float(10 * np.log10(float(data_range) ** 2 / np.mean(err ** 2)))
 
 
 def _psnr_cases() -> list[tuple[str, np.ndarray, np.ndarray, float]]:
