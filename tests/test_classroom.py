@@ -147,7 +147,7 @@ from tests.classroom import trial_class  # noqa: E402
 
 NO_SANDBOX = sandbox.missing_tools()
 TRIAL = trial_class.LESSON
-UIDS = range(sandbox.FIRST_UID, sandbox.FIRST_UID + 9)
+UIDS = range(sandbox.FIRST_UID, sandbox.LAST_UID + 1)
 
 
 def _processes_with(text: str) -> list[int]:
@@ -159,6 +159,19 @@ def _processes_with(text: str) -> list[int]:
                     found.append(int(entry.name))
             except OSError:
                 pass
+    return found
+
+
+def _sandbox_processes() -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                uid = next(int(ln.split()[1]) for ln in (entry / "status").read_text().splitlines() if ln.startswith("Uid:"))
+            except (OSError, StopIteration):
+                continue
+            if uid in UIDS:
+                found.append(int(entry.name))
     return found
 
 
@@ -269,7 +282,7 @@ def test_every_attack_failed(trial):
     assert trial["changed"] == [] and not trial["answers_changed"]
     assert not (trial["out"] / "INJECTED_BY_MALICIOUS.txt").exists()
     assert not _processes_with(trial_class.DAEMON_TAG), "a process of a submission outlived its grading"
-    assert not [u for u in UIDS if sandbox.uid_processes(u)], "a sandbox user still runs processes"
+    assert not _sandbox_processes(), "a sandbox user still runs processes"
     assert not list(Path("/tmp").glob("course-grading-*")), "the grading folders (50,000 files) were left behind"
     assert (trial["subs"] / "ace" / f"{TRIAL}.ipynb").is_file()
 

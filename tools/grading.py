@@ -34,6 +34,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -300,7 +301,7 @@ class _Kernel:
         self.client = NotebookClient(self.nb, km=self.km, timeout=cell_timeout, allow_errors=True,
                                      kernel_name=sandbox.KERNEL_NAME, iopub_timeout=30,
                                      raise_on_iopub_timeout=False, shutdown_kernel="immediate")
-        self.alive, self.why_gone, self.calls = True, "", 0
+        self.alive, self.why_gone, self.calls, self.killed = True, "", 0, ""
 
     def start(self) -> None:
         self._ctx = self.client.setup_kernel()
@@ -319,17 +320,35 @@ class _Kernel:
             self.stop("the notebook's time limit was reached")
             raise KernelGone(self.why_gone)
         node = nbformat.from_dict(cell)
-        self.client.timeout = int(min(self.cell_timeout, left))
+        limit = int(min(self.cell_timeout, left))
+        self.client.timeout = limit
         self.nb["cells"].append(node)
+        # nbclient's own time-out waits for the kernel; this one kills it, whatever the cell does with signals.
+        timer = threading.Timer(limit + 5, self._kill, args=(f"a cell ran past the time limit ({limit} s) and the "
+                                                             "kernel was stopped",))
+        timer.daemon = True
+        timer.start()
         try:
             self.client.execute_cell(node, len(self.nb["cells"]) - 1)
         except CellTimeoutError:
             self.stop(f"a cell ran past the time limit ({self.client.timeout} s) and the kernel was stopped")
             raise KernelGone(self.why_gone) from None
         except (DeadKernelError, RuntimeError) as err:
-            self.stop(f"the kernel died ({type(err).__name__})")
+            self.stop(self.killed or f"the kernel died ({type(err).__name__})")
             raise KernelGone(self.why_gone) from None
+        finally:
+            timer.cancel()
+        if self.killed:
+            self.stop(self.killed)
+            raise KernelGone(self.why_gone)
         return node
+
+    def _kill(self, why: str) -> None:
+        """SIGKILL the sandbox (the kernel, everything it started, and bwrap), from a timer thread."""
+        self.killed = why
+        sandbox.kill_uid(self.uid)
+        with contextlib.suppress(Exception):
+            self.km.provisioner.process.kill()
 
     def stop(self, why: str = "") -> None:
         if self.alive:
@@ -555,7 +574,7 @@ def _init_worker(slots: Any, env: dict[str, str]) -> None:
 
 def _job(args: tuple) -> JobResult:
     student, lesson, path, source_nb, work, limits, cell_timeout, notebook_timeout, out = args
-    uid = sandbox.FIRST_UID + (_SLOTS or 0)
+    uid = sandbox.FIRST_UID + (_SLOTS or 0)  # _SLOTS: this grader's uid base plus the worker's number
     try:
         return run_job(student, lesson, path, source_nb, work, uid, limits, cell_timeout, notebook_timeout, out)
     except Exception as err:  # noqa: BLE001 - one job's failure never stops the batch
@@ -597,8 +616,9 @@ def grade_all(submissions: Path, out: Path, sources: dict[str, dict], *, workers
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
     ctx = multiprocessing.get_context("spawn")
     slots = ctx.Manager().Queue()
+    base = (os.getpid() % 999) * 10  # two graders at once never share a uid
     for i in range(workers):
-        slots.put(i + 1)
+        slots.put(base + i + 1)
     env = {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).strip(os.pathsep)}
     results: list[JobResult] = []
     try:

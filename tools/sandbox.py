@@ -35,7 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNEL_NAME = "image-synthesis-course"
-FIRST_UID = 62000
+FIRST_UID = 62000  # the sandbox uids are FIRST_UID + 1 ... FIRST_UID + 9999
+LAST_UID = FIRST_UID + 9999
 
 
 @dataclass(frozen=True)
