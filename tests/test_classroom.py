@@ -9,6 +9,7 @@ deleted check and a hang, and one whose kernel dies.
 from __future__ import annotations
 
 import csv
+import faulthandler
 import json
 import re
 import sys
@@ -222,9 +223,12 @@ def trial(built, tmp_path_factory):
     expected = trial_class.write_class(subs, source, student, targets)
     answers_before = (ROOT / "course_utils" / "exercises" / "convolution.py").read_bytes()
     started = time.monotonic()
+    # A grader that hangs must fail make test, not stall CI: dump every thread's stack and exit after 20 minutes.
+    faulthandler.dump_traceback_later(1200, exit=True)
     try:
         results = classroom.grade(subs, out, cell_timeout=30, notebook_timeout=240, memory_mb=2500)
     finally:
+        faulthandler.cancel_dump_traceback_later()
         wall = time.monotonic() - started
         stop.set()
         thread.join()
@@ -256,7 +260,7 @@ def test_the_reasons_name_what_went_wrong(trial):
     assert "not attempted yet" in reasons["blank"][(TRIAL, "ex1-check")]
     assert "every pixel that ties for the maximum got the gradient" in reasons["partial"][(TRIAL, "ex2-check")]
     assert "raised AttributeError" in reasons["hardcoder"][(TRIAL, "ex1-check")]
-    assert "rather than calling tf" in reasons["hardcoder"][(TRIAL, "ex3-check")]
+    assert "write it yourself rather than calling" in reasons["hardcoder"][(TRIAL, "ex3-check")]
     tamper = "\n".join(r["tamperer"].notes)
     assert "the solution cell ex2-solution is missing" in tamper
     assert "cell ex3-check was marked as a solution" in tamper and "two cells carry the id ex1-solution" in tamper
@@ -276,8 +280,16 @@ def test_the_reasons_name_what_went_wrong(trial):
 @pytest.mark.slow
 @pytest.mark.skipif(bool(NO_SANDBOX), reason=f"no grading sandbox: {NO_SANDBOX}")
 def test_every_attack_failed(trial):
-    log = (trial["out"] / "logs" / f"malicious_{TRIAL}.ipynb").read_text(encoding="utf-8")
-    assert "LEAK" not in log and "WROTE" not in log and "CONNECTED" not in log
+    nb = json.loads((trial["out"] / "logs" / f"malicious_{TRIAL}.ipynb").read_text(encoding="utf-8"))
+    printed = "".join(_src({"source": o.get("text", "")}) for c in nb["cells"] for o in c.get("outputs", []))
+    assert "WROTE" not in printed and "CONNECTED" not in printed, printed
+    # What the sandbox may show: the stand-in of the checks module (no answers in it), the Python install under
+    # /root, and the job's own scratch folder under /tmp. Anything else that leaked fails here.
+    harmless = (re.compile(r"LEAK: \S*course_utils/exercises/convolution\.py b'\"\"\"Stand-in while grading"),
+                re.compile(r"LEAK: listed /root \['\.pyenv'\]$"),
+                re.compile(r"LEAK: listed /tmp \['course-grading-[a-z0-9_]+'\]$"))
+    leaks = [ln for ln in printed.splitlines() if "LEAK" in ln and not any(h.match(ln) for h in harmless)]
+    assert leaks == [], leaks
     assert trial["heard"] == [], "the sandbox reached the teacher's network"
     assert trial["changed"] == [] and not trial["answers_changed"]
     assert not (trial["out"] / "INJECTED_BY_MALICIOUS.txt").exists()

@@ -284,7 +284,7 @@ class _Kernel:
 
     def __init__(self, job_dir: Path, uid: int, limits: sandbox.Limits, extra_ro: list[tuple[Path, Path]],
                  cell_timeout: int, deadline: float) -> None:
-        from jupyter_client import KernelManager
+        from jupyter_client import AsyncKernelManager
         from jupyter_client.kernelspec import KernelSpecManager
         from nbclient import NotebookClient
 
@@ -294,7 +294,9 @@ class _Kernel:
         self.runtime.chmod(0o777)
         sandbox.write_kernel_spec(specs, uid, self.scratch, self.runtime, limits, extra_ro)
         ksm = KernelSpecManager(kernel_dirs=[str(specs / "kernels")])
-        self.km = KernelManager(kernel_name=sandbox.KERNEL_NAME, kernel_spec_manager=ksm, transport="ipc",
+        # The async manager: with a blocking client, nbclient's output poll blocks its event loop for good
+        # once the kernel is killed, so neither its time-out nor its dead-kernel check would ever run.
+        self.km = AsyncKernelManager(kernel_name=sandbox.KERNEL_NAME, kernel_spec_manager=ksm, transport="ipc",
                                 ip=str(self.runtime / "k"), connection_file=str(self.runtime / "kernel.json"))
         self.uid, self.deadline, self.cell_timeout = uid, deadline, cell_timeout
         self.nb: dict = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
@@ -354,7 +356,8 @@ class _Kernel:
         if self.alive:
             self.alive, self.why_gone = False, why or "stopped"
         with contextlib.suppress(Exception):
-            self.km.shutdown_kernel(now=True)
+            from jupyter_core.utils import run_sync
+            run_sync(self.km.shutdown_kernel)(now=True)
         sandbox.kill_uid(self.uid)
 
     def close(self) -> int:
