@@ -25,7 +25,7 @@ TEST_ENV := COURSE_PROFILE=smoke COURSE_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=3 MPLBACK
 # `make notebooks NOTEBOOK_ENV=` executes online instead.
 NOTEBOOK_ENV ?= COURSE_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=3
 
-.PHONY: lab test test-browser test-colab site test-site lint notebooks sync benchmark lesson-budget student grade clean help
+.PHONY: lab test test-browser test-colab site test-site lint notebooks sync benchmark lesson-budget gpu-check student grade clean help
 
 help:
 	@echo "make lab        set up .venv if needed and open the course in JupyterLab"
@@ -37,6 +37,7 @@ help:
 	@echo "make test-colab every lesson and the unit tests with Colab's versions (requirements-colab.txt) in .venv-colab"
 	@echo "make site       the course as a static HTML site in build/site, from the committed outputs (offline)"
 	@echo "make test-site  make site, then check it in headless Chromium (needs Debian's chromium)"
+	@echo "make gpu-check  on a GPU machine: lessons 04/05/07, the benchmark's GPU variants, the tutorial's 50 epochs (8 min)"
 	@echo "make lesson-budget every lesson in the full profile on 1 CPU: wall time and peak RAM (benchmarks/README.md)"
 	@echo "make student    (teachers) write the student edition, build/student/NN_topic.ipynb, with nbgrader"
 	@echo "make grade SUBMISSIONS=dir  (teachers) autograde dir/<student>/NN_topic.ipynb into build/grades/"
@@ -141,6 +142,12 @@ grade: $(TEACHER_STAMP)
 
 benchmark: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) benchmarks/time_to_quality.py $(BENCH_ARGS)
+
+# The GPU path checked on a real GPU in at most 8 minutes; records in benchmarks/figures/<gpu-name>/.
+# GPU_CHECK_ARGS="--dry-run --out DIR" does the plumbing on a CPU (make test runs it).
+GPU_CHECK_ARGS ?=
+gpu-check: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) benchmarks/gpu_check.py $(GPU_CHECK_ARGS)
 
 # The Binder budget: every lesson in the full profile, kernel pinned to 1 CPU (tens of minutes; on a quiet machine).
 lesson-budget: $(STAMP)

@@ -1,14 +1,15 @@
 #!/usr/bin/env python
-"""Time to quality: the course's DCGAN recipe against the TensorFlow DCGAN tutorial's recipe.
+"""Time to quality: the course's DCGAN recipe against the canonical DCGAN recipe and the TensorFlow tutorial's.
 
-Both recipes train in one run, on the same data, on the same machine, for the same budget of *training* time
+The three recipes train in one run, on the same data, on the same machine, for the same budget of *training* time
 each. Every few seconds of training the clock stops and the course evaluator scores 2,000 samples drawn from a
 fixed noise batch (FID in a small MNIST classifier's feature space, and class coverage); only training time counts.
 The run writes a JSON record, a plot of FID against training time and the samples side by side.
 
-The headline is the **speed-up to quality**: the training time the tutorial's recipe needs to reach its best FID
-within the budget, divided by the training time the course's recipe needs to reach that same FID
-(see ``benchmarks/README.md`` for the exact definition).
+The headline is the **time to equal quality**: the training time each recipe needs to reach FID <= 10 and FID <= 5,
+and the speed-up, the ratio of the canonical recipe's time to the course's, where both reach the threshold. A
+recipe that does not reach it is reported as "not within the budget", with its best FID; nothing is expressed as a
+ratio against noise (see ``benchmarks/README.md`` for the exact definitions).
 
 Usage::
 
@@ -46,7 +47,7 @@ for _path in (REPO_ROOT, REPO_ROOT / "benchmarks"):
 
 import numpy as np
 
-SCHEMA = "time_to_quality/1"
+SCHEMA = "time_to_quality/2"
 LESSON = "04_dcgan"
 DEFAULT_BUDGET_S = 300.0
 QUICK_BUDGET_S = 8.0
@@ -55,7 +56,18 @@ QUICK_FID_SAMPLES = 500
 GENERATE_BATCH = 500
 GRID_SAMPLES = 64
 TARGET_FID = 10.0
+TARGETS = (10.0, 5.0)  # the thresholds of the headline: time to FID <= 10 and to FID <= 5
+PEERS = ("canonical", "tutorial")
 
+from canonical_dcgan import (  # noqa: E402  (the canonical DCGAN recipe, sized for 28x28, in its own file)
+    CANONICAL,
+    CANONICAL_D_PARAMS,
+    CANONICAL_G_PARAMS,
+    build_canonical_discriminator,
+    build_canonical_generator,
+    make_canonical_optimizers,
+    make_canonical_train_step,
+)
 from tutorial_dcgan import (  # noqa: E402  (the tutorial's recipe, re-implemented in its own file)
     TUTORIAL,
     TUTORIAL_D_PARAMS,
@@ -313,6 +325,7 @@ class Runner:
             "final_fid": final["fid"] if final else None,
             "final_coverage": final["coverage"] if final else None,
             "time_to_fid_10": time_to_reach(self.curve, TARGET_FID),
+            "time_to_fid": {f"{t:g}": time_to_reach(self.curve, t) for t in TARGETS},
             "curve": self.curve,
         }
 
@@ -354,35 +367,32 @@ def time_to_reach(curve: Sequence[dict[str, Any]], target: float) -> dict[str, f
     return {"first_point_s": None, "interpolated_s": None, "step": None}
 
 
-def speedup_to_quality(tutorial: dict[str, Any], course: dict[str, Any]) -> dict[str, Any]:
-    """Tutorial's time to its best FID / the course's time to that FID (both definitions of the latter)."""
+def equal_quality(course: dict[str, Any], peer: dict[str, Any], target: float, budget_s: float) -> dict[str, Any]:
+    """The course recipe against a peer at one FID threshold: each one's time to reach it, and the ratio.
+
+    ``speedup`` = the peer's time / the course's time, both read at their first evaluation at or below the target
+    (the headline); ``speedup_interpolated`` uses the interpolated crossings. Where either recipe does not reach
+    the target, the ratio is None and ``note`` says which, with its best FID within the budget.
+    """
+    c, p = time_to_reach(course["curve"], target), time_to_reach(peer["curve"], target)
     result: dict[str, Any] = {
-        "definition": "tutorial_time_s = training time of the tutorial recipe's first evaluation at its best FID "
-                      "within the budget; course time = training time at which the course recipe first reaches "
-                      "FID <= that value: first evaluation at/below it (speedup, the headline, conservative) or "
-                      "linear interpolation between that evaluation and the previous one (speedup_interpolated); "
-                      "speedup_incl_compile adds each recipe's one-off tracing/compilation time (compile_s) to "
-                      "both times of the headline",
-        "target_fid": tutorial["best_fid"],
-        "tutorial_time_s": tutorial["best_fid_time_s"],
-        "course_time_s": None, "course_time_interpolated_s": None,
-        "speedup": None, "speedup_interpolated": None, "speedup_incl_compile": None,
-        "compile_s": {"tutorial": tutorial["compile_s"], "course": course["compile_s"]},
+        "target_fid": target, "budget_s": budget_s,
+        "course_s": c["first_point_s"], "course_interpolated_s": c["interpolated_s"],
+        "peer_s": p["first_point_s"], "peer_interpolated_s": p["interpolated_s"],
+        "course_best_fid": course["best_fid"], "peer_best_fid": peer["best_fid"],
+        "speedup": None, "speedup_interpolated": None, "note": None,
     }
-    if tutorial["best_fid"] is None or not tutorial["best_fid_time_s"]:
+    notes = []
+    for who, rec, reach in (("course", course, c), ("peer", peer, p)):
+        if reach["first_point_s"] is None:
+            notes.append(f"{who} recipe not within {budget_s:g} s (best FID {_fmt(rec['best_fid'], '.2f')})")
+        elif reach["first_point_s"] == 0:
+            notes.append(f"{who} recipe already at or below it untrained")
+    if notes:
+        result["note"] = "; ".join(notes)
         return result
-    reach = time_to_reach(course["curve"], tutorial["best_fid"])
-    result["course_time_s"], result["course_time_interpolated_s"] = reach["first_point_s"], reach["interpolated_s"]
-    if reach["first_point_s"] == 0:
-        result["note"] = ("the course recipe's untrained generator already scores at or below the tutorial's best "
-                          "FID: the tutorial recipe did not improve within the budget, so no speed-up is defined")
-    if reach["first_point_s"]:
-        result["speedup"] = round(tutorial["best_fid_time_s"] / reach["first_point_s"], 2)
-    if reach["interpolated_s"]:
-        result["speedup_interpolated"] = round(tutorial["best_fid_time_s"] / reach["interpolated_s"], 2)
-    if reach["first_point_s"] is not None and tutorial["compile_s"] is not None and course["compile_s"] is not None:
-        result["speedup_incl_compile"] = round((tutorial["best_fid_time_s"] + tutorial["compile_s"])
-                                               / (reach["first_point_s"] + course["compile_s"]), 2)
+    result["speedup"] = round(p["first_point_s"] / c["first_point_s"], 2)
+    result["speedup_interpolated"] = round(p["interpolated_s"] / c["interpolated_s"], 2)
     return result
 
 
@@ -458,15 +468,14 @@ def plot_curves(record: dict[str, Any], path: Path) -> Path:
         ax.plot(t, [max(p["fid"], 1e-3) for p in pts], marker="o", ms=3, label=rec["label"])
         ax_cov.plot([p["time_s"] for p in rec["curve"]], [p["coverage"] for p in rec["curve"]], marker="o", ms=3,
                     label=rec["label"])
-    ax.axhline(TARGET_FID, color="grey", ls=":", lw=1, label=f"FID = {TARGET_FID:g}")
-    sp = record["speedup_to_quality"]
-    if sp["target_fid"] is not None:
-        ax.axhline(sp["target_fid"], color="C0", ls="--", lw=0.8, alpha=0.6)
-        if sp["speedup"]:
-            ax.annotate(f"tutorial's best FID {sp['target_fid']:.1f} at {sp['tutorial_time_s']:.0f} s\n"
-                        f"course reaches it at {sp['course_time_s']:.1f} s: {sp['speedup']:.0f}x faster",
-                        xy=(sp["course_time_s"], sp["target_fid"]), xytext=(0.35, 0.75), textcoords="axes fraction",
-                        arrowprops={"arrowstyle": "->", "color": "grey"}, fontsize=9)
+    for t, style in zip(TARGETS, (":", "--")):
+        ax.axhline(t, color="grey", ls=style, lw=1, label=f"FID = {t:g}")
+    eq = record["equal_quality"]["course"]["canonical"][f"{TARGETS[0]:g}"]
+    if eq["speedup"]:
+        ax.annotate(f"FID <= {eq['target_fid']:g}: course at {eq['course_s']:.0f} s, canonical at "
+                    f"{eq['peer_s']:.0f} s ({eq['speedup']:.1f}x)", xy=(eq["course_s"], eq["target_fid"]),
+                    xytext=(0.35, 0.75), textcoords="axes fraction", arrowprops={"arrowstyle": "->", "color": "grey"},
+                    fontsize=9)
     ax.set_yscale("log")
     ax.set_xlabel("training time (s), evaluation excluded")
     ax.set_ylabel(f"FID (course evaluator, {record['fid_samples']} samples)")
@@ -503,19 +512,18 @@ def plot_samples(panels: Sequence[tuple[str, np.ndarray]], path: Path) -> Path:
     return path
 
 
-def sample_panels(runners: dict[str, Runner], speedup: dict[str, Any]) -> list[tuple[str, np.ndarray]]:
-    """Final samples of every recipe, plus the course's samples when it first matched the tutorial's best FID."""
+def sample_panels(runners: dict[str, Runner]) -> list[tuple[str, np.ndarray]]:
+    """Final samples of every recipe, plus each recipe's samples when it first reached FID <= 10 (if earlier)."""
     panels = []
-    for key, runner in runners.items():
+    for runner in runners.values():
         last = runner.curve[-1]
+        reach = time_to_reach(runner.curve, TARGET_FID)
+        if reach["step"] and reach["step"] != last["step"]:
+            first = next(p for p in runner.curve if p["step"] == reach["step"])
+            panels.append((f"{runner.label}\nat FID <= {TARGET_FID:g}: {first['time_s']:.0f} s ({first['step']} "
+                           f"steps), FID {first['fid']:.1f}", runner.grids[first["step"]]))
         panels.append((f"{runner.label}\nafter {last['time_s']:.0f} s ({last['step']} steps), FID {last['fid']:.1f}",
                        runner.grids[last["step"]]))
-        if key == "course" and speedup.get("course_time_s"):
-            match = next(p for p in runner.curve if p["time_s"] == speedup["course_time_s"])
-            if match["step"] != last["step"]:
-                panels.insert(len(panels) - 1, (
-                    f"{runner.label}\nafter {match['time_s']:.1f} s ({match['step']} steps), FID {match['fid']:.1f}",
-                    runner.grids[match["step"]]))
     return panels
 
 
@@ -561,7 +569,7 @@ def choose_device(requested: str) -> str:
 
 
 def build_runners(args: argparse.Namespace, x: np.ndarray, device_kind: str) -> dict[str, Runner]:
-    """The tutorial's recipe, the course's recipe and (on GPU) the course's recipe with mixed precision + XLA."""
+    """The tutorial's, the canonical and the course's recipe, and (on GPU) the course's with mixed precision + XLA."""
     import keras
 
     from course_utils import device
@@ -582,6 +590,18 @@ def build_runners(args: argparse.Namespace, x: np.ndarray, device_kind: str) -> 
         "tutorial", "TF tutorial recipe", g, d, (g_opt, d_opt), make_tutorial_train_step(g, d, g_opt, d_opt),
         Batches(x, TUTORIAL["batch_size"], args.seed), noise(TUTORIAL["noise_dim"], 1),
         {"recipe": dict(TUTORIAL), "batch_size": TUTORIAL["batch_size"], "noise_dim": TUTORIAL["noise_dim"],
+         "precision": "float32", "jit_compile": False})
+
+    device.setup(args.seed, mixed_precision=False, xla=False)
+    g, d = build_canonical_generator(), build_canonical_discriminator()
+    if (g.count_params(), d.count_params()) != (CANONICAL_G_PARAMS, CANONICAL_D_PARAMS):
+        raise RuntimeError(f"canonical networks have {g.count_params():,} + {d.count_params():,} parameters, "
+                           f"expected {CANONICAL_G_PARAMS:,} + {CANONICAL_D_PARAMS:,}")
+    g_opt, d_opt = make_canonical_optimizers()
+    runners["canonical"] = Runner(
+        "canonical", "canonical DCGAN recipe", g, d, (g_opt, d_opt), make_canonical_train_step(g, d, g_opt, d_opt),
+        Batches(x, CANONICAL["batch_size"], args.seed), noise(CANONICAL["noise_dim"], 3),
+        {"recipe": dict(CANONICAL), "batch_size": CANONICAL["batch_size"], "noise_dim": CANONICAL["noise_dim"],
          "precision": "float32", "jit_compile": False})
 
     variants = [("course", "course recipe", False)]
@@ -652,7 +672,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                       flush=True)
 
     summaries = {key: r.summary() for key, r in runners.items()}
-    speedup = speedup_to_quality(summaries["tutorial"], summaries["course"])
+    equal = {variant: {peer: {f"{t:g}": equal_quality(summaries[variant], summaries[peer], t, args.budget)
+                              for t in TARGETS} for peer in PEERS}
+             for variant in summaries if variant not in PEERS}
     machine["load_avg_end"] = [round(v, 2) for v in os.getloadavg()]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -674,15 +696,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "evaluator": {"module": quality.module.__name__, "fid_samples": args.fid_samples,
                       "noise": "one fixed batch per recipe (seeded), generator in inference mode"},
         "recipes": summaries,
-        "speedup_to_quality": speedup,
-        "speedup_to_quality_by_variant": {key: speedup_to_quality(summaries["tutorial"], rec)
-                                          for key, rec in summaries.items() if key != "tutorial"},
+        "equal_quality_definition": "for each FID threshold: each recipe's training time to its first evaluation "
+                                    "at or below it (and the interpolated crossing); speedup = peer time / course "
+                                    "time, only where both reach the threshold within the budget",
+        "equal_quality": equal,
         "course_time_to_fid_10": summaries["course"]["time_to_fid_10"],
     }
     files = {"json": out / "time_to_quality.json", "plot": out / "fid_vs_time.png", "samples": out / "samples.png"}
     record["files"] = {k: str(v) for k, v in files.items()}
     plot_curves(record, files["plot"])
-    plot_samples(sample_panels(runners, speedup), files["samples"])
+    plot_samples(sample_panels(runners), files["samples"])
     record["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     record["wall_time_s"] = round(time.perf_counter() - wall_start, 2)
     write_json(record, files["json"])
@@ -718,28 +741,55 @@ def _link(path: Path) -> str:
         return path.as_posix()
 
 
+def _reach_cell(rec: dict[str, Any], target: float, budget: float) -> str:
+    reach = rec["time_to_fid"][f"{target:g}"]
+    if reach["first_point_s"] is None:
+        return f"not within {budget:g} s"
+    return f"{reach['first_point_s']:.0f} s"
+
+
+def _speedup_cell(eq: dict[str, Any]) -> str:
+    return f"**{eq['speedup']:.1f}×**" if eq["speedup"] else "n/a"
+
+
+def efficiency_cell(record_path: Path) -> str:
+    """The course step's share of the CPU's peak fp32 FLOP/s, from ``step_flops.json`` beside the record."""
+    flops = Path(record_path).parent / "step_flops.json"
+    if not flops.is_file():
+        return "not measured"
+    rec = json.loads(flops.read_text())
+    return f"{100 * rec['efficiency']:.1f} % ({rec['achieved_gflops']:.0f} of {rec['peak_gflops']:.0f} GFLOP/s)"
+
+
 def markdown_table(paths: Sequence[Path] | None = None) -> str:
-    """The README table, one row per committed record (configuration), generated from the JSON files."""
+    """The README table, one row per committed record (configuration), generated from the JSON files.
+
+    Records of the older two-recipe schema (no canonical arm) are not listed; they live in ``figures/archive/``.
+    """
     paths = sorted(FIGURES.glob("*/time_to_quality.json")) if not paths else list(paths)
-    if not paths:
-        raise SystemExit(f"no records found under {FIGURES}/*/time_to_quality.json")
-    lines = ["| configuration (measured) | course recipe (batch, lr) | course ms/step | course: time to FID ≤ 10 | "
-             "course best FID (classes) | tutorial ms/step | tutorial best FID | speed-up to quality | peak RSS |",
+    records = [(Path(p), json.loads(Path(p).read_text())) for p in paths]
+    records = [(p, r) for p, r in records if r.get("schema") == SCHEMA]
+    if not records:
+        raise SystemExit(f"no {SCHEMA} records found under {FIGURES}/*/time_to_quality.json")
+    lines = ["| configuration (measured) | course ms/step | course: FID ≤ 10 / ≤ 5 | canonical ms/step "
+             "| canonical: FID ≤ 10 / ≤ 5 | speed-up over canonical at FID ≤ 10 / ≤ 5 | tutorial: best FID "
+             "| course step: share of peak FLOP/s | peak RSS |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for path in paths:
-        rec = json.loads(Path(path).read_text())
-        course, tut, sp = rec["recipes"]["course"], rec["recipes"]["tutorial"], rec["speedup_to_quality"]
-        t10 = course["time_to_fid_10"]
-        recipe = course.get("recipe", {})
+    for path, rec in records:
+        r, budget = rec["recipes"], rec["budget_s"]
+        course, canon, tut = r["course"], r["canonical"], r["tutorial"]
+        eq = rec["equal_quality"]["course"]["canonical"]
         lines.append(
-            f"| {configuration_label(rec)}; {rec['created_utc'][:10]}, {rec['budget_s']:g} s per recipe "
-            f"([JSON]({_link(Path(path))})) "
-            f"| {recipe.get('batch_size')}, {recipe.get('learning_rate'):g} "
+            f"| {configuration_label(rec)}; {rec['created_utc'][:10]}, {budget:g} s per recipe "
+            f"([JSON]({_link(path)})) "
             f"| {_fmt(course['ms_per_step'])} "
-            f"| {_fmt(t10['first_point_s'], '.0f', ' s') if t10['first_point_s'] is not None else 'not reached'} "
-            f"| {_fmt(course['best_fid'], '.2f')} ({course['coverage_at_best_fid']}/10) "
-            f"| {_fmt(tut['ms_per_step'])} | {_fmt(tut['best_fid'], '.1f')} "
-            f"| **{_fmt(sp['speedup'], '.1f', '×')}** | {rec['peak_rss_mb'] / 1024:.2f} GB |")
+            f"| {_reach_cell(course, 10, budget)} / {_reach_cell(course, 5, budget)} "
+            f"| {_fmt(canon['ms_per_step'])} "
+            f"| {_reach_cell(canon, 10, budget)} / {_reach_cell(canon, 5, budget)} "
+            f"| {_speedup_cell(eq['10'])} / {_speedup_cell(eq['5'])} "
+            f"| {_fmt(tut['best_fid'], '.1f')} "
+            f"| {efficiency_cell(path)} "
+            f"| {rec['peak_rss_mb'] / 1024:.2f} GB |")
     return "\n".join(lines)
 
 
@@ -754,18 +804,15 @@ def print_summary(record: dict[str, Any]) -> None:
         print(f"{rec['label']:<40} {rec['steps']:>6} {_fmt(rec['ms_per_step']):>9} "
               f"{_fmt(rec['images_per_s'], '.0f'):>8} {_fmt(rec['best_fid'], '.2f'):>9} "
               f"{_fmt(rec['best_fid_time_s']):>7} {_fmt(rec['coverage_at_best_fid'], 'g'):>5}")
-    sp = record["speedup_to_quality"]
-    t10 = record["course_time_to_fid_10"]
-    print(f"\nSpeed-up to quality: tutorial best FID {_fmt(sp['target_fid'], '.2f')} at "
-          f"{_fmt(sp['tutorial_time_s'])} s; course reaches it at {_fmt(sp['course_time_s'], '.2f')} s (interpolated "
-          f"{_fmt(sp['course_time_interpolated_s'], '.2f')} s) -> {_fmt(sp['speedup'], '.1f', 'x')} "
-          f"(interpolated {_fmt(sp['speedup_interpolated'], '.1f', 'x')})")
-    for key, other in record["speedup_to_quality_by_variant"].items():
-        if key != "course":
-            print(f"  {record['recipes'][key]['label']}: reaches it at {_fmt(other['course_time_s'], '.2f')} s -> "
-                  f"{_fmt(other['speedup'], '.1f', 'x')} (interpolated {_fmt(other['speedup_interpolated'], '.1f', 'x')})")
-    print(f"Course time to FID <= {TARGET_FID:g}: {_fmt(t10['first_point_s'], '.1f', ' s')} "
-          f"(interpolated {_fmt(t10['interpolated_s'], '.1f', ' s')})")
+    for variant, peers in record["equal_quality"].items():
+        for peer, by_target in peers.items():
+            for target, eq in by_target.items():
+                head = f"{record['recipes'][variant]['label']} vs {record['recipes'][peer]['label']}, FID <= {target}:"
+                if eq["speedup"]:
+                    print(f"{head} {eq['course_s']:.1f} s vs {eq['peer_s']:.1f} s -> {eq['speedup']:.1f}x "
+                          f"(interpolated {_fmt(eq['speedup_interpolated'], '.1f', 'x')})")
+                else:
+                    print(f"{head} no ratio: {eq['note']}")
     print(f"Peak RSS {record['peak_rss_mb']:.0f} MB; wall time {record['wall_time_s']:.0f} s; load average "
           f"{record['machine']['load_avg_start']} -> {record['machine']['load_avg_end']}")
     print(f"Wrote {record['files']['json']}, {record['files']['plot']}, {record['files']['samples']}")

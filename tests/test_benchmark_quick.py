@@ -18,6 +18,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "benchmarks" / "time_to_quality.py"
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 
 def _load_script():
@@ -46,16 +47,41 @@ def test_time_to_reach_first_point_and_interpolation():
     assert ttq.time_to_reach(_curve((0.0, 50.0), (1.0, float("nan")), (2.0, 5.0)), 10.0)["first_point_s"] == 2.0
 
 
-def test_speedup_is_tutorial_time_to_its_best_over_course_time_to_that_fid():
-    tutorial = {"best_fid": 40.0, "best_fid_time_s": 300.0, "compile_s": 2.0}
-    course = {"curve": _curve((0.0, 400.0), (4.0, 80.0), (6.0, 30.0)), "compile_s": 1.0}
-    sp = ttq.speedup_to_quality(tutorial, course)
-    assert sp["course_time_s"] == 6.0 and sp["speedup"] == 50.0
-    assert math.isclose(sp["course_time_interpolated_s"], 4.0 + 40.0 / 50.0 * 2.0, abs_tol=1e-3)
-    assert sp["speedup_interpolated"] == round(300.0 / 5.6, 2)
-    assert sp["speedup_incl_compile"] == round(302.0 / 7.0, 2)
-    never = ttq.speedup_to_quality(tutorial, {"curve": _curve((0.0, 400.0), (6.0, 90.0)), "compile_s": 1.0})
-    assert never["speedup"] is None and never["course_time_s"] is None
+def test_equal_quality_is_the_ratio_of_times_to_the_same_threshold():
+    course = {"curve": _curve((0.0, 400.0), (4.0, 80.0), (6.0, 30.0), (10.0, 8.0)), "best_fid": 8.0}
+    peer = {"curve": _curve((0.0, 400.0), (20.0, 50.0), (40.0, 12.0), (60.0, 9.0)), "best_fid": 9.0}
+    eq = ttq.equal_quality(course, peer, 10.0, 60.0)
+    assert eq["course_s"] == 10.0 and eq["peer_s"] == 60.0 and eq["speedup"] == 6.0 and eq["note"] is None
+    course_x = 6.0 + (30.0 - 10.0) / (30.0 - 8.0) * 4.0
+    peer_x = 40.0 + (12.0 - 10.0) / (12.0 - 9.0) * 20.0
+    assert math.isclose(eq["speedup_interpolated"], round(peer_x, 4) / round(course_x, 4), abs_tol=0.01)
+    # The peer never gets to FID <= 5: no ratio, and the note says so with its best FID.
+    eq5 = ttq.equal_quality(course, peer, 5.0, 60.0)
+    assert eq5["speedup"] is None and eq5["speedup_interpolated"] is None
+    assert "course recipe not within 60 s (best FID 8.00)" in eq5["note"]
+    assert "peer recipe not within 60 s (best FID 9.00)" in eq5["note"]
+    # The ratio is the peer's time over the course's, not the other way round.
+    assert ttq.equal_quality(peer, course, 10.0, 60.0)["speedup"] == round(10.0 / 60.0, 2)
+    untrained = {"curve": _curve((0.0, 4.0), (5.0, 3.0)), "best_fid": 3.0}
+    assert "already at or below it untrained" in ttq.equal_quality(untrained, peer, 10.0, 60.0)["note"]
+
+
+def test_the_canonical_recipe_is_the_papers():
+    import canonical_dcgan as c
+
+    assert (c.CANONICAL["batch_size"], c.CANONICAL["noise_dim"], c.CANONICAL["learning_rate"], c.CANONICAL["beta_1"],
+            c.CANONICAL["leaky_relu_negative_slope"]) == (128, 100, 2e-4, 0.5, 0.2)
+    g, d = c.build_canonical_generator(), c.build_canonical_discriminator()
+    # Counted by hand: G = 100*256*7*7 + 4*256 + 256*128*4*4 + 4*128 + 128*1*4*4; D = 1*64*16 + 64*128*16 + 4*128
+    # + 128*7*7 (no biases anywhere; batch norm's 4 numbers per channel).
+    assert g.count_params() == 100 * 256 * 49 + 4 * 256 + 256 * 128 * 16 + 4 * 128 + 128 * 16 == c.CANONICAL_G_PARAMS
+    assert d.count_params() == 64 * 16 + 64 * 128 * 16 + 4 * 128 + 128 * 49 == c.CANONICAL_D_PARAMS
+    kinds = [type(layer).__name__ for layer in d.layers]
+    assert kinds[:2] == ["Conv2D", "LeakyReLU"], "no batch norm on D's input layer"
+    assert "BatchNormalization" in kinds[2:]
+    assert all(getattr(layer, "kernel_size", (4, 4)) in ((4, 4), (7, 7)) for layer in g.layers + d.layers)
+    opt, _ = c.make_canonical_optimizers()
+    assert math.isclose(float(opt.learning_rate), 2e-4, rel_tol=1e-6) and math.isclose(float(opt.beta_1), 0.5)
 
 
 def test_eval_schedule_starts_at_zero_is_dense_early_and_ends_at_the_budget():
@@ -105,7 +131,9 @@ def test_quick_mode_writes_a_complete_record(tmp_path):
     assert record["peak_rss_mb"] > 0
 
     recipes = record["recipes"]
-    assert {"tutorial", "course"} <= set(recipes)
+    assert {"tutorial", "canonical", "course"} <= set(recipes)
+    assert recipes["canonical"]["params"] == {"generator": 1_782_272, "discriminator": 138_880}
+    assert recipes["canonical"]["batch_size"] == 128 and recipes["canonical"]["noise_dim"] == 100
     assert recipes["tutorial"]["params"] == {"generator": 2_330_944, "discriminator": 212_865}
     assert recipes["tutorial"]["batch_size"] == 256 and recipes["tutorial"]["noise_dim"] == 100
     for key, rec in recipes.items():
@@ -124,10 +152,15 @@ def test_quick_mode_writes_a_complete_record(tmp_path):
             assert 0 <= p["coverage"] <= 10, (key, p)
         assert rec["best_fid"] == min(p["fid"] for p in curve)
 
-    sp = record["speedup_to_quality"]
-    for key in ("target_fid", "tutorial_time_s", "course_time_s", "course_time_interpolated_s", "speedup",
-                "speedup_interpolated", "definition"):
-        assert key in sp, key
+    assert "speedup_to_quality" not in record, "no ratio against the tutorial's noise"
+    for peer in ("canonical", "tutorial"):
+        for target in ("10", "5"):
+            eq = record["equal_quality"]["course"][peer][target]
+            assert (eq["speedup"] is None) == (eq["note"] is not None), eq
+            for key in ("course_s", "peer_s", "course_interpolated_s", "peer_interpolated_s", "peer_best_fid"):
+                assert key in eq, key
+    for rec in recipes.values():
+        assert set(rec["time_to_fid"]) == {"10", "5"}
     assert set(record["course_time_to_fid_10"]) == {"first_point_s", "interpolated_s", "step"}
 
     for name in ("plot", "samples"):
