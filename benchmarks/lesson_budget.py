@@ -441,11 +441,10 @@ def versions() -> dict[str, str]:
 
 
 def write_json(record: dict[str, Any], path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    """Write the record atomically, with the course's one atomic writer."""
+    from course_utils import atomic
+
+    return atomic.write_text(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any] | None:

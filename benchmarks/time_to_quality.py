@@ -542,12 +542,10 @@ def _jsonable(value: Any) -> Any:
 
 
 def write_json(record: dict[str, Any], path: Path) -> Path:
-    """Write the record atomically (NaN/inf become null)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.part")
-    tmp.write_text(json.dumps(_jsonable(record), indent=1) + "\n")
-    os.replace(tmp, path)
-    return path
+    """Write the record atomically (NaN/inf become null), with the course's one atomic writer."""
+    from course_utils import atomic
+
+    return atomic.write_text(path, json.dumps(_jsonable(record), indent=1) + "\n")
 
 
 # ---------------------------------------------------------------------------------------------

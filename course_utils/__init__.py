@@ -7,5 +7,3 @@ state: seeding, device set-up and plotting style are explicit calls.
 
 __version__ = "0.1.0"
 
-REPO_URL = "https://github.com/image-synthesis-course/gans-and-cnns"
-"""Where the course lives; the lessons' set-up cell clones it on Colab."""
