@@ -216,6 +216,14 @@ def render_markdown(record: dict[str, Any] | None) -> str:
         lines.append(f"| `{lesson['lesson']}` | {format_duration(lesson.get('wall_s'))} | "
                      f"{lesson.get('kernel_start_s', 0):.0f} s | {'–' if rss is None else f'{rss:,.0f} MiB'} | "
                      f"{slow} | {verdict} |")
+    measured = [lesson for lesson in record["lessons"] if lesson["status"] == "ok" and lesson.get("wall_s")]
+    if measured:
+        total = sum(lesson["wall_s"] for lesson in measured)
+        peak = max((lesson.get("peak_rss_mib") or 0) for lesson in measured)
+        missing = len(record["lessons"]) - len(measured)
+        lines.append(f"| **all {len(measured)} lessons, one after another** | **{format_duration(total)}** | | "
+                     f"{peak:,.0f} MiB (the largest) | | "
+                     + (f"{missing} lesson(s) not measured |" if missing else "the whole course on one CPU |"))
     return "\n".join(lines)
 
 

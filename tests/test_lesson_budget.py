@@ -119,6 +119,9 @@ def test_table_marks_each_lesson_within_or_over_target():
     assert lines[4] == "| `00_start_here` | 0:45 | 1 s | 744 MiB | cell 13: 32 s | within |"
     assert lines[5] == "| `04_dcgan` | 6:40 | 2 s | 1,600 MiB | – | **over** (wall, rss) |"
     assert lines[6].endswith("| **error**: cell 3: ValueError: a\\|b |")
+    # The total: the lessons that ran (0:45 + 6:40), the largest peak, and how many were not measured.
+    assert lines[7] == ("| **all 2 lessons, one after another** | **7:25** | | 1,600 MiB (the largest) | | "
+                        "1 lesson(s) not measured |")
     assert lb.within_target(ok, {"wall_s": 360, "rss_mib": 1536}) == {"wall": True, "rss": True}
     assert lb.within_target({}, {"wall_s": 360, "rss_mib": 1536}) == {"wall": None, "rss": None}
     assert lb.render_markdown(None) == lb.NOT_MEASURED
