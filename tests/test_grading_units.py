@@ -125,3 +125,79 @@ def test_unreadable_submissions_get_a_reason(tmp_path, content, why):
     (tmp_path / "n.ipynb").write_bytes(content)
     nb, reason = grading.read_submission(tmp_path / "n.ipynb")
     assert nb is None and why in reason
+
+
+class _FakeRemote:
+    """The grader's stand-in for a student's function: every harness case goes through rpc as data, both ways."""
+
+    def __init__(self, fn, tmp_path):
+        self.fn, self.tmp, self.calls = fn, tmp_path, []
+
+    def __course_harness__(self, name, spec):
+        from course_utils import harness
+
+        self.calls.append((name, spec))
+        arrays: dict = {}
+        req, res = self.tmp / "req.npz", self.tmp / "res.npz"
+        rpc.save(req, {"args": rpc.encode([], arrays), "kwargs": rpc.encode(spec, arrays)}, arrays)
+        rpc.serve_call({"__h": lambda **s: harness.HARNESSES[name](self.fn, **s)}, "__h", str(req), str(res))
+        reply, out = rpc.load(res)
+        if "error" in reply:
+            raise (NotImplementedError if reply["error"] == "NotImplementedError" else RuntimeError)(reply["message"])
+        return rpc.decode(reply["result"], out)
+
+
+def test_lesson_05_is_judged_outside_the_kernel_through_its_harness(tmp_path):
+    """The 05 checks hand live objects only to the harness; the judge sees data, and grades right and wrong alike."""
+    import keras
+    import tensorflow as tf
+
+    from course_utils.exercises import engineering
+
+    def same_state(a, b):
+        if len(a) != len(b):
+            return False
+        for x, y in zip(a, b):
+            xs = x.weights if isinstance(x, keras.Model) else x.variables
+            ys = y.weights if isinstance(y, keras.Model) else y.variables
+            if len(xs) != len(ys) or not all(np.array_equal(u.numpy(), v.numpy()) for u, v in zip(xs, ys)):
+                return False
+        return True
+
+    def trainable_only(a, b):
+        return all(np.array_equal(u.numpy(), v.numpy()) for x, y in zip(a, b) if isinstance(x, keras.Model)
+                   for u, v in zip(x.trainable_variables, y.trainable_variables))
+
+    def scaled_gradients(loss_fn, variables, scale):
+        with tf.GradientTape() as tape:
+            scaled = loss_fn() * scale
+        return [g / scale for g in tape.gradient(scaled, variables)]
+
+    good = _FakeRemote(same_state, tmp_path)
+    assert engineering.check_same_state(good) is True
+    assert {name for name, _ in good.calls} == {"engineering.same_state"} and len(good.calls) == 6
+    with pytest.raises(ExerciseError, match="moving mean"):
+        engineering.check_same_state.__wrapped__(_FakeRemote(trainable_only, tmp_path))
+    assert engineering.check_scaled_gradients(_FakeRemote(scaled_gradients, tmp_path)) is True
+
+    def not_divided(loss_fn, variables, scale):
+        with tf.GradientTape() as tape:
+            scaled = loss_fn() * scale
+        return tape.gradient(scaled, variables)
+
+    with pytest.raises(ExerciseError, match="still multiplied by the scale"):
+        engineering.check_scaled_gradients.__wrapped__(_FakeRemote(not_divided, tmp_path))
+
+
+def test_harnesses_hold_no_answers():
+    """course_utils.harness stays in the sandbox: it must not reach the checks or define a reference."""
+    import ast
+
+    source = (ROOT / "course_utils" / "harness.py").read_text()
+    tree = ast.parse(source)
+    imported = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
+        a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not any("exercises" in m or "checks" in m for m in imported), imported
+    names = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+    assert not any(n.startswith(("reference", "_reference", "expected")) for n in names), names
+    assert "05_gan_engineering" not in grading.IN_KERNEL_LESSONS

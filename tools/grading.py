@@ -48,8 +48,11 @@ NOTEBOOKS = ROOT / "notebooks"
 MAX_NOTEBOOK_BYTES = 20 * 2**20
 SOLUTION_BEGIN, SOLUTION_END = "### BEGIN SOLUTION", "### END SOLUTION"
 EX_IMPORT = re.compile(r"from course_utils\.exercises import (\w+) as ex\b")
-# Lessons whose checks need live objects, and what their kernels need to see for it (lesson 05 loads lesson 04).
-IN_KERNEL_LESSONS = {"04_dcgan": ["04_dcgan"], "05_gan_engineering": ["04_dcgan"]}
+# Lessons whose checks still run in the kernel, with the real exercises package mounted (their checks hand the
+# learner's function live objects and have no harness yet: course_utils/harness.py).
+IN_KERNEL_LESSONS = {"04_dcgan"}
+# Lesson files a lesson's kernel reads (lesson 05 loads lesson 04's export cells).
+LESSON_FILES = {"04_dcgan": ["04_dcgan"], "05_gan_engineering": ["04_dcgan"]}
 
 
 @dataclass
@@ -375,11 +378,18 @@ class _Remote:
         self.__name__ = name
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._invoke(None, list(args), dict(kwargs))
+
+    def __course_harness__(self, harness: str, spec: dict[str, Any]) -> Any:
+        """Run ``course_utils.harness`` ``harness`` on the student's function in the kernel; return its data."""
+        return self._invoke(harness, [], dict(spec))
+
+    def _invoke(self, harness: str | None, args: list[Any], kwargs: dict[str, Any]) -> Any:
         from course_utils import rpc
 
         arrays: dict[str, Any] = {}
         try:
-            doc = {"args": rpc.encode(list(args), arrays), "kwargs": rpc.encode(dict(kwargs), arrays)}
+            doc = {"args": rpc.encode(args, arrays), "kwargs": rpc.encode(kwargs, arrays)}
         except rpc.NotData as err:
             raise NeedsKernel(str(err)) from None
         k = self.kernel
@@ -387,8 +397,13 @@ class _Remote:
         req, res = k.runtime / f"req{k.calls}.npz", k.runtime / f"res{k.calls}.npz"
         rpc.save(req, doc, arrays)
         os.chmod(req, 0o644)
-        code = (f"import course_utils.rpc as __course_rpc\n"
-                f"__course_rpc.serve_call(globals(), {self.name!r}, {str(req)!r}, {str(res)!r})")
+        if harness is None:
+            code = (f"import course_utils.rpc as __course_rpc\n"
+                    f"__course_rpc.serve_call(globals(), {self.name!r}, {str(req)!r}, {str(res)!r})")
+        else:  # the harness (public code, no answers) calls the student's function on live objects it builds
+            code = (f"import course_utils.rpc as __course_rpc, course_utils.harness as __course_harness\n"
+                    f"__course_rpc.serve_call({{'__h': lambda **spec: __course_harness.HARNESSES[{harness!r}]("
+                    f"globals()[{self.name!r}], **spec)}}, '__h', {str(req)!r}, {str(res)!r})")
         k.run({"cell_type": "code", "source": code, "metadata": {}, "outputs": [], "execution_count": None})
         try:
             reply, out = rpc.load(res)
@@ -511,10 +526,9 @@ def run_job(student: str, lesson: str, submission: Path, source_nb: dict, work: 
     if job_dir.exists():
         shutil.rmtree(job_dir)
     job_dir.mkdir(parents=True)
-    if lesson in IN_KERNEL_LESSONS:
-        extra = [(NOTEBOOKS / f"{stem}.py", NOTEBOOKS / f"{stem}.py") for stem in IN_KERNEL_LESSONS[lesson]]
-    else:
-        extra = [(stub_exercises(job_dir / "stub_exercises"), ROOT / "course_utils" / "exercises")]
+    extra = [(NOTEBOOKS / f"{stem}.py", NOTEBOOKS / f"{stem}.py") for stem in LESSON_FILES.get(lesson, [])]
+    if lesson not in IN_KERNEL_LESSONS:
+        extra.append((stub_exercises(job_dir / "stub_exercises"), ROOT / "course_utils" / "exercises"))
     kernel = _Kernel(job_dir, uid, limits, extra, cell_timeout, started + notebook_timeout)
     with sandbox.MemoryWatch(uid, limits.memory_mb) as watch:
         try:

@@ -19,41 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from .. import harness
 from ..checks import ExerciseError, call_safely, check_close, exercise, name_mistake, passed
 
 __all__ = ["check_same_state", "check_scaled_gradients"]
-
-
-def _tiny_state(seed: int) -> list[Any]:
-    """A small model with batch norm and an Adam optimizer that has taken one step (identical for equal seeds)."""
-    import keras
-    import tensorflow as tf
-
-    keras.utils.set_random_seed(seed)
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.BatchNormalization(),
-                              keras.layers.Dense(1)])
-    opt = keras.optimizers.Adam(1e-2)
-    x = tf.constant(np.random.default_rng(seed).standard_normal((8, 3)), tf.float32)
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_mean(model(x, training=True) ** 2)
-    opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
-    return [model, opt]
-
-
-def _changed(state: list[Any], what: str) -> list[Any]:
-    """`state` with one kind of variable nudged."""
-    model, opt = state
-    if what == "kernel":
-        var = model.trainable_variables[0]
-    elif what == "moving mean":
-        var = next(v for v in model.non_trainable_variables if "moving_mean" in v.path)
-    elif what == "adam moment":
-        var = next(v for v in opt.variables if "momentum" in v.path or "velocity" in v.path)
-    else:  # the step counter
-        opt.iterations.assign_add(1)
-        return state
-    var.assign(var + 0.5)
-    return state
 
 
 @exercise(1, "same_state")
@@ -81,19 +50,21 @@ def check_same_state(fn: Callable[..., Any]) -> bool:
         "step counter": "only the optimizer's step counter (optimizer.iterations) differs: without it a learning-rate "
                         "schedule restarts and Adam's bias correction is wrong",
     }
-    got = call_safely(fn, _tiny_state(3), _tiny_state(3), what="two identical training states")
+    def case(what: str, **spec: Any) -> Any:
+        # The harness builds the states and calls fn (in the grading sandbox when a teacher grades); judged here.
+        return call_safely(harness.run, fn, "engineering.same_state", what=what, seed=3, **spec)
+
+    got = case("two identical training states")
     if not isinstance(got, (bool, np.bool_)):
-        raise ExerciseError(f"two identical training states: expected True or False, got {type(got).__name__} {got!r}")
+        shown = got.get("not_data") if isinstance(got, dict) else f"{type(got).__name__} {got!r}"
+        raise ExerciseError(f"two identical training states: expected True or False, got {shown}")
     if not got:
         raise ExerciseError("two identical training states (same seed, same step): expected True, got False; compare "
                             "values (np.array_equal(a.numpy(), b.numpy())), not variable objects")
     for what, message in why.items():
-        got = call_safely(fn, _tiny_state(3), _changed(_tiny_state(3), what), what=f"states where {what} differs")
-        if bool(got):
+        if bool(case(f"states where {what} differs", change=what)):
             raise ExerciseError(f"two training states where {message}: expected False, got True")
-    a, b = _tiny_state(3), _tiny_state(3)
-    got = call_safely(fn, a + a, b + b[:1], what="lists of different lengths")
-    if bool(got):
+    if bool(case("lists of different lengths", unequal_lengths=True)):
         raise ExerciseError("lists of different lengths (4 objects against 3): expected False, got True")
     return passed("same training state")
 
@@ -118,25 +89,24 @@ def check_scaled_gradients(fn: Callable[..., Any]) -> bool:
     """
     import tensorflow as tf
 
-    w = tf.Variable([1.0, -2.0, 0.5], dtype=tf.float32)
-    b = tf.Variable(3.0, dtype=tf.float32)
-    x = tf.constant([0.3, 0.1, -0.7])
-
-    def quadratic():
-        return tf.reduce_sum((w * x + b) ** 2)
-
+    quadratic, variables = harness.quadratic_case()  # the reference gradients, computed here
     with tf.GradientTape() as tape:
         loss = quadratic()
-    plain = [g.numpy() for g in tape.gradient(loss, [w, b])]
+    plain = [g.numpy() for g in tape.gradient(loss, variables)]
     scale = 1024.0
-    got = call_safely(fn, quadratic, [w, b], scale, what="scaled_gradients on a float32 quadratic, scale 1024")
+    got = call_safely(harness.run, fn, "engineering.scaled_gradients", case="quadratic", scale=scale,
+                      what="scaled_gradients on a float32 quadratic, scale 1024")
     if not isinstance(got, (list, tuple)) or len(got) != 2:
+        shown = got.get("not_data") if isinstance(got, dict) else type(got).__name__
         raise ExerciseError("scaled_gradients on a float32 quadratic: expected a list of 2 gradients (one per "
-                            f"variable), got {type(got).__name__}" + (f" of length {len(got)}" if hasattr(got, '__len__')
-                                                                      else ""))
+                            f"variable), got {shown}" + (f" of length {len(got)}" if isinstance(got, (list, tuple))
+                                                         else ""))
     if any(g is None for g in got):
         raise ExerciseError("scaled_gradients on a float32 quadratic: a gradient is None: compute the loss inside "
                             "`with tf.GradientTape() as tape:` (call loss_fn() there)")
+    if any(isinstance(g, dict) for g in got):
+        raise ExerciseError("scaled_gradients on a float32 quadratic: expected tensors or arrays, got "
+                            + ", ".join(g["not_data"] for g in got if isinstance(g, dict)))
     got = [np.asarray(g, dtype=np.float64) for g in got]
     mistake = name_mistake([np.concatenate([g.ravel() for g in got])],
                            {"the gradients are still multiplied by the scale: divide each one by `scale` after "
@@ -149,17 +119,15 @@ def check_scaled_gradients(fn: Callable[..., Any]) -> bool:
     for g, p, name in zip(got, plain, ("w", "b")):
         check_close(g, p, what=f"the gradient for {name} (float32 quadratic, scale 1024)", rtol=1e-5, atol=1e-5)
 
-    v = tf.Variable([1.0, 1.0], dtype=tf.float32)
-
-    small = tf.constant(1e-4, tf.float16)
-
-    def tiny_loss():  # float16 maths whose gradient for v (1e-8) is below float16's smallest subnormal (6e-8)
-        return tf.cast(tf.reduce_sum(tf.cast(v, tf.float16) * small * small), tf.float32)
-
+    tiny_loss, (v,) = harness.float16_case()
     with tf.GradientTape() as tape:
         loss = tiny_loss()
     unscaled = tape.gradient(loss, [v])[0].numpy()
-    got = call_safely(fn, tiny_loss, [v], 2.0 ** 15, what="scaled_gradients on a float16 loss, scale 2**15")
+    got = call_safely(harness.run, fn, "engineering.scaled_gradients", case="float16", scale=2.0 ** 15,
+                      what="scaled_gradients on a float16 loss, scale 2**15")
+    if not isinstance(got, (list, tuple)) or len(got) != 1 or got[0] is None or isinstance(got[0], dict):
+        raise ExerciseError("scaled_gradients on a float16 loss: expected a list of 1 gradient (an array), got "
+                            f"{got!r}"[:300])
     g = np.asarray(got[0], dtype=np.float64)
     if np.all(g == 0):
         raise ExerciseError("scaled_gradients on a float16 loss: the gradient came back 0, as without scaling "
