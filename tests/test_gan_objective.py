@@ -7,7 +7,6 @@ changed.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -160,16 +159,3 @@ def test_minimax_saturates_against_a_strong_discriminator(lesson):
     assert mm["d_fake"][0] < 1e-2
 
 
-# ---- The widgets use only what ipywidgets 7.7 and 8 both provide ----------------------------------------------
-
-COMMON_TO_7_AND_8 = {"FloatSlider", "FloatLogSlider", "IntSlider", "Dropdown", "Button", "Output", "VBox", "HBox",
-                     "interactive_output"}
-
-
-def test_lesson_uses_only_widget_apis_common_to_ipywidgets_7_and_8():
-    used = set(re.findall(r"widgets\.(\w+)", LESSON.read_text(encoding="utf-8")))
-    assert used and used <= COMMON_TO_7_AND_8, f"widget APIs outside the common set: {used - COMMON_TO_7_AND_8}"
-    import ipywidgets
-
-    for name in used:
-        assert hasattr(ipywidgets, name)
