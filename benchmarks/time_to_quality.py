@@ -51,6 +51,8 @@ SCHEMA = "time_to_quality/2"
 LESSON = "04_dcgan"
 DEFAULT_BUDGET_S = 300.0
 QUICK_BUDGET_S = 8.0
+LONG_BUDGET_S = 1800.0  # --long: the course against the canonical recipe until the canonical one gets there
+RECIPES = ("tutorial", "canonical", "course")
 DEFAULT_FID_SAMPLES = 2000
 QUICK_FID_SAMPLES = 500
 GENERATE_BATCH = 500
@@ -85,7 +87,8 @@ from tutorial_dcgan import (  # noqa: E402  (the tutorial's recipe, re-implement
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse and check the command line."""
     parser = argparse.ArgumentParser(
-        description="Time to quality: the course's DCGAN recipe vs the TensorFlow DCGAN tutorial's recipe.")
+        description="Time to quality: the course's DCGAN recipe vs the canonical DCGAN recipe and the TensorFlow "
+                    "tutorial's.")
     parser.add_argument("--budget", type=float, default=None, metavar="SECONDS",
                         help=f"training time per recipe, clock paused during evaluation "
                              f"(default {DEFAULT_BUDGET_S:g}; {QUICK_BUDGET_S:g} with --quick)")
@@ -94,6 +97,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help=f"CI mode: {QUICK_BUDGET_S:g} s per recipe, {QUICK_FID_SAMPLES} FID samples, "
                              "4 evaluations")
+    parser.add_argument("--long", action="store_true",
+                        help=f"{LONG_BUDGET_S:g} s per recipe, the course and the canonical recipe only (the tutorial "
+                             "recipe does not leave noise in minutes on a CPU); its own record")
+    parser.add_argument("--recipes", default=None, metavar="LIST",
+                        help=f"comma-separated subset of {','.join(RECIPES)} (default: all; with --long: "
+                             "canonical,course); the course recipe is always trained")
     parser.add_argument("--gpu-variants", action="store_true",
                         help="also train the course recipe with mixed precision + XLA (automatic with a GPU)")
     parser.add_argument("--fid-samples", type=int, default=None,
@@ -109,8 +118,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default benchmarks/results/full, or benchmarks/results/quick)")
     args = parser.parse_args(argv)
+    if args.quick and args.long:
+        parser.error("--quick and --long exclude each other")
     if args.budget is None:
-        args.budget = QUICK_BUDGET_S if args.quick else DEFAULT_BUDGET_S
+        args.budget = QUICK_BUDGET_S if args.quick else LONG_BUDGET_S if args.long else DEFAULT_BUDGET_S
+    chosen = args.recipes if args.recipes is not None else ("canonical,course" if args.long else ",".join(RECIPES))
+    args.recipes = tuple(r for r in RECIPES if r in {x.strip() for x in chosen.split(",")})
+    unknown = {x.strip() for x in chosen.split(",")} - set(RECIPES)
+    if unknown or "course" not in args.recipes or len(args.recipes) < 2:
+        parser.error(f"--recipes must name the course and at least one of tutorial, canonical (from {RECIPES}), "
+                     f"got {chosen!r}")
     if not (math.isfinite(args.budget) and args.budget > 0):
         parser.error(f"--budget must be a positive number of seconds, got {args.budget}")
     if args.fid_samples is None:
@@ -124,16 +141,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         if not 1 <= args.threads <= available:
             parser.error(f"--threads must be between 1 and the {available} CPUs available, got {args.threads}")
     if args.out is None:
-        args.out = REPO_ROOT / "benchmarks" / "results" / ("quick" if args.quick else "full")
+        args.out = REPO_ROOT / "benchmarks" / "results" / ("quick" if args.quick else "long" if args.long else "full")
     return args
 
 
 def eval_schedule(budget: float, quick: bool) -> list[float]:
-    """Training times (s) at which to evaluate: 0, dense early, every 15 s later, and the end of the budget."""
+    """Training times (s) at which to evaluate: 0, dense early, every 15 s up to 10 min, then every 30 s, the end."""
     if quick:
         points = [budget / 4, budget / 2]
     else:
-        points = [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60] + list(range(75, int(budget), 15))
+        points = ([1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60] + list(range(75, min(int(budget), 600), 15))
+                  + list(range(600, int(budget), 30)))
     return [0.0] + sorted({float(p) for p in points if 0 < p < budget}) + [float(budget)]
 
 
@@ -568,15 +586,22 @@ def choose_device(requested: str) -> str:
 
 def build_runners(args: argparse.Namespace, x: np.ndarray, device_kind: str) -> dict[str, Runner]:
     """The tutorial's, the canonical and the course's recipe, and (on GPU) the course's with mixed precision + XLA."""
-    import keras
-
-    from course_utils import device
-
     course = load_course_recipe()
     runners: dict[str, Runner] = {}
 
     def noise(dim: int, salt: int) -> np.ndarray:
         return np.random.default_rng([args.seed, salt]).standard_normal((args.fid_samples, dim)).astype(np.float32)
+
+    if "tutorial" in args.recipes:
+        _add_tutorial(runners, args, x, noise)
+    if "canonical" in args.recipes:
+        _add_canonical(runners, args, x, noise)
+    _add_course(runners, args, x, noise, course, device_kind)
+    return runners
+
+
+def _add_tutorial(runners: dict[str, Runner], args: argparse.Namespace, x: np.ndarray, noise: Callable) -> None:
+    from course_utils import device
 
     device.setup(args.seed, mixed_precision=False, xla=False)
     g, d = build_tutorial_generator(), build_tutorial_discriminator()
@@ -590,6 +615,10 @@ def build_runners(args: argparse.Namespace, x: np.ndarray, device_kind: str) -> 
         {"recipe": dict(TUTORIAL), "batch_size": TUTORIAL["batch_size"], "noise_dim": TUTORIAL["noise_dim"],
          "precision": "float32", "jit_compile": False})
 
+
+def _add_canonical(runners: dict[str, Runner], args: argparse.Namespace, x: np.ndarray, noise: Callable) -> None:
+    from course_utils import device
+
     device.setup(args.seed, mixed_precision=False, xla=False)
     g, d = build_canonical_generator(), build_canonical_discriminator()
     if (g.count_params(), d.count_params()) != (CANONICAL_G_PARAMS, CANONICAL_D_PARAMS):
@@ -601,6 +630,13 @@ def build_runners(args: argparse.Namespace, x: np.ndarray, device_kind: str) -> 
         Batches(x, CANONICAL["batch_size"], args.seed), noise(CANONICAL["noise_dim"], 3),
         {"recipe": dict(CANONICAL), "batch_size": CANONICAL["batch_size"], "noise_dim": CANONICAL["noise_dim"],
          "precision": "float32", "jit_compile": False})
+
+
+def _add_course(runners: dict[str, Runner], args: argparse.Namespace, x: np.ndarray, noise: Callable,
+                course: dict[str, Any], device_kind: str) -> None:
+    import keras
+
+    from course_utils import device
 
     variants = [("course", "course recipe", False)]
     if device_kind == "gpu" or args.gpu_variants:
@@ -671,7 +707,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     summaries = {key: r.summary() for key, r in runners.items()}
     equal = {variant: {peer: {f"{t:g}": equal_quality(summaries[variant], summaries[peer], t, args.budget)
-                              for t in TARGETS} for peer in PEERS}
+                              for t in TARGETS} for peer in PEERS if peer in summaries}
              for variant in summaries if variant not in PEERS}
     machine["load_avg_end"] = [round(v, 2) for v in os.getloadavg()]
     out = Path(args.out)
@@ -679,7 +715,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     record: dict[str, Any] = {
         "schema": SCHEMA,
         "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "mode": "quick" if args.quick else "full",
+        "mode": "quick" if args.quick else "long" if args.long else "full",
+        "recipes_run": list(args.recipes),
         "command": " ".join([Path(sys.argv[0]).name] + list(argv if argv is not None else sys.argv[1:])),
         "env": {k: os.environ.get(k) for k in ("TF_ENABLE_ONEDNN_OPTS", "TF_NUM_INTRAOP_THREADS",
                                                "TF_NUM_INTEROP_THREADS")},
@@ -775,7 +812,7 @@ def markdown_table(paths: Sequence[Path] | None = None) -> str:
              "|---|---|---|---|---|---|---|---|---|"]
     for path, rec in records:
         r, budget = rec["recipes"], rec["budget_s"]
-        course, canon, tut = r["course"], r["canonical"], r["tutorial"]
+        course, canon, tut = r["course"], r["canonical"], r.get("tutorial")
         eq = rec["equal_quality"]["course"]["canonical"]
         lines.append(
             f"| {configuration_label(rec)}; {rec['created_utc'][:10]}, {budget:g} s per recipe "
@@ -785,7 +822,7 @@ def markdown_table(paths: Sequence[Path] | None = None) -> str:
             f"| {_fmt(canon['ms_per_step'])} "
             f"| {_reach_cell(canon, 10, budget)} / {_reach_cell(canon, 5, budget)} "
             f"| {_speedup_cell(eq['10'])} / {_speedup_cell(eq['5'])} "
-            f"| {_fmt(tut['best_fid'], '.1f')} "
+            f"| {_fmt(tut['best_fid'], '.1f') if tut else 'not run (--long)'} "
             f"| {efficiency_cell(path)} "
             f"| {rec['peak_rss_mb'] / 1024:.2f} GB |")
     return "\n".join(lines)

@@ -92,6 +92,24 @@ def test_eval_schedule_starts_at_zero_is_dense_early_and_ends_at_the_budget():
     assert ttq.eval_schedule(8.0, quick=True) == [0.0, 2.0, 4.0, 8.0]
 
 
+def test_long_mode_pits_the_course_against_the_canonical_recipe_for_longer():
+    args = ttq.parse_args(["--long"])
+    assert args.budget == ttq.LONG_BUDGET_S >= 900 and args.recipes == ("canonical", "course")
+    assert args.out.name == "long"
+    assert ttq.parse_args([]).recipes == ("tutorial", "canonical", "course")
+    assert ttq.parse_args(["--recipes", "course,tutorial"]).recipes == ("tutorial", "course")
+    long = ttq.eval_schedule(1800.0, quick=False)
+    assert long[-1] == 1800.0 and max(b - a for a, b in zip(long, long[1:])) <= 30 and len(long) < 100
+
+
+@pytest.mark.parametrize("argv", [["--recipes", "canonical,tutorial"], ["--recipes", "course"],
+                                  ["--recipes", "course,gan"], ["--quick", "--long"]])
+def test_a_run_without_the_course_and_a_peer_is_refused(argv, capsys):
+    with pytest.raises(SystemExit) as err:
+        ttq.parse_args(argv)
+    assert err.value.code == 2
+
+
 @pytest.mark.parametrize("argv", [["--budget", "0"], ["--budget", "nan"], ["--fid-samples", "10"],
                                   ["--device", "tpu"], ["--seed", "-1"], ["--threads", "0"], ["--threads", "999"]])
 def test_bad_command_line_is_refused(argv, capsys):
