@@ -23,6 +23,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.client
+import io
 import os
 import socket
 import stat
@@ -243,7 +244,8 @@ def sha256_of(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def verify_file(path: str | os.PathLike, sha256: str) -> Path:
+def verify_file(path: str | os.PathLike, sha256: str, *,
+                remedy: str = "Delete it (or fix the mirror) and load again.") -> Path:
     """Check that a file exists and has the expected SHA-256.
 
     Introduced in 00_start_here.
@@ -251,6 +253,7 @@ def verify_file(path: str | os.PathLike, sha256: str) -> Path:
     Args:
         path: the file.
         sha256: expected hexadecimal digest.
+        remedy: the sentence that ends the error message, saying how to get a good copy.
 
     Returns:
         The path, as a ``Path``.
@@ -264,8 +267,7 @@ def verify_file(path: str | os.PathLike, sha256: str) -> Path:
     actual = sha256_of(path)
     if actual != sha256:
         raise ValueError(
-            f"{path} is corrupt or incomplete: SHA-256 is {actual}, expected {sha256}. "
-            "Delete it (or fix the mirror) and load again."
+            f"{path} is corrupt or incomplete: SHA-256 is {actual}, expected {sha256}. {remedy}"
         )
     return path
 
@@ -554,6 +556,45 @@ def _read_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
         raise ValueError(f"{path} is not a readable .npz file ({err}); delete it and load again") from err
 
 
+def npz_bytes(arrays: dict[str, np.ndarray], *, compress: bool = False) -> bytes:
+    """Return the bytes of an ``.npz`` holding ``arrays``, the same bytes every time for the same arrays.
+
+    ``np.savez`` stamps each entry with the current time (and the system that wrote it), so two saves of the same
+    arrays differ; here the entries are written in name order with a fixed date (1980-01-01) and system (Unix),
+    and no array may need pickle, so ``np.load(..., allow_pickle=False)`` reads the result. With ``compress``,
+    the entries are deflated at level 9: the bytes then also depend on zlib, identical for one zlib version.
+
+    Args:
+        arrays: name -> array (names without the ``.npy`` ending).
+        compress: deflate the entries (as ``np.savez_compressed``) instead of storing them.
+
+    Returns:
+        The file's content, for :func:`course_utils.atomic.write_bytes`.
+
+    Raises:
+        ValueError: if ``arrays`` is empty, a name is not a non-empty str, or an array holds Python objects.
+    """
+    if not isinstance(arrays, dict) or not arrays:
+        raise ValueError(f"expected a non-empty dict of name -> array, got {type(arrays).__name__} {arrays!r:.80}")
+    bad = [name for name in arrays if not isinstance(name, str) or not name]
+    if bad:
+        raise ValueError(f"expected non-empty str names for the arrays, got {bad!r}")
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=method) as zf:
+        for name in sorted(arrays):
+            item = io.BytesIO()
+            try:
+                np.lib.format.write_array(item, np.asarray(arrays[name]), allow_pickle=False)
+            except ValueError as err:  # "Object arrays cannot be saved when allow_pickle=False"
+                raise ValueError(f"array {name!r} holds Python objects ({np.asarray(arrays[name]).dtype}), expected "
+                                 "numbers, bools or fixed-width strings (an .npz with objects needs pickle)") from err
+            info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.create_system = 3  # Unix, on every system: a Windows rebuild gives the same bytes
+            zf.writestr(info, item.getvalue(), compress_type=method, compresslevel=9 if compress else None)
+    return buf.getvalue()
+
+
 def load_bundled_mnist() -> ImageDataset:
     """Load the 5,000 real MNIST digits shipped in ``data/``: 4,000 to train, 1,000 held out.
 
@@ -690,3 +731,4 @@ def to_float_images(x: np.ndarray, *, low: float = -1.0, high: float = 1.0) -> n
     if not (np.isfinite(low) and np.isfinite(high) and low < high):
         raise ValueError(f"expected finite low < high, got low={low}, high={high}")
     return (x.astype(np.float32) / 255.0 * (high - low) + low).astype(np.float32)
+
