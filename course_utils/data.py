@@ -770,6 +770,7 @@ class EmojiDataset:
         codepoints: the emoji's code points, e.g. ``"1F600"`` or ``"1F468-200D-1F373"`` (str array, (n,)).
         names: lower-case Unicode names, e.g. ``"grinning face"`` (str array, (n,)).
         category_names: the category names (``EMOJI_CATEGORIES``).
+        held_out: bool (n,), True for the held-out emoji (all True or all False unless ``split="all"``).
         style, split, size: what was asked for.
     """
 
@@ -779,6 +780,7 @@ class EmojiDataset:
     codepoints: np.ndarray
     names: np.ndarray
     category_names: tuple[str, ...]
+    held_out: np.ndarray
     style: str
     split: str
     size: int
@@ -886,7 +888,7 @@ def load_emoji(style: str = "google", split: str = "train", size: int = 64) -> E
         size: 64 (as drawn) or 32 (2x2 area averaging, :func:`area_downsample`).
 
     Returns:
-        An :class:`EmojiDataset` of uint8 RGB images; ``to float``: ``x.astype("float32") / 127.5 - 1`` gives [-1, 1].
+        An :class:`EmojiDataset` of uint8 RGB images (``x.astype("float32") / 127.5 - 1`` puts them in [-1, 1]).
 
     Raises:
         ValueError: for an unknown style, split or size, or a corrupt, truncated or wrong file (the message says
@@ -917,4 +919,5 @@ def load_emoji(style: str = "google", split: str = "train", size: int = 64) -> E
             x = arrays[name][rows]
             images[name] = x if size == 64 else area_downsample(x, 64 // size)
     return EmojiDataset(images.get("google"), images.get("twitter"), arrays["category"][rows],
-                        arrays["google_codepoints"][rows], arrays["names"][rows], EMOJI_CATEGORIES, style, split, size)
+                        arrays["google_codepoints"][rows], arrays["names"][rows], EMOJI_CATEGORIES, held[rows],
+                        style, split, size)

@@ -4,6 +4,7 @@ Run by a maintainer; learners never need it (no lesson downloads anything)::
 
     python data/build_emoji.py GOOGLE.tgz TWITTER.tgz      # tarballs fetched earlier with `npm pack`
     python data/build_emoji.py --fetch                      # runs `npm pack` into a temporary folder
+    python data/build_emoji.py --sheet sheet.png            # a contact sheet of the shipped file
 
 Each tarball must have the integrity hash the npm registry publishes for it (``npm view
 emoji-datasource-google@16.0.0 dist.integrity``), recorded below in ``PACKAGES``; a tarball with another hash is
@@ -298,12 +299,47 @@ def describe(arrays: dict[str, np.ndarray]) -> str:
     return "\n".join(rows)
 
 
+def contact_sheet(google: np.ndarray, twitter: np.ndarray, categories: np.ndarray, *, per_category: int = 8,
+                  seed: int = 0) -> np.ndarray:
+    """A picture of the bundle: per category, ``per_category`` emoji picked with ``seed``, Noto above Twemoji.
+
+    Returns a uint8 (categories * 2 * h, per_category * w, 3) image, one band of two rows per category, in id order.
+
+    Raises:
+        ValueError: if a category has fewer than ``per_category`` emoji.
+    """
+    rng = np.random.default_rng(seed)
+    bands = []
+    for cat in np.unique(categories):
+        members = np.flatnonzero(categories == cat)
+        if len(members) < per_category:
+            raise ValueError(f"per_category must be at most {len(members)} (category {cat}), got {per_category}")
+        pick = np.sort(rng.choice(members, size=per_category, replace=False))
+        bands.append(np.concatenate([np.concatenate([google[i], twitter[i]]) for i in pick], axis=1))
+    return np.concatenate(bands, axis=0)
+
+
+def save_sheet(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write :func:`contact_sheet` of ``arrays`` as a PNG (atomically)."""
+    from PIL import Image
+
+    sheet = contact_sheet(arrays["google"], arrays["twitter"], arrays["category"])
+    with atomic.atomic_path(path, suffix=".png") as tmp:
+        Image.fromarray(sheet).save(tmp, format="PNG")
+    print(f"{path}: contact sheet, {sheet.shape[1]}x{sheet.shape[0]} pixels")
+
+
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("tarballs", nargs="*", type=Path, help="GOOGLE.tgz TWITTER.tgz (from `npm pack`)")
     parser.add_argument("--fetch", action="store_true", help="run `npm pack` for both into a temporary folder")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / data.BUNDLED_EMOJI.name)
+    parser.add_argument("--sheet", type=Path, help="also write a contact sheet PNG here (alone: of the shipped file)")
     args = parser.parse_args(argv)
+    if args.sheet and not args.fetch and not args.tarballs:
+        with np.load(data.data_dir() / data.BUNDLED_EMOJI.name, allow_pickle=False) as f:
+            save_sheet(args.sheet, {k: f[k] for k in ("google", "twitter", "category")})
+        return args.sheet
     if args.fetch == bool(args.tarballs) or (args.tarballs and len(args.tarballs) != 2):
         parser.error("give the two tarballs (google, then twitter) or --fetch, not both")
     with tempfile.TemporaryDirectory(prefix="emoji-build-") as tmp:
@@ -312,6 +348,8 @@ def main(argv: list[str] | None = None) -> Path:
     atomic.write_bytes(args.out, data.npz_bytes(arrays, compress=True))
     print(describe(arrays))
     print(f"{args.out}: {args.out.stat().st_size:,} bytes, SHA-256 {data.sha256_of(args.out)}")
+    if args.sheet:
+        save_sheet(args.sheet, arrays)
     return args.out
 
 

@@ -133,6 +133,8 @@ def test_split_is_disjoint_complete_fixed_and_stratified(both, raw):
     assert not train_set & held_set
     assert train_set | held_set == set(both.codepoints.tolist())
     assert len(held_set) == N_HELD_OUT
+    assert held.held_out.all() and not train.held_out.any() and both.held_out.sum() == N_HELD_OUT
+    assert set(both.codepoints[both.held_out].tolist()) == held_set
     # Fixed: the stored split is what the build script's rule gives for these emoji, and its digest is pinned.
     recomputed = build.held_out_split(raw["google_codepoints"], raw["category"])
     np.testing.assert_array_equal(recomputed, raw["held_out"])
@@ -368,3 +370,16 @@ def test_rebuild_from_cached_tarballs_gives_the_shipped_bytes(tmp_path):
     tarballs = [Path(folder) / build.PACKAGES[style].filename for style in ("google", "twitter")]
     out = build.main([*map(str, tarballs), "--out", str(tmp_path / BUNDLE.name)])
     assert data.sha256_of(out) == data.BUNDLED_EMOJI.sha256
+
+
+def test_contact_sheet_shows_both_styles_per_category(raw, tmp_path):
+    sheet = build.contact_sheet(raw["google"], raw["twitter"], raw["category"], per_category=4)
+    assert sheet.shape == (9 * 2 * 64, 4 * 64, 3) and sheet.dtype == np.uint8
+    first = np.flatnonzero(raw["category"] == 0)
+    tile = sheet[:64, :64]
+    i = next(i for i in first if np.array_equal(raw["google"][i], tile))  # the top-left tile is a smiley, in Noto
+    np.testing.assert_array_equal(sheet[64:128, :64], raw["twitter"][i])  # and under it the same emoji in Twemoji
+    with pytest.raises(ValueError, match="per_category must be at most"):
+        build.contact_sheet(raw["google"], raw["twitter"], raw["category"], per_category=100)
+    out = build.main(["--sheet", str(tmp_path / "sheet.png")])
+    assert out.is_file() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
