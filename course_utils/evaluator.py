@@ -26,11 +26,9 @@ Nothing happens on import; the model is built and loaded on first use.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import time
 import warnings
-import zipfile
 from dataclasses import dataclass
 from numbers import Real
 from pathlib import Path
@@ -296,18 +294,6 @@ def preprocess(images: Any, value_range: str | tuple[float, float] = "auto") -> 
 # Files: atomic writes, checked reads
 # ---------------------------------------------------------------------------------------------
 
-def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    """An uncompressed .npz with fixed timestamps, so the same arrays always give the same bytes (and SHA-256)."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
-        for name in sorted(arrays):
-            item = io.BytesIO()
-            np.lib.format.write_array(item, np.asarray(arrays[name]), allow_pickle=False)
-            info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            zf.writestr(info, item.getvalue())
-    return buf.getvalue()
-
-
 def save_evaluator(evaluator: Evaluator, directory: str | os.PathLike | None = None) -> tuple[Path, Path]:
     """Write an evaluator's weights and reference statistics into ``directory`` (default ``data/``), atomically.
 
@@ -329,7 +315,7 @@ def save_evaluator(evaluator: Evaluator, directory: str | os.PathLike | None = N
         bare.save_weights(str(tmp))
     arrays = {"mu": ref.mu.astype(np.float64), "sigma": ref.sigma.astype(np.float64), "n": np.int64(ref.n)}
     arrays.update({f"meta_{k}": np.str_(v) for k, v in ref.metadata.items()})
-    atomic.write_bytes(stats_path, _npz_bytes(arrays))
+    atomic.write_bytes(stats_path, data.npz_bytes(arrays))
     return weights_path, stats_path
 
 

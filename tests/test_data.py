@@ -561,3 +561,38 @@ def test_stale_part_files_of_killed_downloads_are_removed(tmp_path, capsys):
 def test_to_float_images_refuses_bounds_that_are_not_numbers(kwargs):
     with pytest.raises(ValueError, match=r"low and high must be finite numbers"):
         data.to_float_images(np.zeros((1, 2, 2), np.uint8), **kwargs)
+
+
+def test_npz_bytes_are_reproducible_and_need_no_pickle(tmp_path):
+    arrays = {"x": np.arange(12, dtype=np.uint8).reshape(3, 4), "names": np.array(["a", "bc"]), "n": np.int64(3)}
+    for compress in (False, True):
+        first = data.npz_bytes(arrays, compress=compress)
+        assert data.npz_bytes(dict(reversed(list(arrays.items()))), compress=compress) == first  # order of the dict
+        path = tmp_path / f"a{compress}.npz"
+        path.write_bytes(first)
+        with np.load(path, allow_pickle=False) as f:
+            assert sorted(f.files) == ["n", "names", "x"]
+            np.testing.assert_array_equal(f["x"], arrays["x"])
+            assert f["names"].tolist() == ["a", "bc"]
+    big = {"x": np.zeros((64, 64, 3), np.uint8)}
+    assert len(data.npz_bytes(big, compress=True)) < len(data.npz_bytes(big)) // 10
+
+
+@pytest.mark.parametrize("arrays, match", [
+    ({}, "non-empty dict"),
+    ([np.zeros(2)], "non-empty dict"),
+    ({"": np.zeros(2)}, "non-empty str names"),
+    ({"x": np.array([{"a": 1}], dtype=object)}, "'x' holds Python objects"),
+])
+def test_npz_bytes_refuses_bad_input(arrays, match):
+    with pytest.raises(ValueError, match=match):
+        data.npz_bytes(arrays)
+
+
+def test_verify_file_ends_with_the_remedy_it_is_given(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"abc")
+    with pytest.raises(ValueError, match=r"corrupt or incomplete: SHA-256 is .* expected 0{64}\. Delete it"):
+        data.verify_file(path, "0" * 64)
+    with pytest.raises(ValueError, match=r"expected 0{64}\. Rebuild it with make\.$"):
+        data.verify_file(path, "0" * 64, remedy="Rebuild it with make.")
