@@ -31,7 +31,7 @@ help:
 	@echo "make lab        set up .venv if needed and open the course in JupyterLab"
 	@echo "make test       set up .venv if needed and run every test (unit, notebooks, pairs, lint)"
 	@echo "make notebooks  re-execute lessons in the full profile and rewrite outputs + .py twins"
-	@echo "make sync       copy tests/setup_cell.py into every lesson, then jupytext --sync each pair"
+	@echo "make sync       copy tools/setup_cell.py into every lesson, then jupytext --sync each pair"
 	@echo "make benchmark  time-to-quality benchmark (benchmarks/README.md)"
 	@echo "make test-browser  lessons 01 and 05 in JupyterLab in headless Chromium (needs Debian's chromium)"
 	@echo "make test-colab every lesson and the unit tests with Colab's versions (requirements-colab.txt) in .venv-colab"

@@ -59,7 +59,7 @@ def test_kernel_ranges_admit_colab(extra):
 def test_readme_colab_sentence_matches_the_set_up_cell():
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## On Colab", 1)[1].split("\n## ", 1)[0]
-    setup = (ROOT / "tests" / "setup_cell.py").read_text()
+    setup = (ROOT / "tools" / "setup_cell.py").read_text()
     assert '"pip", "install", "--quiet", "--no-deps", "-e"' in setup
     assert "`pip install --no-deps -e`" in section and "requirements-colab.txt" in section
     for name in ("TensorFlow", "Keras", "ipywidgets"):

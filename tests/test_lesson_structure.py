@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-SETUP_CELL = (ROOT / "tests" / "setup_cell.py").read_text(encoding="utf-8").strip()
+SETUP_CELL = (ROOT / "tools" / "setup_cell.py").read_text(encoding="utf-8").strip()
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -49,7 +49,7 @@ def test_lesson_skeleton(path):
         assert needed in head, f"the overview must state {needed!r}"
     assert CJK.search(head), "the overview must name the source article's section with its original Chinese title"
     code = [c for c in cells if c["cell_type"] == "code"]
-    assert _src(code[0]).strip() == SETUP_CELL, "the first code cell must be the shared set-up cell (tests/setup_cell.py)"
+    assert _src(code[0]).strip() == SETUP_CELL, "the first code cell must be the shared set-up cell (tools/setup_cell.py)"
     headings = [line.strip() for c in cells if c["cell_type"] == "markdown" for line in _src(c).splitlines()
                 if line.startswith("## ")]
     for section in ("## Summary", "## Exercises", "## Next"):

@@ -1,4 +1,4 @@
-"""The lessons' shared set-up cell (tests/setup_cell.py) on a pretend Colab: fresh, healthy, empty, partial, broken."""
+"""The lessons' shared set-up cell (tools/setup_cell.py) on a pretend Colab: fresh, healthy, empty, partial, broken."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CELL = (ROOT / "tests" / "setup_cell.py").read_text(encoding="utf-8")
+CELL = (ROOT / "tools" / "setup_cell.py").read_text(encoding="utf-8")
 COLAB_DIR = "/content/gans-and-cnns"
 COLAB_URL = "https://github.com/image-synthesis-course/gans-and-cnns"
 

@@ -15,9 +15,9 @@ OLD_CELL = "# Set-up (the same in every lesson): old\nimport os\n"
 
 
 def _repo(tmp_path: Path, lessons: dict[str, str], toml: str) -> Path:
-    (tmp_path / "tests").mkdir()
+    (tmp_path / "tools").mkdir()
     (tmp_path / "notebooks").mkdir()
-    (tmp_path / "tests" / "setup_cell.py").write_text("# Set-up (the same in every lesson): new\nimport sys\n")
+    (tmp_path / "tools" / "setup_cell.py").write_text("# Set-up (the same in every lesson): new\nimport sys\n")
     (tmp_path / "jupytext.toml").write_text(toml)
     for name, text in lessons.items():
         (tmp_path / "notebooks" / name).write_text(text)
@@ -55,7 +55,7 @@ def test_filter_is_read_as_toml_whatever_its_quoting(tmp_path):
 def test_the_repository_lessons_are_already_synced(tmp_path):
     import shutil
 
-    for part in ("tests/setup_cell.py", "jupytext.toml"):
+    for part in ("tools/setup_cell.py", "jupytext.toml"):
         (tmp_path / part).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / part, tmp_path / part)
     (tmp_path / "notebooks").mkdir()

@@ -83,7 +83,7 @@ def test_no_tensorflow_log_line_reaches_a_kernel_running_an_r1_step():
     nbformat = pytest.importorskip("nbformat")
     from nbclient import NotebookClient
 
-    setup = (ROOT / "tests" / "setup_cell.py").read_text()
+    setup = (ROOT / "tools" / "setup_cell.py").read_text()
     r1_step = """
 import keras
 from keras import layers

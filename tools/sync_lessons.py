@@ -1,4 +1,4 @@
-"""Normalise every lesson's .py source (run by `make sync`): the shared set-up cell from tests/setup_cell.py and
+"""Normalise every lesson's .py source (run by `make sync`): the shared set-up cell from tools/setup_cell.py and
 the jupytext header filter from jupytext.toml, so each .py equals `jupytext --to py:percent` of its notebook."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def with_setup_cell(text: str, setup: str, where: str) -> str:
 
 
 def main(root: Path = ROOT) -> None:
-    setup = (root / "tests" / "setup_cell.py").read_text(encoding="utf-8").strip()
+    setup = (root / "tools" / "setup_cell.py").read_text(encoding="utf-8").strip()
     with open(root / "jupytext.toml", "rb") as fh:
         config = tomllib.load(fh)
     wanted_filter = config.get("notebook_metadata_filter")
