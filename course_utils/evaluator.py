@@ -367,11 +367,9 @@ def load_evaluator(directory: str | os.PathLike | None = None, *, check_sha256: 
             raise ValueError(f"expected the evaluator file {path}, found none; regenerate it with "
                              "`python -m course_utils.evaluator --train`")
         if check_sha256:
-            actual = data.sha256_of(path)
-            if actual != sha:
-                raise ValueError(f"{path} is corrupt or not the shipped evaluator file: SHA-256 is {actual}, "
-                                 f"expected {sha}. Restore it from the repository (git checkout -- {path.name}) "
-                                 "or regenerate it with `python -m course_utils.evaluator --train`.")
+            data.verify_file(path, sha, remedy=f"It is not the shipped evaluator file: restore it from the repository "
+                                               f"(git checkout -- {path.name}) or regenerate it with "
+                                               "`python -m course_utils.evaluator --train`.")
     reference = _read_stats(stats_path)
     model = build_model()
     try:

@@ -152,10 +152,8 @@ def _load_checked(model, name: str, record: dict[str, Any], what: str, how: str)
         raise ValueError(f"{record_path(name)} names the file {record['file']!r}, expected a file inside {folder}")
     if not path.is_file():
         raise ValueError(f"the course's trained {name} is missing ({path}); restore it with `git checkout -- data/`")
-    actual = data.sha256_of(path)
-    if actual != record["sha256"]:
-        raise ValueError(f"{path} is damaged or not the course's file: SHA-256 {actual}, the record "
-                         f"{record_path(name).name} expects {record['sha256']}. Restore it with `git checkout -- data/`.")
+    data.verify_file(path, record["sha256"], remedy=f"It is not the course's file (the record {record_path(name).name} "
+                                                    "pins that digest): restore it with `git checkout -- data/`.")
     count = getattr(model, "count_params", None)
     if count is None:
         raise ValueError(f"{what} must be a Keras model built by {how}, got {type(model).__name__}")

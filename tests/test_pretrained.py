@@ -65,7 +65,7 @@ def test_a_damaged_or_replaced_weights_file_is_refused(data_dir):
     path.write_bytes(bytes(blob))
     fresh = _tiny(seed=5)
     before = [w.copy() for w in fresh.get_weights()]
-    with pytest.raises(ValueError, match=r"tiny.weights.h5 is damaged or not the course's file: SHA-256 .* expects"):
+    with pytest.raises(ValueError, match=r"tiny.weights.h5 is corrupt or incomplete: SHA-256 is .* expected .* not the course's file"):
         pretrained.load_trained_generator(fresh, name="tiny")
     for a, b in zip(before, fresh.get_weights()):
         np.testing.assert_array_equal(a, b)  # nothing was loaded
@@ -114,7 +114,7 @@ def test_the_shipped_generator_matches_its_record_and_the_lessons_recipe(lesson,
     shutil.copytree(data.data_dir(), copy)
     monkeypatch.setenv("COURSE_DATA_DIR", str(copy))
     lesson.build_generator().save_weights(copy / record["file"])
-    with pytest.raises(ValueError, match="damaged or not the course's file"):
+    with pytest.raises(ValueError, match="corrupt or incomplete: .* not the course's file"):
         pretrained.load_trained_generator(lesson.build_generator())
 
 
