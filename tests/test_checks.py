@@ -103,7 +103,7 @@ def test_an_exercise_left_as_the_stub_is_reported_not_raised(capsys):
     with pytest.raises(ExerciseError, match="raised ZeroDivisionError"):
         check(lambda x: x / 0)
     assert check.exercise_number == 3 and check.__name__ == "check"
-    with pytest.raises(ValueError, match="expected an exercise number \\(an int >= 1\\), got 0"):
+    with pytest.raises(ValueError, match="must be an exercise number \\(an int >= 1\\), got 0"):
         exercise(0, "f")
     with pytest.raises(ValueError, match="expected the name of what the learner writes.*got ''"):
         exercise(1, "")

@@ -70,7 +70,7 @@ def test_ring_centers_rejects_bad_input(kwargs, message):
 @pytest.mark.parametrize("args, kwargs, message", [
     ((0,), {}, "n must be a positive int, got 0"),
     ((10,), {"std": 0.0}, "std must be a positive finite number, got 0.0"),
-    ((10,), {"std": "wide"}, "std must be a positive number, got 'wide'"),
+    ((10,), {"std": "wide"}, "std must be a positive finite number, got 'wide'"),
     ((10,), {"seed": "zero"}, "seed must be None, an int or a numpy Generator, got str"),
     ((True,), {}, "n must be a positive int, got True"),
 ])
