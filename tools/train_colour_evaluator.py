@@ -9,7 +9,7 @@ colour changes, the dependence of FID on the number of images, category coverage
 * ``data/emoji_evaluator.weights.h5`` and ``data/emoji_evaluator_stats.npz`` (atomically);
 * ``data/emoji_evaluator.json``, the record: date, machine, seconds, recipe, accuracies, floors, SHA-256s.
 
-    python tools/train_colour_evaluator.py             # about 4-8 minutes on one CPU core
+    python tools/train_colour_evaluator.py             # about 6-11 minutes on one CPU core (653 s on a busy Xeon core)
     python tools/train_colour_evaluator.py --epochs 2 --out /tmp/ev   # a quick look; not the shipped recipe
 
 Then paste the printed digests into ``course_utils/colour_evaluator.py`` and ``data/README.md``.
