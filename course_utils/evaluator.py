@@ -102,7 +102,7 @@ class ClassCoverage:
 
     def __str__(self) -> str:
         hist = " ".join(f"{d}:{c}" for d, c in enumerate(self.counts.tolist()))
-        return (f"{self.n_covered}/10 classes covered (share >= {self.min_share:.1%}), "
+        return (f"{self.n_covered}/{len(self.counts)} classes covered (share >= {self.min_share:.1%}), "
                 f"effective classes {self.effective_classes:.2f}, mean confidence {self.mean_confidence:.3f} "
                 f"over {self.n_images} images [{hist}]")
 
@@ -147,19 +147,29 @@ class Evaluator:
     Use :func:`load_evaluator` for the shipped one or :func:`train_evaluator` to make one. The module-level
     functions (:func:`fid`, :func:`features`, ...) call the shipped evaluator's methods.
 
+    Another instrument (``course_utils.colour_evaluator``: emoji, 9 categories) is a subclass that overrides
+    ``num_classes``, ``feature_layer`` and :meth:`_preprocess`; the rest is shared.
+
     Introduced in 03_cnn_classifier.
     """
+
+    num_classes: int = NUM_CLASSES
+    feature_layer: str = FEATURE_LAYER
 
     def __init__(self, model, reference: ReferenceStats | None = None):
         import keras
 
         self.model = model
-        self._two_heads = keras.Model(model.inputs[0], [model.get_layer(FEATURE_LAYER).output, model.outputs[0]])
+        self._two_heads = keras.Model(model.inputs[0], [model.get_layer(self.feature_layer).output, model.outputs[0]])
         self.reference = reference
 
     # -- forward passes --------------------------------------------------------------------------
+    def _preprocess(self, images: Any, value_range: str | tuple[float, float]) -> np.ndarray:
+        """Check a batch and map it to the network's input (here: :func:`preprocess`, digits)."""
+        return preprocess(images, value_range)
+
     def _run(self, images: Any, value_range: str | tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
-        x = preprocess(images, value_range)
+        x = self._preprocess(images, value_range)
         feats, probs = [], []
         for start in range(0, len(x), BATCH_SIZE):
             f, p = self._two_heads(x[start:start + BATCH_SIZE], training=False)
@@ -204,7 +214,7 @@ class Evaluator:
             raise ValueError(f"min_share must be in (0, 1], a number such as 0.025, got {min_share!r} "
                              f"({type(min_share).__name__})")
         probs = self.predict(images, value_range)
-        counts = np.bincount(probs.argmax(axis=1), minlength=NUM_CLASSES).astype(np.int64)
+        counts = np.bincount(probs.argmax(axis=1), minlength=self.num_classes).astype(np.int64)
         fractions = counts / counts.sum()
         nz = fractions[fractions > 0]
         return ClassCoverage(
@@ -218,12 +228,13 @@ class Evaluator:
         labels = np.asarray(labels).reshape(-1)
         integral = np.issubdtype(labels.dtype, np.integer) or (
             np.issubdtype(labels.dtype, np.floating) and np.all(np.isfinite(labels)) and np.all(labels == np.round(labels)))
+        num_classes = self.num_classes
         if labels.dtype == bool or not integral:
-            raise ValueError(f"expected integer class labels 0..{NUM_CLASSES - 1} (e.g. y_test), got dtype {labels.dtype}"
+            raise ValueError(f"expected integer class labels 0..{num_classes - 1} (e.g. y_test), got dtype {labels.dtype}"
                              + (f" such as {labels.flat[0].item()!r}" if labels.size else "")
                              + "; convert them first, e.g. labels.astype(int)")
-        if labels.size and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
-            raise ValueError(f"expected class labels in 0..{NUM_CLASSES - 1}, got values in "
+        if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+            raise ValueError(f"expected class labels in 0..{num_classes - 1}, got values in "
                              f"[{labels.min():g}, {labels.max():g}]")
         probs = self.predict(images, value_range)
         if len(labels) != len(probs):
@@ -255,14 +266,25 @@ def preprocess(images: Any, value_range: str | tuple[float, float] = "auto") -> 
         ValueError: on a wrong shape, a non-numeric dtype, an empty batch, NaN/inf, values outside the range, a
             range that is not two finite numbers with low < high, or ``"auto"`` with float images in [0, 1].
     """
-    arr = np.asarray(images)
-    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise ValueError(f"expected uint8 images in [0, 255] or float images in [-1, 1], got dtype {arr.dtype}")
+    arr = _numeric_array(images)
     if arr.ndim == 3:
         arr = arr[..., None]
     if arr.ndim != 4 or arr.shape[1:] != IMAGE_SHAPE or arr.shape[0] == 0:
         raise ValueError(f"expected images of shape (n, 28, 28) or (n, 28, 28, 1) with n >= 1, "
                          f"got shape {np.shape(images)}")
+    return _to_unit_range(arr, value_range)
+
+
+def _numeric_array(images: Any) -> np.ndarray:
+    """``images`` as an array, refused unless its dtype is an integer or float type (not bool)."""
+    arr = np.asarray(images)
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise ValueError(f"expected uint8 images in [0, 255] or float images in [-1, 1], got dtype {arr.dtype}")
+    return arr
+
+
+def _to_unit_range(arr: np.ndarray, value_range: str | tuple[float, float]) -> np.ndarray:
+    """Check the values of an image batch of the right shape and map them to float32 in [0, 1] (see :func:`preprocess`)."""
     auto = isinstance(value_range, str) and value_range == "auto"
     if auto:
         if arr.dtype == np.uint8:
@@ -307,19 +329,37 @@ def save_evaluator(evaluator: Evaluator, directory: str | os.PathLike | None = N
     weights_path, stats_path = directory / WEIGHTS_NAME, directory / STATS_NAME
     ref = evaluator.reference_stats()
     # A fresh copy without optimizer state: a compiled model's file would also hold Adam's moments (3x).
-    bare = build_model()
-    bare.set_weights(evaluator.model.get_weights())
+    _save_files(evaluator.model, build_model(), ref, weights_path, stats_path)
+    return weights_path, stats_path
+
+
+def _save_files(model, bare, reference: ReferenceStats, weights_path: Path, stats_path: Path,
+                extra_arrays: dict[str, np.ndarray] | None = None) -> None:
+    """Write ``model``'s weights (through ``bare``, a fresh uncompiled copy) and ``reference``, atomically.
+
+    ``extra_arrays`` go into the statistics file after ``mu``, ``sigma``, ``n`` and before the metadata strings.
+    """
+    bare.set_weights(model.get_weights())
     # Keras insists on the ".weights.h5" suffix, so the temporary file keeps it.
     with atomic.atomic_path(weights_path, suffix=".weights.h5") as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # Keras 3.15 + NumPy 2.4 warn inside save_weights
         bare.save_weights(str(tmp))
-    arrays = {"mu": ref.mu.astype(np.float64), "sigma": ref.sigma.astype(np.float64), "n": np.int64(ref.n)}
-    arrays.update({f"meta_{k}": np.str_(v) for k, v in ref.metadata.items()})
+    arrays = {"mu": reference.mu.astype(np.float64), "sigma": reference.sigma.astype(np.float64),
+              "n": np.int64(reference.n)}
+    arrays.update(extra_arrays or {})
+    arrays.update({f"meta_{k}": np.str_(v) for k, v in reference.metadata.items()})
     atomic.write_bytes(stats_path, data.npz_bytes(arrays))
-    return weights_path, stats_path
 
 
-def _read_stats(path: Path) -> ReferenceStats:
+def _load_weights(model, path: Path) -> None:
+    """``model.load_weights(path)``, with a ``ValueError`` naming the file when it cannot be read."""
+    try:
+        model.load_weights(str(path))
+    except Exception as err:  # h5py/keras errors on a damaged file
+        raise ValueError(f"{path} could not be read as evaluator weights ({type(err).__name__}: {err})") from err
+
+
+def _read_stats(path: Path, feature_dim: int = FEATURE_DIM) -> ReferenceStats:
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
@@ -329,9 +369,9 @@ def _read_stats(path: Path) -> ReferenceStats:
     if missing:
         raise ValueError(f"{path}: expected arrays mu, sigma, n; missing {sorted(missing)}")
     mu, sigma = arrays["mu"], arrays["sigma"]
-    if mu.shape != (FEATURE_DIM,) or sigma.shape != (FEATURE_DIM, FEATURE_DIM) or not (
+    if mu.shape != (feature_dim,) or sigma.shape != (feature_dim, feature_dim) or not (
             np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma))):
-        raise ValueError(f"{path}: expected finite mu ({FEATURE_DIM},) and sigma ({FEATURE_DIM}, {FEATURE_DIM}), "
+        raise ValueError(f"{path}: expected finite mu ({feature_dim},) and sigma ({feature_dim}, {feature_dim}), "
                          f"got {mu.shape} and {sigma.shape}")
     meta = {k[5:]: str(v) for k, v in arrays.items() if k.startswith("meta_")}
     return ReferenceStats(mu=mu, sigma=sigma, n=int(arrays["n"]), metadata=meta)
@@ -372,11 +412,7 @@ def load_evaluator(directory: str | os.PathLike | None = None, *, check_sha256: 
                                                "`python -m course_utils.evaluator --train`.")
     reference = _read_stats(stats_path)
     model = build_model()
-    try:
-        model.load_weights(str(weights_path))
-    except Exception as err:  # h5py/keras errors on a damaged file
-        raise ValueError(f"{weights_path} could not be read as evaluator weights "
-                         f"({type(err).__name__}: {err})") from err
+    _load_weights(model, weights_path)
     evaluator = Evaluator(model, reference)
     _CACHE[key] = evaluator
     return evaluator
