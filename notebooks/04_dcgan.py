@@ -1122,8 +1122,8 @@ _ = ex.check_generator_step(generator_step)
 # ### Exercise 3: find the bugs
 # The training loop printed below runs without an error, and its losses even look plausible for a while, but it
 # has **three** wrong lines, none of them one of section 1's defects. (The generator is this lesson's, ending in
-# `tanh`.) Make `find_the_bugs()` return the set of their numbers. A wrong answer is told why the lines it names
-# are right and what each missed line does to training, never which line it is.
+# `tanh`.) Make `find_the_bugs()` return the set of their numbers. A wrong answer is told how many of the lines it
+# names are wrong lines and what the three wrong lines do to training, never which lines they are.
 
 # %%
 ex.show_training_loop()

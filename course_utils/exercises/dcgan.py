@@ -181,13 +181,21 @@ def _tiny_discriminator(weights: list[np.ndarray]) -> Any:
     return model
 
 
-def _tiny_generator(weights: list[np.ndarray]) -> Any:
+def _tiny_generator(weights: list[np.ndarray], *, batch_norm: bool = False) -> Any:
+    """The tiny generator; with ``batch_norm`` its output depends on the ``training`` flag (a BatchNormalization
+    after the projection, which normalizes by the batch's statistics when training and by fixed ones otherwise)."""
     import keras
     from keras import layers
 
-    model = keras.Sequential([keras.Input((NOISE_DIM,)), layers.Dense(int(np.prod(IMAGE_SHAPE)), name="project"),
+    n_out = int(np.prod(IMAGE_SHAPE))
+    # momentum=1: the moving statistics never change, so checking a batch twice changes nothing
+    norm = [layers.BatchNormalization(momentum=1.0, name="norm")] if batch_norm else []
+    model = keras.Sequential([keras.Input((NOISE_DIM,)), layers.Dense(n_out, name="project"), *norm,
                               _probe_class()(name="probe"), layers.Reshape(IMAGE_SHAPE),
                               layers.Activation("tanh")], name="generator")
+    if batch_norm:
+        weights = [*weights, np.ones(n_out, np.float32), np.zeros(n_out, np.float32), np.zeros(n_out, np.float32),
+                   np.ones(n_out, np.float32)]
     model.set_weights(weights)
     model.get_layer("probe").seen.clear()
     return model
@@ -467,7 +475,7 @@ def check_generator_step(fn: Callable[..., Any]) -> bool:
 
 TRAINING_LOOP_SOURCE = """\
 def train(generator, discriminator, images_uint8, steps, batch_size=64, noise_dim=64):
-    \"\"\"Alternate one discriminator update and one generator update, `steps` times; return the losses.\"\"\"
+    \"\"\"Update both networks simultaneously, from one forward pass, `steps` times; return the losses.\"\"\"
     real_all = tf.cast(images_uint8, tf.float32) / 255.0
     d_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
     g_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
@@ -515,32 +523,6 @@ _BUG_SYMPTOMS = {
 _BUG_LINES = frozenset(_BUG_SYMPTOMS)
 
 
-def _loop_line_note(line: str) -> str:
-    """Why a right line of the training loop is right."""
-    text = line.strip()
-    notes = (
-        (("def train", '"""'), "the signature and the docstring; nothing is computed there."),
-        (("d_optimizer =", "g_optimizer ="), "one Adam per network, each created once, before the loop, so that its "
-                                             "moments carry over from step to step."),
-        (("history", "return"), "bookkeeping: it records and returns the losses, it changes no weight."),
-        (("for step",), "the loop runs `steps` updates."),
-        (("real_images =",), "it gathers the images at the chosen indices: right for whatever indices it is given."),
-        (("with tf.GradientTape",), "two tapes, one per network, both recording the forward pass."),
-        (("fake_images =",), "the fakes are made inside the tapes, with training=True, so the generator's tape sees "
-                             "them made."),
-        (("real_logits =", "fake_logits ="), "the discriminator scores both batches inside the tapes, with "
-                                             "training=True."),
-        (("d_loss =",), "the discriminator's loss from logits: real -> 1, fake -> 0, the sum of two batch means."),
-        (("g_loss =",), "the non-saturating generator loss -log D(G(z)), from logits."),
-        (("d_grads =", "g_grads ="), "each loss is differentiated with respect to its own network's variables."),
-        (("d_optimizer.apply", "g_optimizer.apply"), "each optimizer applies its own network's gradients."),
-    )
-    for starts, note in notes:
-        if text.startswith(starts):
-            return note
-    return "nothing is wrong here."  # pragma: no cover - every line of the listing has a note
-
-
 def show_training_loop() -> None:
     """Print :data:`TRAINING_LOOP_SOURCE` with line numbers, for the find-the-bugs exercise.
 
@@ -555,8 +537,9 @@ def show_training_loop() -> None:
 def check_bug_hunt(find_the_bugs: Callable[[], Any]) -> bool:
     """Check ``find_the_bugs()`` -> the numbers (1-based) of the three wrong lines of :data:`TRAINING_LOOP_SOURCE`.
 
-    A wrong answer is told, for each line it names that is right, why that line is right, and, for each wrong
-    line it misses, what that line does to training, never which line it is.
+    A wrong answer is told only how many of the lines it names are wrong lines and how many are right, with what
+    the three wrong lines do to training (the same words for every answer): never which line is which, so that
+    the feedback cannot be used to find them by elimination.
 
     Introduced in 04_dcgan.
 
@@ -588,14 +571,11 @@ def check_bug_hunt(find_the_bugs: Callable[[], Any]) -> bool:
                             "those you can say what is wrong with.")
     if lines == _BUG_LINES:
         return passed(f"find the bugs (lines {', '.join(map(str, sorted(_BUG_LINES)))})")
-    found = lines & _BUG_LINES
-    parts = [f"{len(found)} of your {len(lines)} line(s) are wrong lines; {len(_BUG_LINES)} are to be found."]
-    for x in sorted(lines - _BUG_LINES):
-        line = _LOOP_LINES[x - 1]
-        parts.append(f"Line {x} ({line.strip()}) is right: {_loop_line_note(line)}")
-    missed = [_BUG_SYMPTOMS[x] for x in sorted(_BUG_LINES - lines)]
-    parts += [f"Still to find: a line where {symptom}" for symptom in missed]
-    raise ExerciseError(f"{what}: " + " ".join(parts))
+    found = len(lines & _BUG_LINES)
+    symptoms = " ".join(f"({i}) {text}" for i, text in enumerate(_BUG_SYMPTOMS.values(), 1))
+    raise ExerciseError(f"{what}: {found} of the {len(lines)} lines you named are wrong lines and "
+                        f"{len(lines) - found} are right; {len(_BUG_LINES) - found} of the {len(_BUG_LINES)} wrong "
+                        f"lines are still to be found. What the three wrong lines do to training: {symptoms}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -609,7 +589,8 @@ class _Recorder:
                  seed: int) -> None:
         import tensorflow as tf
 
-        self.generator, self.discriminator = _tiny_generator(g_weights), _tiny_discriminator(d_weights)
+        self.generator = _tiny_generator(g_weights, batch_norm=True)  # its fakes depend on training=True
+        self.discriminator = _tiny_discriminator(d_weights)
         self.g_opt, self.d_opt = _adam(self.generator), _adam(self.discriminator)
         self.batches, self.rng = batches, np.random.default_rng(seed)
         self.events: list[tuple[Any, ...]] = []
@@ -633,17 +614,19 @@ class _Recorder:
         arr = np.asarray(x)
         return next((i for i, b in enumerate(self.batches) if b.shape == arr.shape and np.array_equal(b, arr)), None)
 
-    def _which_noise_made(self, fake: Any) -> int | None:
+    def _which_noise_made(self, fake: Any, training: bool = True) -> int | None:
         arr = np.asarray(fake)
         for i, noise in enumerate(self.noises):
-            made = np.asarray(self.generator(noise, training=True))
+            made = np.asarray(self.generator(noise, training=training))
             if made.shape == arr.shape and np.allclose(made, arr, atol=1e-6):
                 return i
         return None
 
     def d_step(self, real_images: Any, fake_images: Any) -> Any:
-        self.events.append(("d_step", self._which_batch(real_images), self._which_noise_made(fake_images),
-                            int(np.shape(real_images)[0]), int(np.shape(fake_images)[0])))
+        made = self._which_noise_made(fake_images)
+        inference = None if made is not None else self._which_noise_made(fake_images, training=False)
+        self.events.append(("d_step", self._which_batch(real_images), made,
+                            int(np.shape(real_images)[0]), int(np.shape(fake_images)[0]), inference))
         self.generator.get_layer("probe").seen.clear()
         return reference_discriminator_step(self.discriminator, self.d_opt, real_images, fake_images)
 
@@ -677,7 +660,12 @@ def _judge_alternating(events: list[tuple[Any, ...]], k: int, m: int, what: str)
         raise ExerciseError(f"{what}: the generator's step came before a discriminator step. Goodfellow et al.'s "
                             "algorithm 1 updates the discriminator k times, then the generator once.")
     used_batches, used_noise = [], []
-    for i, (_, batch, noise, n_real, n_fake) in enumerate(d_steps, 1):
+    for i, (_, batch, noise, n_real, n_fake, inference) in enumerate(d_steps, 1):
+        if noise is None and inference is not None:
+            raise ExerciseError(f"{what}: the fake images of discriminator step {i} were made with the generator in "
+                                "inference mode (called without training=True, or with training=False): call "
+                                "generator(noise, training=True). Layers such as BatchNormalization (this check's "
+                                "generator has one) and Dropout behave differently while training.")
         if batch is None:
             raise ExerciseError(f"{what}: discriminator step {i} was not given a batch from real_batches as it came: "
                                 "pass next(real_batches) unchanged")
