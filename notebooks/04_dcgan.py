@@ -1170,30 +1170,32 @@ _ = ex.check_alternating_update(alternating_update, hidden=True)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 5: what one unit of the discriminator sees
-# Write `receptive_field_size(layers)` for a stack of `(kernel, stride)` or `(kernel, stride, dilation)` layers,
-# input side first, returning `(size, jump)`: the receptive field of one output unit along one axis and the distance
-# in input pixels between neighbouring units, with the recurrence of lesson 02, section 9 (by hand: not with
-# `course_utils.receptive_field`). The check also applies it to this lesson's `build_discriminator()`: how much of
-# a 28×28 digit does each unit of its last convolution see?
+# ### Exercise 5: the R1 penalty, a tape inside the tape
+# Write `r1_penalty(discriminator, real_images, gamma)`: the term that section 2 adds to D's loss,
+# $\tfrac{\gamma}{2}$ times the mean over the batch of each real image's $\lVert\nabla_x\, l(x)\rVert^2$, where
+# $l(x)$ is D's logit (called with `training=True`) and the squared norm runs over the image's pixels and channels.
+# Write it yourself, without `real_logits_and_r1`. D's training step differentiates the penalty with respect to
+# D's weights, so your function must return a tensor that an *outer* tape, recording around your call, can
+# differentiate: a second derivative. The check does exactly that, on small discriminators, with grey and RGB,
+# float32 and float64 images, and compares the value and those weight gradients with a reference that takes one
+# input tape per image.
 
-# %%
-def receptive_field_size(layers):
-    """(size, jump) of one output unit of a stack of (kernel, stride[, dilation]) layers, input side first."""
+# %% tags=["export"]
+def r1_penalty(discriminator, real_images, gamma):
+    """gamma / 2 times the batch mean of |grad_x l(x)|^2 at the real images, differentiable w.r.t. D's weights."""
     ### BEGIN SOLUTION
-    size, jump = 1, 1
-    for spec in layers:
-        kernel, stride, dilation = (*spec, 1)[:3]
-        size += dilation * (kernel - 1) * jump
-        jump *= stride
-    return size, jump
+    with tf.GradientTape() as input_tape:
+        input_tape.watch(real_images)
+        total = tf.reduce_sum(discriminator(real_images, training=True))  # image i's logit depends on image i only
+    grad = input_tape.gradient(total, real_images)
+    return 0.5 * gamma * tf.reduce_mean(tf.reduce_sum(tf.square(grad), axis=[1, 2, 3]))
     ### END SOLUTION
 
 
 # %%
-_ = ex.check_receptive_field(receptive_field_size)
+_ = ex.check_r1_penalty(r1_penalty)
 ### BEGIN HIDDEN TESTS
-_ = ex.check_receptive_field(receptive_field_size, hidden=True)
+_ = ex.check_r1_penalty(r1_penalty, hidden=True)
 ### END HIDDEN TESTS
 
 # %% [markdown]

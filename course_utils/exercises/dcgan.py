@@ -1,5 +1,5 @@
 """Automatic checks for the exercises of lesson ``04_dcgan``: the two halves of a train step, a bug hunt, the k-step
-alternating update and the receptive field of the lesson's discriminator.
+alternating update and the R1 penalty (a tape inside a tape).
 
 The step checks build tiny seeded networks (a discriminator Flatten -> Dense(8) -> LeakyReLU -> Dense(1) on 6x6x1
 images, a generator Dense(36) -> reshape to 6x6x1 -> tanh on 3-D noise), twice with identical weights, each with a
@@ -23,7 +23,9 @@ Conventions (also stated in the lesson):
   wrong lines, none of them a defect of the lesson's section 1;
 * ``alternating_update(generator, d_step, g_step, real_batches, sample_noise, k) -> (d_losses, g_loss)``: k
   discriminator steps, each on the next real batch and fakes from fresh noise, then one generator step;
-* ``receptive_field_size(layers) -> (size, jump)`` for ``(kernel, stride[, dilation])`` layers, input side first.
+* ``r1_penalty(discriminator, real_images, gamma) -> penalty``: ``gamma / 2`` times the mean over the batch of each
+  real image's squared input-gradient norm ``|grad_x l(x)|^2`` (``l`` the logit, ``training=True``), a tensor that
+  an outer tape can differentiate with respect to the discriminator's weights.
 
 The references are the lesson's own solutions, loaded from its cells tagged ``export``
 (:func:`course_utils.lessons.load_lesson_code`), so the lesson and its checks cannot disagree.
@@ -51,8 +53,8 @@ from ..checks import (
 )
 
 __all__ = ["TRAINING_LOOP_SOURCE", "check_alternating_update", "check_bug_hunt", "check_discriminator_step",
-           "check_generator_step", "check_receptive_field", "discriminator_specs", "lesson_function",
-           "reference_discriminator_step", "reference_generator_step", "show_training_loop"]
+           "check_generator_step", "check_r1_penalty", "lesson_function", "reference_discriminator_step",
+           "reference_generator_step", "reference_r1_penalty", "show_training_loop"]
 
 IMAGE_SHAPE = (6, 6, 1)
 NOISE_DIM = 3
@@ -752,101 +754,187 @@ def check_alternating_update(fn: Callable[..., Any], *, hidden: bool = False) ->
 
 
 # ---------------------------------------------------------------------------------------------
-# Exercise 5: the receptive field of the lesson's discriminator
+# Exercise 5: the R1 penalty, with a tape inside the tape
 # ---------------------------------------------------------------------------------------------
 
-def _field(specs: Sequence[tuple[int, ...]], *, jump_first: bool = False, dilation: bool = True,
-           accumulate: bool = True, minus_one: bool = True) -> tuple[int, int]:
-    """The receptive-field recurrence of lesson 02 (section 9), or one of its usual slips."""
-    r, j = 1, 1
-    for spec in specs:
-        k, s, d = (*spec, 1)[:3]
-        d = d if dilation else 1
-        if jump_first:
-            j *= s
-        r += d * (k - (1 if minus_one else 0)) * (j if accumulate else 1)
-        if not jump_first:
-            j *= s
-    return r, j
+def _r1_discriminator(shape: tuple[int, int, int], rng: np.random.Generator) -> Any:
+    """A small seeded discriminator on ``shape`` images: conv 3x3/2 -> tanh -> dense -> one logit, plus a probe.
 
-
-_FIELD_MISTAKES = {
-    "the jump is missing: a layer's kernel spans d*(k-1) of *its input's* pixels, which are j_(l-1) input pixels "
-    "apart, so multiply by the product of the strides before it": {"accumulate": False},
-    "the jump is updated too early: layer l's kernel is spread over j_(l-1), the product of the strides *before* it; "
-    "its own stride only matters for the layers after it": {"jump_first": True},
-    "the dilation is ignored: a dilated kernel spans d*(k-1)+1 pixels": {"dilation": False},
-    "each layer adds d*(k-1)*j pixels, not d*k*j: a 1x1 kernel adds nothing": {"minus_one": False},
-}
-
-_FORBIDDEN_FIELD = {name: "course_utils.receptive_field is what you are rebuilding; apply the recurrence of lesson "
-                    "02, section 9 yourself" for name in ("receptive_field", "receptive_fields", "from_keras",
-                                                          "LayerSpec")}
-
-
-def discriminator_specs() -> list[tuple[int, int, int]]:
-    """``(kernel, stride, dilation)`` of each convolution of the lesson's ``build_discriminator()``, in order.
-
-    Introduced in 04_dcgan.
-    """
+    Each image's logit depends on that image only, and the logit is smooth in the weights and the input, so the
+    penalty's gradient with respect to every weight but the last bias (a second derivative) is non-zero."""
     import keras
+    from keras import layers
 
-    model = lesson_function("build_discriminator")()
-    return [(int(layer.kernel_size[0]), int(layer.strides[0]), int(layer.dilation_rate[0]))
-            for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
-
-
-def _field_cases(hidden: bool) -> list[tuple[str, list[tuple[int, ...]]]]:
-    if hidden:
-        return [("a 5x5 convolution alone", [(5, 1)]), ("three 2x2 stride-2 poolings", [(2, 2)] * 3),
-                ("conv 3/1, conv 3/2 dilated 2, conv 1/1, conv 4/2", [(3, 1), (3, 2, 2), (1, 1), (4, 2)])]
-    return [("one 3x3 convolution", [(3, 1)]), ("two 3x3 convolutions", [(3, 1), (3, 1)]),
-            ("a 2x2 stride-2 pooling, then a 3x3 convolution", [(2, 2), (3, 1)]),
-            ("conv 3/2, then conv 3/1 dilated 2", [(3, 2, 1), (3, 1, 2)]),
-            ("conv 5/1, conv 3/2, pool 2/2, conv 3/1", [(5, 1), (3, 2), (2, 2), (3, 1)])]
+    model = keras.Sequential([keras.Input(shape), layers.Conv2D(3, 3, strides=2, padding="same", name="conv"),
+                              layers.Activation("tanh"), _probe_class()(name="probe"), layers.Flatten(),
+                              layers.Dense(4, activation="tanh", name="hidden"), layers.Dense(1, name="logit")],
+                             name="discriminator")
+    model.set_weights([rng.normal(0.0, 0.6, w.shape).astype(np.float32) for w in model.get_weights()])
+    model.get_layer("probe").seen.clear()
+    return model
 
 
-@exercise(5, "receptive_field_size")
-def check_receptive_field(fn: Callable[..., Any], *, hidden: bool = False) -> bool:
-    """Check ``fn(layers) -> (size, jump)`` on layer stacks and on the lesson's discriminator.
+def reference_r1_penalty(discriminator: Any, real_images: Any, gamma: float) -> Any:
+    """``gamma / 2 * mean_i |grad_x l(x_i)|^2``, with one input tape per image: the reference for exercise 5.
 
-    ``layers`` is a list of ``(kernel, stride)`` or ``(kernel, stride, dilation)`` tuples, input side first;
-    ``size`` is the receptive field of one output unit along one axis, ``jump`` the distance in input pixels
-    between neighbouring output units (lesson 02, section 9).
+    Call it inside an outer ``tf.GradientTape`` to differentiate it with respect to the discriminator's weights.
 
     Introduced in 04_dcgan.
 
     Args:
-        fn: the learner's function.
+        discriminator: a Keras model mapping images to one logit each (called with ``training=True``).
+        real_images: a batch of real images, shape ``(n, height, width, channels)``.
+        gamma: the weight of the penalty.
+
+    Returns:
+        The penalty as a scalar float32 tensor.
+    """
+    import tensorflow as tf
+
+    real = tf.convert_to_tensor(real_images)
+    norms = []
+    for i in range(int(real.shape[0])):
+        image = real[i:i + 1]
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            logit = tf.reduce_sum(tf.cast(discriminator(image, training=True), tf.float32))
+        grad = tf.cast(tape.gradient(logit, image), tf.float32)
+        norms.append(tf.reduce_sum(tf.square(grad)))
+    return 0.5 * float(gamma) * tf.reduce_mean(tf.stack(norms))
+
+
+def _r1_cases(hidden: bool) -> list[tuple[str, tuple[int, int, int], int, float, str, int]]:
+    """(case, image shape, batch size, gamma, dtype, seed)."""
+    if hidden:
+        return [("3 images of 5x5x2, gamma 3", (5, 5, 2), 3, 3.0, "float32", 61),
+                ("6 float64 images of 4x4x1, gamma 0.1", (4, 4, 1), 6, 0.1, "float64", 62)]
+    return [("5 real 6x6x1 images, gamma 1", (6, 6, 1), 5, 1.0, "float32", 51),
+            ("3 real 4x4x3 images, gamma 10", (4, 4, 3), 3, 10.0, "float32", 52),
+            ("4 real float64 8x8x1 images, gamma 0.5", (8, 8, 1), 4, 0.5, "float64", 53)]
+
+
+def _r1_parts(discriminator: Any, real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each image's squared input-gradient norm and D(x_i) = sigmoid(l(x_i)), in float64, from per-image tapes."""
+    import tensorflow as tf
+
+    norms, probs = [], []
+    for i in range(real.shape[0]):
+        image = tf.constant(real[i:i + 1])
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            logit = tf.reduce_sum(discriminator(image, training=True))
+        norms.append(float(np.sum(np.square(np.asarray(tape.gradient(logit, image), np.float64)))))
+        probs.append(1.0 / (1.0 + np.exp(-float(logit))))
+    discriminator.get_layer("probe").seen.clear()
+    return np.array(norms), np.array(probs)
+
+
+def _r1_mistakes(norms: np.ndarray, probs: np.ndarray, gamma: float, pixels: int) -> dict[str, float]:
+    n = len(norms)
+    half = 0.5 * gamma
+    return {
+        "this is the mean squared norm without the weight: the penalty is gamma / 2 times it": float(np.mean(norms)),
+        "this is gamma times the mean squared norm: the lesson's penalty is gamma / 2 times it":
+            gamma * float(np.mean(norms)),
+        "the norms are not squared: R1 penalizes |grad_x l(x)|^2, the sum of the squares of the gradient's entries":
+            half * float(np.mean(np.sqrt(norms))),
+        "this sums the squared norms over the batch; take their mean over the images": half * float(np.sum(norms)),
+        "this averages the squared entries over the pixels too (tf.reduce_mean of the whole squared gradient): sum "
+        "over each image's pixels and channels, then take the mean over the images":
+            half * float(np.mean(norms)) / pixels,
+        "the input gradient is that of the batch *mean* of the logits, which divides each image's gradient by the "
+        "batch size: differentiate the sum of the logits (each image's logit depends on that image only)":
+            half * float(np.mean(norms)) / n ** 2,
+        "this is the gradient of D's probability sigmoid(l(x)), not of its logit l(x)":
+            half * float(np.mean(norms * (probs * (1.0 - probs)) ** 2)),
+    }
+
+
+_R1_NOT_DIFFERENTIABLE = (
+    "D's update must differentiate the penalty with respect to D's weights (a second derivative), and the outer "
+    "tape that records the update saw no path from them to your result. Keep everything a tensor (no .numpy(), "
+    "no float(), no NumPy functions), take the input gradient with an inner tape *while the outer one records* "
+    "(the inner tape's gradient call is itself recorded), and do not stop the gradient.")
+
+_FORBIDDEN_R1 = {name: "that is the lesson's own R1 code; write the nested tape yourself"
+                 for name in ("real_logits_and_r1", "gan_update", "make_train_step")}
+
+
+@exercise(5, "r1_penalty")
+def check_r1_penalty(fn: Callable[..., Any], *, hidden: bool = False) -> bool:
+    """Check ``fn(discriminator, real_images, gamma)`` -> ``gamma / 2 * mean_i |grad_x l(x_i)|^2`` (lesson 04's R1).
+
+    The check calls the learner's function inside an outer ``tf.GradientTape`` on small seeded discriminators and
+    compares the penalty and its gradient with respect to the discriminator's weights with
+    :func:`reference_r1_penalty`, which takes one input tape per image. Cases include RGB images and float64 images
+    (the discriminator computes in float32).
+
+    Introduced in 04_dcgan.
+
+    Args:
+        fn: the learner's ``r1_penalty``.
         hidden: use the grading cases instead of the visible ones.
 
     Returns:
         True when every case passes.
 
     Raises:
-        ExerciseError: naming the stack, the expected and received pair, and the slip when it is a known one (the
-            jump forgotten or updated too early, the dilation ignored, k instead of k - 1).
+        ExerciseError: naming the case and, where the value is that of a known slip, the slip: gamma instead of
+            gamma / 2 or no weight, norms not squared, a sum over the batch, a mean over the pixels, the gradient of
+            the mean logit or of sigmoid(l); a result the outer tape cannot differentiate; ``training`` not True;
+            the discriminator's weights changed.
     """
-    forbid_calls(fn, _FORBIDDEN_FIELD, what="receptive_field_size")
-    cases = [*_field_cases(hidden), ("the lesson's build_discriminator() (its three Conv2D layers)",
-                                      discriminator_specs())]
-    answers, expected, whats = [], [], []
-    for case, specs in cases:
-        what = f"receptive_field_size({case}: {specs})"
-        got = call_safely(fn, [tuple(s) for s in specs], what=what)
-        if not isinstance(got, tuple | list) or len(got) != 2 or any(
-                isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in got):
-            raise ExerciseError(f"{what}: expected (size, jump), two ints, got {got!r}")
-        answers.append(tuple(int(v) for v in got))
-        expected.append(_field(specs))
+    import tensorflow as tf
+
+    forbid_calls(fn, _FORBIDDEN_R1, what="r1_penalty")
+    answers, expected, mistakes, whats, grads = [], [], [], [], []
+    for case, shape, n, gamma, dtype, seed in _r1_cases(hidden):
+        rng = np.random.default_rng(seed)
+        disc = _r1_discriminator(shape, rng)
+        real = rng.uniform(-1.0, 1.0, (n, *shape)).astype(dtype)
+        what = f"r1_penalty({case})"
+        norms, probs = _r1_parts(disc, real)
+        variables = disc.trainable_variables
+        with tf.GradientTape() as tape:
+            want = reference_r1_penalty(disc, tf.constant(real), gamma)
+        # (UnconnectedGradients.ZERO fails on Keras variables, whose dtype is a string: None is read as 0 below)
+        want_grads = [np.zeros(v.shape) if g is None else np.asarray(g, np.float64)
+                      for v, g in zip(variables, tape.gradient(want, variables))]
+        disc.get_layer("probe").seen.clear()
+        before = disc.get_weights()
+        with tf.GradientTape() as tape:
+            got = call_safely(fn, disc, tf.constant(real), gamma, what=what)
+        value = as_scalar(got, what, meaning="the penalty (one number)")
+        _check_training_flag(disc, "discriminator", what)
+        if not all(np.array_equal(a, b) for a, b in zip(before, disc.get_weights())):
+            raise ExerciseError(f"{what}: the discriminator's weights changed. r1_penalty only computes the penalty; "
+                                "D's optimizer applies its gradient in the training step.")
+        got_grads = None
+        if tf.is_tensor(got) or isinstance(got, tf.Variable):
+            try:
+                got_grads = tape.gradient(got, variables)
+            except (TypeError, ValueError, LookupError):
+                got_grads = None
+        answers.append(value)
+        expected.append(float(want))
+        mistakes.append(_r1_mistakes(norms, probs, gamma, int(np.prod(shape))))
         whats.append(what)
-    mistakes = {text: [_field(specs, **slip) for _, specs in cases] for text, slip in _FIELD_MISTAKES.items()}
-    for what, got, want in zip(whats, answers, expected):
-        if got != want:
-            mistake = name_mistake(answers, mistakes, expected, rtol=0.0, atol=0.0)
-            hint = f" Hint: {mistake}." if mistake else ""
-            raise ExerciseError(f"{what}: expected (size, jump) = {want}, got {got}.{hint}")
-    size, jump = expected[-1]
-    print(f"Each unit of the discriminator's last convolution sees {size}x{size} of the 28x28 input pixels; "
-          f"neighbouring units are {jump} pixels apart.")
-    return passed("receptive_field_size")
+        grads.append((got_grads, want_grads))
+    for what, value, want in zip(whats, answers, expected):
+        if np.isfinite(value) and abs(value - want) <= 1e-4 * max(abs(want), 1e-6):
+            continue
+        table = {text: [m[text] for m in mistakes] for text in mistakes[0]}
+        slip = name_mistake(answers, table, expected, rtol=1e-4, atol=1e-9)
+        reason = f": {slip}" if slip else ""
+        raise ExerciseError(f"{what}: expected the penalty {want:.6g}, got {value:.6g}{reason}")
+    for what, (got_grads, want_grads) in zip(whats, grads):
+        if got_grads is None or all(g is None for g in got_grads):
+            raise ExerciseError(f"{what}: the value is right, but {_R1_NOT_DIFFERENTIABLE}")
+        for g, w in zip(got_grads, want_grads):
+            g = np.zeros(w.shape) if g is None else np.asarray(g, np.float64)
+            if not np.allclose(g, w, rtol=1e-3, atol=1e-6 * max(1.0, float(np.max(np.abs(w))))):
+                worst = float(np.max(np.abs(g - w)))
+                raise ExerciseError(f"{what}: the value is right, but its gradient with respect to the "
+                                    f"discriminator's weights differs from the reference's (largest difference "
+                                    f"{worst:.3g}): {_R1_NOT_DIFFERENTIABLE}")
+    return passed("r1_penalty")
