@@ -603,23 +603,35 @@ with shows_error(ValueError, match="expected pixel values in"):
 #
 # ## Exercises
 #
-# ### Exercise 1: count a convolution's parameters by hand
-# Write `conv2d_param_count(kernel_size, in_channels, filters, use_bias=True)` returning the number of trainable
-# parameters of a `Conv2D` layer, as an `int`, with arithmetic only (no Keras). `kernel_size` is an int (square) or
-# a pair `(k_h, k_w)`. The check knows the usual slips: forgetting the biases, forgetting that a filter spans
-# every input channel, one bias per input channel.
+# ### Exercise 1: softmax cross-entropy and its gradient, from scratch
+# Section 2 let Keras compute the loss from the softmax layer's logits. Write it yourself, in NumPy:
+# `softmax_cross_entropy(logits, labels)` takes logits of shape `(n, classes)` and `n` integer labels and returns
+# `(loss, grad)`: the batch mean of −log softmax(l)[y], and its gradient with respect to the logits (an array of
+# their shape), which you derive by hand. No TensorFlow loss and no `GradientTape`: the check compares your two
+# answers with TensorFlow's loss and a tape. It also feeds logits of size 1000 and a batch whose examples' logits
+# sit 1000 apart, where the textbook formula returns inf or NaN; your answer must stay finite and exact there.
 
-# %% tags=["export"]
-def conv2d_param_count(kernel_size, in_channels, filters, use_bias=True):
-    """Trainable parameters of a Conv2D layer."""
+# %%
+def softmax_cross_entropy(logits, labels):
+    """The mean softmax cross-entropy of a batch of logits and its gradient with respect to the logits."""
     ### BEGIN SOLUTION
-    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
-    return (kh * kw * in_channels + (1 if use_bias else 0)) * filters
+    z = np.asarray(logits, np.float64)
+    n = z.shape[0]
+    shifted = z - z.max(axis=1, keepdims=True)  # each example's own maximum: exp() <= 1, the sum >= 1
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    rows = np.arange(n)
+    loss = -log_probs[rows, labels].mean()
+    grad = np.exp(log_probs)
+    grad[rows, labels] -= 1.0  # d(-log softmax_y)/dl = softmax - one_hot(y)
+    return loss, grad / n  # the mean over n examples
     ### END SOLUTION
 
 
 # %%
-_ = ex.check_conv2d_param_count(conv2d_param_count)  # prints the verdict
+_ = ex.check_softmax_cross_entropy(softmax_cross_entropy)  # prints the verdict
+### BEGIN HIDDEN TESTS
+_ = ex.check_softmax_cross_entropy(softmax_cross_entropy, hidden=True)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Exercise 2: any small CNN's table, by hand
