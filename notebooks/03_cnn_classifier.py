@@ -677,6 +677,36 @@ _ = ex.check_layer_table(layer_table, hidden=True)
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ### Exercise 3: the Fréchet distance, by hand
+# Section 3 let `evaluator.frechet_distance` compute the distance between two Gaussians. Write
+# `frechet_distance_np(mu1, sigma1, mu2, sigma2)` yourself, in NumPy (and SciPy if you like, but not the
+# course's own `frechet_distance` or `fid`), returning one real number. The hard part is
+# Tr((Σ₁Σ₂)^(1/2)): the product of two covariance matrices is in general **not** symmetric, so routines made for
+# symmetric matrices read it wrongly, and a general matrix square root may come back complex from rounding. The
+# check compares with `course_utils.frechet` in one dimension, on covariances that do not commute, on the same
+# Gaussian twice, on singular covariances (rank below d, as dead ReLU features give) and on float32 inputs.
+
+# %%
+def frechet_distance_np(mu1, sigma1, mu2, sigma2):
+    """|mu1 - mu2|^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2)), as a float."""
+    ### BEGIN SOLUTION
+    mu1, mu2, s1, s2 = (np.asarray(a, np.float64) for a in (mu1, mu2, sigma1, sigma2))
+    w, v = np.linalg.eigh(s1)
+    root1 = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T  # the symmetric root of sigma1
+    # sigma1 sigma2 has the eigenvalues of the symmetric root1 sigma2 root1, which eigvalsh reads correctly
+    trace_root = np.sqrt(np.clip(np.linalg.eigvalsh(root1 @ s2 @ root1), 0.0, None)).sum()
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * trace_root)
+    ### END SOLUTION
+
+
+# %%
+_ = ex.check_frechet_distance(frechet_distance_np)  # prints the verdict
+### BEGIN HIDDEN TESTS
+_ = ex.check_frechet_distance(frechet_distance_np, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown]
 # ## Next
 # [04_dcgan](04_dcgan.ipynb): a deep convolutional GAN whose generator learns to draw digits, and whose progress we
 # measure with this lesson's evaluator (`evaluator.fid` and `evaluator.class_coverage`) instead of by eye.

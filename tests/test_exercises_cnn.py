@@ -205,3 +205,91 @@ def test_an_unanswered_cross_entropy_is_reported_not_raised(capsys):
 
     assert ex.check_softmax_cross_entropy(stub) is False
     assert "Exercise 1: not attempted yet" in capsys.readouterr().err
+
+
+# --- exercise 3: frechet_distance_np ------------------------------------------------------------------------------
+
+def _fd_eigh(mu1, s1, mu2, s2):
+    mu1, mu2, s1, s2 = (np.asarray(a, np.float64) for a in (mu1, mu2, s1, s2))
+    w, v = np.linalg.eigh(s1)
+    r = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    tr = np.sqrt(np.clip(np.linalg.eigvalsh(r @ s2 @ r), 0, None)).sum()
+    return float((mu1 - mu2) @ (mu1 - mu2) + np.trace(s1) + np.trace(s2) - 2 * tr)
+
+
+def _fd_sqrtm(mu1, s1, mu2, s2):
+    """SciPy's general matrix root of the non-symmetric product, its real part, a NumPy float64 returned."""
+    from scipy import linalg
+
+    return np.float64(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(linalg.sqrtm(s1 @ s2)).real)
+
+
+def _fd_eigvals_float32(mu1, s1, mu2, s2):
+    """Eigenvalues of the non-symmetric product by the general routine, all in float32."""
+    mu1, mu2, s1, s2 = (np.asarray(a, np.float32) for a in (mu1, mu2, s1, s2))
+    e = np.linalg.eigvals(s1 @ s2).real
+    return np.float32(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.sqrt(np.clip(e, 0, None)).sum())
+
+
+@pytest.mark.parametrize("fn", [_fd_eigh, _fd_sqrtm, _fd_eigvals_float32])
+def test_right_frechet_distances_pass(fn, capsys):
+    """Three ways to the trace of the root, float64 and float32 arithmetic; d from 1 to 8, singular covariances."""
+    assert ex.check_frechet_distance(fn) is True
+    assert ex.check_frechet_distance(fn, hidden=True) is True
+    assert "Correct: frechet_distance_np" in capsys.readouterr().out
+
+
+def _fd_with(trace_root, *, two=2.0, squared=True):
+    def fn(mu1, s1, mu2, s2):
+        d2 = float(((mu1 - mu2) ** 2).sum())
+        return (d2 if squared else np.sqrt(d2)) + np.trace(s1) + np.trace(s2) - two * trace_root(s1, s2)
+    return fn
+
+
+def _root(s):
+    w, v = np.linalg.eigh(s)
+    return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+
+
+def _tr_right(s1, s2):
+    r = _root(s1)
+    return np.sqrt(np.clip(np.linalg.eigvalsh(r @ s2 @ r), 0, None)).sum()
+
+
+def _complex(mu1, s1, mu2, s2):
+    from scipy import linalg
+
+    return ((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(linalg.sqrtm(s1 @ s2) + 0j)
+
+
+@pytest.mark.parametrize("fn, message", [
+    (_fd_with(lambda s1, s2: np.trace(np.sqrt(s1 @ s2))), "np.sqrt takes the square root of each entry"),
+    (_fd_with(lambda s1, s2: np.trace(_root(s1) @ _root(s2))), "this takes Σ1\\^\\(1/2\\) Σ2\\^\\(1/2\\)"),
+    (_fd_with(lambda s1, s2: np.sqrt(np.clip(np.linalg.eigvalsh(s1 @ s2), 0, None)).sum()),
+     "np.linalg.eigvalsh \\(or eigh\\) assumes a symmetric matrix"),
+    (_fd_with(_tr_right, two=1.0), "the cross term has lost its factor 2"),
+    (_fd_with(_tr_right, squared=False), "the means' distance is not squared"),
+    (_complex, "expected a real number, got the complex"),
+    (lambda *a: None, "you returned None"),
+])
+def test_each_frechet_mistake_is_named(fn, message):
+    with np.errstate(all="ignore"), pytest.raises(ExerciseError, match=message):
+        ex.check_frechet_distance(fn)
+
+
+def test_the_course_frechet_distance_is_refused():
+    def borrowed(mu1, s1, mu2, s2):
+        from course_utils.frechet import frechet_distance
+
+        return frechet_distance(mu1, s1, mu2, s2)
+
+    with pytest.raises(ExerciseError, match="write it yourself rather than calling frechet_distance"):
+        ex.check_frechet_distance(borrowed)
+
+
+def test_an_unanswered_frechet_distance_is_reported_not_raised(capsys):
+    def stub(mu1, s1, mu2, s2):
+        raise NotImplementedError()
+
+    assert ex.check_frechet_distance(stub) is False
+    assert "Exercise 3: not attempted yet" in capsys.readouterr().err

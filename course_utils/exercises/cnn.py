@@ -1,5 +1,5 @@
-"""Checks for the exercises of 03_cnn_classifier: softmax cross-entropy and its gradient from scratch, and any small
-CNN's table by hand.
+"""Checks for the exercises of 03_cnn_classifier: softmax cross-entropy and its gradient from scratch, any small
+CNN's table by hand, and the Fréchet distance between two Gaussians (the maths of the FID).
 
 Each check runs the learner's function on several inputs and raises :class:`course_utils.checks.ExerciseError`
 naming the input, what was expected and what came, with a hint when the answer matches a known mistake
@@ -18,7 +18,8 @@ import numpy as np
 
 from ..checks import ExerciseError, as_scalar, call_safely, check_close, exercise, forbid_calls, name_mistake, passed
 
-__all__ = ["article_layer_plan", "article_param_count", "check_layer_table", "check_softmax_cross_entropy",
+__all__ = ["article_layer_plan", "article_param_count", "check_frechet_distance", "check_layer_table",
+           "check_softmax_cross_entropy",
            "conv2d_param_count_reference", "layer_table_reference", "reference_softmax_cross_entropy"]
 
 
@@ -367,3 +368,118 @@ def check_layer_table(fn: Callable[..., Any], *, hidden: bool = False) -> bool:
                 raise ExerciseError(f"layer_table({input_shape}, ...), layer {i} {layer}: expected shape {shape} and "
                                     f"{params:,} parameters, got shape {g_shape} and {g_params!r}.{hint}")
     return passed("layer_table")
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercise 3: the Fréchet distance between two Gaussians
+# ---------------------------------------------------------------------------------------------
+
+def _spd(rng: np.random.Generator, d: int, rank: int | None = None, scale: float = 1.0) -> np.ndarray:
+    """A covariance matrix d x d of the given rank (full by default), as np.cov of random features gives."""
+    a = rng.normal(0.0, scale, (d, rank or d))
+    return a @ a.T / (rank or d)
+
+
+def _frechet_cases(hidden: bool) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    if hidden:
+        rng = np.random.default_rng(3303)
+        return [
+            ("d = 6, full-rank covariances of different scales", rng.normal(0, 1, 6), _spd(rng, 6, scale=3.0),
+             rng.normal(0, 1, 6), _spd(rng, 6, scale=0.2)),
+            ("d = 5, both covariances of rank 3", rng.normal(0, 1, 5), _spd(rng, 5, 3), rng.normal(0, 1, 5),
+             _spd(rng, 5, 3)),
+        ]
+    rng = np.random.default_rng(3301)
+    feats = rng.normal(0, 1, (200, 4)) @ rng.normal(0, 1, (4, 4))
+    return [
+        ("d = 1: N(1, 4) and N(3, 9)", np.array([1.0]), np.array([[4.0]]), np.array([3.0]), np.array([[9.0]])),
+        ("d = 3, two full-rank covariances that do not commute", rng.normal(0, 1, 3), _spd(rng, 3),
+         rng.normal(0, 1, 3), _spd(rng, 3, scale=2.0)),
+        ("d = 4, the same Gaussian twice (distance 0)", feats.mean(0), np.cov(feats, rowvar=False), feats.mean(0),
+         np.cov(feats, rowvar=False)),
+        ("d = 8, covariances of rank 3 and 5 (singular, as with dead ReLU features)", rng.normal(0, 0.5, 8),
+         _spd(rng, 8, 3), rng.normal(0, 0.5, 8), _spd(rng, 8, 5)),
+        ("d = 6, float32 inputs", rng.normal(0, 1, 6).astype(np.float32), _spd(rng, 6).astype(np.float32),
+         rng.normal(0, 1, 6).astype(np.float32), _spd(rng, 6, scale=1.5).astype(np.float32)),
+    ]
+
+
+def _psd_root(s: np.ndarray) -> np.ndarray:
+    w, v = np.linalg.eigh((s + s.T) / 2)
+    return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+
+
+def _frechet_mistakes(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -> dict[str, float]:
+    mu1, mu2, s1, s2 = (np.asarray(a, np.float64) for a in (mu1, mu2, s1, s2))
+    base = float(np.trace(s1) + np.trace(s2))
+    dist2 = float((mu1 - mu2) @ (mu1 - mu2))
+    root1 = _psd_root(s1)
+    tr_root = float(np.sqrt(np.clip(np.linalg.eigvalsh(root1 @ s2 @ root1), 0.0, None)).sum())
+    with np.errstate(invalid="ignore"):
+        elementwise = float(np.trace(np.sqrt(s1 @ s2)))  # NaN where a diagonal entry is negative
+        tri = float(np.sqrt(np.clip(np.linalg.eigvalsh(s1 @ s2), 0.0, None)).sum())
+    return {
+        "np.sqrt takes the square root of each entry; (Σ1 Σ2)^(1/2) is a *matrix* square root (a matrix R with "
+        "R @ R = Σ1 Σ2)": dist2 + base - 2.0 * elementwise,
+        "this takes Σ1^(1/2) Σ2^(1/2): the root of a product is the product of the roots only when the matrices "
+        "commute, which covariances rarely do": dist2 + base - 2.0 * float(np.trace(_psd_root(s1) @ _psd_root(s2))),
+        "np.linalg.eigvalsh (or eigh) assumes a symmetric matrix and reads only one triangle of it, but Σ1 Σ2 is not "
+        "symmetric. Its eigenvalues are those of the symmetric Σ1^(1/2) Σ2 Σ1^(1/2)": dist2 + base - 2.0 * tri,
+        "the cross term has lost its factor 2: Tr(Σ1 + Σ2 - 2 (Σ1 Σ2)^(1/2))": dist2 + base - tr_root,
+        "the means' distance is not squared: the first term is |μ1 - μ2|^2":
+            float(np.sqrt(dist2)) + base - 2.0 * tr_root,
+    }
+
+
+_FORBIDDEN_FRECHET = {name: "that is the course's own Fréchet distance, which the check compares with"
+                      for name in ("frechet_distance", "fid", "frechet", "evaluator")}
+
+
+@exercise(3, "frechet_distance_np")
+def check_frechet_distance(fn: Callable[..., Any], *, hidden: bool = False) -> bool:
+    """Check ``fn(mu1, sigma1, mu2, sigma2) -> float`` against :func:`course_utils.frechet.frechet_distance`.
+
+    Cases: one dimension, covariances that do not commute, the same Gaussian twice, singular covariances (rank
+    below d), float32 inputs.
+
+    Introduced in 03_cnn_classifier.
+
+    Args:
+        fn: the learner's function.
+        hidden: use the grading cases instead of the visible ones.
+
+    Returns:
+        True when every case passes.
+
+    Raises:
+        ExerciseError: naming the case and, where it is a known slip, the slip: an element-wise square root,
+            the product of the roots, ``eigvalsh`` of the non-symmetric product, a lost factor 2, an unsquared
+            mean distance, a complex result.
+    """
+    from ..frechet import frechet_distance
+
+    forbid_calls(fn, _FORBIDDEN_FRECHET, what="frechet_distance_np")
+    whats, answers, expected, mistakes = [], [], [], []
+    for case, mu1, s1, mu2, s2 in _frechet_cases(hidden):
+        what = f"frechet_distance_np({case})"
+        with np.errstate(all="ignore"):
+            got = call_safely(fn, mu1.copy(), s1.copy(), mu2.copy(), s2.copy(), what=what)
+        if np.iscomplexobj(got) or isinstance(got, complex):
+            raise ExerciseError(f"{what}: expected a real number, got the complex {got!r}. scipy.linalg.sqrtm of the "
+                                "non-symmetric product Σ1 Σ2 can come back with tiny imaginary parts from rounding; "
+                                "the exact trace is real, so keep the real part")
+        whats.append(what)
+        answers.append(as_scalar(got, what, meaning="the distance (one number)"))
+        expected.append(frechet_distance(mu1, s1, mu2, s2))
+        mistakes.append(_frechet_mistakes(mu1, s1, mu2, s2))
+    nan = -1e300  # a NaN answer matches a slip that gives NaN on that case
+    table = {text: [m[text] if np.isfinite(m[text]) else nan for m in mistakes] for text in mistakes[0]}
+    marked = [a if np.isfinite(a) else nan for a in answers]
+    for what, got, want, (_, _, s1, _, s2) in zip(whats, answers, expected, _frechet_cases(hidden)):
+        scale = 1.0 + float(np.trace(s1) + np.trace(s2))
+        if np.isfinite(got) and abs(got - want) <= 1e-4 * scale:
+            continue
+        slip = name_mistake(marked, table, expected, rtol=1e-4, atol=1e-4)
+        hint = f": {slip}" if slip else ""
+        check_close(got, want, what=f"{what}{hint}", rtol=0.0, atol=1e-4 * scale)
+    return passed("frechet_distance_np")
