@@ -6,7 +6,9 @@ images, a generator Dense(36) -> reshape to 6x6x1 -> tanh on 3-D noise), twice w
 fresh ``Adam(2e-4, beta_1=0.5)``. They run the learner's step on one copy and the reference on the other, on the
 same inputs, and compare the returned loss, the updated weights and the optimizer's step counter. The cases
 include a discriminator with logits near +-200, where a naive ``log(sigmoid(l))`` gives infinity and
-``BinaryCrossentropy()`` without ``from_logits=True`` clips to a wrong finite value. Each check raises
+``BinaryCrossentropy()`` without ``from_logits=True`` clips to a wrong finite value. The alternating update's
+generator also has a BatchNormalization, so that its images depend on ``training=True``; the R1 check uses small
+conv discriminators on grey and RGB images. Each check raises
 :class:`course_utils.checks.ExerciseError` naming the case and the cause, and returns True (after printing a
 success line) when every case passes. Eager functions and ``tf.function``s are both accepted.
 
