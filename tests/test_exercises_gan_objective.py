@@ -228,3 +228,25 @@ def test_the_exercises_give_no_formula_away():
     assert "p_data / (p_data + p_g)" in text  # exercise 2 names the naive formula it must avoid ...
     ex3 = text.split("**Exercise 3.**")[1]
     assert "P_i / (P_i + Q_i)" not in ex3 and "log 4" not in ex3  # ... exercise 3 gives neither answer away
+
+
+def through_the_grader(fn):
+    """fn as the grader's proxy calls it: arguments and result cross as data (course_utils.rpc), nothing else."""
+    from course_utils import rpc
+
+    def proxy(*args):
+        arrays = {}
+        doc = rpc.encode(list(args), arrays)  # raises rpc.NotData for anything but data
+        result = fn(*rpc.decode(doc, arrays, tensors=False))
+        out = {}
+        return rpc.decode(rpc.encode(result, out), out, tensors=False)
+
+    proxy.__course_names__ = set()
+    return proxy
+
+
+def test_exercise_3_is_judged_as_data_outside_the_kernel(capsys):
+    assert ex.check_game_on_histograms(through_the_grader(game_solution)) is True
+    assert ex.check_game_on_histograms(through_the_grader(game_solution), hidden=True) is True
+    with pytest.raises(ExerciseError, match="jsd: this is the JSD in bits"):
+        ex.check_game_on_histograms(through_the_grader(GAME_WRONG["JSD in bits"][0]))
