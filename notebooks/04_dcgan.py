@@ -873,6 +873,8 @@ def train_gan(train_step, dataset, *, steps_per_epoch, checkpoint, budget_s=None
             checkpoint.advance()
             checkpoint.maybe_save()
         bar.close()
+        if steps == 0:  # the budget ran out between the two checks: no empty epoch
+            break
         means = {key: value / steps for key, value in sums.items()}
         means["train_s"], means["steps"] = time.perf_counter() - start, steps
         spent += means["train_s"]
