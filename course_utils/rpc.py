@@ -36,12 +36,12 @@ def encode(value: Any, arrays: dict[str, np.ndarray]) -> Any:
     """
     if value is None or isinstance(value, bool | str):
         return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return {"num": repr(value), "type": type(value).__name__}
-    if isinstance(value, np.generic):
+    if isinstance(value, np.generic):  # before int | float: np.float64 is a subclass of float
         key = f"a{len(arrays)}"
         arrays[key] = np.asarray(value)
         return {"scalar": key}
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {"num": repr(value), "type": type(value).__name__}
     if isinstance(value, np.ndarray):
         if value.dtype == object:
             raise NotData("an array of Python objects")

@@ -985,12 +985,11 @@ _ = say(max(row[1] for row in hop) >= 0.5,
 #
 # ## Exercises
 #
-# Write each function in NumPy; the checks call it on several inputs, including logits of ±100 and ±1000 and
-# log-densities near −1000, where the naive formulas return inf or NaN.
+# Write each function in NumPy; the checks call it on several inputs, including logits of ±100 and ±1000,
+# log-densities near −1000 and histograms with empty bins, where the naive formulas return inf or NaN.
 #
 # **Exercise 1.** `discriminator_loss_np(real_logits, fake_logits)`: the discriminator's loss
-# mean(−log D(x)) + mean(−log(1 − D(G(z)))), the two batches possibly of different sizes. Hint:
-# −log σ(l) = log(1 + e^(−l)), and `np.logaddexp(0, t)` computes log(1 + e^t) without overflow.
+# mean(−log D(x)) + mean(−log(1 − D(G(z)))), the two batches possibly of different sizes, finite for any logit.
 
 # %%
 from course_utils.exercises import gan_objective as ex
@@ -1008,30 +1007,7 @@ _ = ex.check_discriminator_loss(discriminator_loss_np, hidden=True)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# **Exercise 2.** Both generator losses from the fake logits: `generator_loss_minimax_np` = mean(log(1 − D(G(z))))
-# (G minimizes it, so it is ≤ 0) and `generator_loss_non_saturating_np` = mean(−log D(G(z))).
-
-# %%
-def generator_loss_minimax_np(fake_logits):
-    ### BEGIN SOLUTION
-    return -np.mean(np.logaddexp(0, fake_logits))
-    ### END SOLUTION
-
-
-def generator_loss_non_saturating_np(fake_logits):
-    ### BEGIN SOLUTION
-    return np.mean(np.logaddexp(0, -fake_logits))
-    ### END SOLUTION
-
-
-# %%
-_ = ex.check_generator_losses(generator_loss_minimax_np, generator_loss_non_saturating_np)  # prints the verdict
-### BEGIN HIDDEN TESTS
-_ = ex.check_generator_losses(generator_loss_minimax_np, generator_loss_non_saturating_np, hidden=True)
-### END HIDDEN TESTS
-
-# %% [markdown]
-# **Exercise 3.** `optimal_discriminator_from_log_densities(log_p_data, log_p_g)`: D\*(x), element-wise, given
+# **Exercise 2.** `optimal_discriminator_from_log_densities(log_p_data, log_p_g)`: D\*(x), element-wise, given
 # log-densities (as models usually provide). Far in the tails both densities underflow to 0, so
 # p_data / (p_data + p_g) gives 0/0; use what section 2 showed about D\*'s logit.
 
@@ -1045,6 +1021,48 @@ def optimal_discriminator_from_log_densities(log_p_data, log_p_g):
 
 # %%
 _ = ex.check_optimal_discriminator(optimal_discriminator_from_log_densities)  # prints the verdict
+
+# %% [markdown]
+# **Exercise 3.** Sections 2 and 3 worked with densities known in closed form. A real generator gives you only
+# samples. Write `game_on_histograms(x_data, x_g, edges)`: `x_data` holds samples of the data, `x_g` samples of the
+# generator (the two may differ in size), `edges` the edges of the bins of `np.histogram` (not always equally
+# wide; every sample lies inside). Let P_i and Q_i be the fractions of each sample that fall in bin i, and let a
+# discriminator give one value D_i ∈ [0, 1] per bin. Return the triple `(d_star, c, jsd)`:
+#
+# - `d_star`: the D_i that makes V = Σ_i [P_i log D_i + Q_i log(1 − D_i)] as large as possible, one value per bin
+#   (in a bin that neither sample reaches any value will do, NaN included);
+# - `c`: that largest V, C(G), computed from the sum V itself;
+# - `jsd`: the Jensen–Shannon divergence of the two histograms, ½ KL(P ‖ M) + ½ KL(Q ‖ M) with M = (P + Q)/2
+#   and KL(A ‖ B) = Σ_i A_i log(A_i / B_i), in nats.
+#
+# Take 0 · log 0 = 0 (its limit) in every sum. Then compare `c` with `jsd`: which relation of section 3 do you
+# find? The check prints how closely your two numbers obey it.
+
+# %%
+def game_on_histograms(x_data, x_g, edges):
+    ### BEGIN SOLUTION
+    p = np.histogram(x_data, edges)[0] / len(x_data)
+    q = np.histogram(x_g, edges)[0] / len(x_g)
+    reached = (p + q) > 0
+    d_star = np.full(p.shape, np.nan)
+    d_star[reached] = p[reached] / (p[reached] + q[reached])
+
+    def plogr(a, r):  # sum of a * log(r), with 0 * log(anything) = 0
+        nz = a > 0
+        return float(np.sum(a[nz] * np.log(r[nz])))
+
+    d, m = np.where(reached, d_star, 0.5), np.where(reached, (p + q) / 2, 1.0)
+    c = plogr(p, d) + plogr(q, 1 - d)
+    jsd = 0.5 * plogr(p, p / m) + 0.5 * plogr(q, q / m)
+    return d_star, c, jsd
+    ### END SOLUTION
+
+
+# %%
+_ = ex.check_game_on_histograms(game_on_histograms)  # prints the verdict
+### BEGIN HIDDEN TESTS
+_ = ex.check_game_on_histograms(game_on_histograms, hidden=True)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Next

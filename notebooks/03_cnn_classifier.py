@@ -603,23 +603,35 @@ with shows_error(ValueError, match="expected pixel values in"):
 #
 # ## Exercises
 #
-# ### Exercise 1: count a convolution's parameters by hand
-# Write `conv2d_param_count(kernel_size, in_channels, filters, use_bias=True)` returning the number of trainable
-# parameters of a `Conv2D` layer, as an `int`, with arithmetic only (no Keras). `kernel_size` is an int (square) or
-# a pair `(k_h, k_w)`. The check knows the usual slips: forgetting the biases, forgetting that a filter spans
-# every input channel, one bias per input channel.
+# ### Exercise 1: softmax cross-entropy and its gradient, from scratch
+# Section 2 let Keras compute the loss from the softmax layer's logits. Write it yourself, in NumPy:
+# `softmax_cross_entropy(logits, labels)` takes logits of shape `(n, classes)` and `n` integer labels and returns
+# `(loss, grad)`: the batch mean of −log softmax(l)[y], and its gradient with respect to the logits (an array of
+# their shape), which you derive by hand. No TensorFlow loss and no `GradientTape`: the check compares your two
+# answers with TensorFlow's loss and a tape. It also feeds logits of size 1000 and a batch whose examples' logits
+# sit 1000 apart, where the textbook formula returns inf or NaN; your answer must stay finite and exact there.
 
-# %% tags=["export"]
-def conv2d_param_count(kernel_size, in_channels, filters, use_bias=True):
-    """Trainable parameters of a Conv2D layer."""
+# %%
+def softmax_cross_entropy(logits, labels):
+    """The mean softmax cross-entropy of a batch of logits and its gradient with respect to the logits."""
     ### BEGIN SOLUTION
-    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
-    return (kh * kw * in_channels + (1 if use_bias else 0)) * filters
+    z = np.asarray(logits, np.float64)
+    n = z.shape[0]
+    shifted = z - z.max(axis=1, keepdims=True)  # each example's own maximum: exp() <= 1, the sum >= 1
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    rows = np.arange(n)
+    loss = -log_probs[rows, labels].mean()
+    grad = np.exp(log_probs)
+    grad[rows, labels] -= 1.0  # d(-log softmax_y)/dl = softmax - one_hot(y)
+    return loss, grad / n  # the mean over n examples
     ### END SOLUTION
 
 
 # %%
-_ = ex.check_conv2d_param_count(conv2d_param_count)  # prints the verdict
+_ = ex.check_softmax_cross_entropy(softmax_cross_entropy)  # prints the verdict
+### BEGIN HIDDEN TESTS
+_ = ex.check_softmax_cross_entropy(softmax_cross_entropy, hidden=True)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Exercise 2: any small CNN's table, by hand
@@ -662,6 +674,36 @@ def layer_table(input_shape, layers):
 _ = ex.check_layer_table(layer_table)  # prints the verdict
 ### BEGIN HIDDEN TESTS
 _ = ex.check_layer_table(layer_table, hidden=True)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 3: the Fréchet distance, by hand
+# Section 3 let `evaluator.frechet_distance` compute the distance between two Gaussians. Write
+# `frechet_distance_np(mu1, sigma1, mu2, sigma2)` yourself, in NumPy (and SciPy if you like, but not the
+# course's own `frechet_distance` or `fid`), returning one real number. The hard part is
+# Tr((Σ₁Σ₂)^(1/2)): the product of two covariance matrices is in general **not** symmetric, so routines made for
+# symmetric matrices read it wrongly, and a general matrix square root may come back complex from rounding. The
+# check compares with `course_utils.frechet` in one dimension, on covariances that do not commute, on the same
+# Gaussian twice, on singular covariances (rank below d, as dead ReLU features give) and on float32 inputs.
+
+# %%
+def frechet_distance_np(mu1, sigma1, mu2, sigma2):
+    """|mu1 - mu2|^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2)), as a float."""
+    ### BEGIN SOLUTION
+    mu1, mu2, s1, s2 = (np.asarray(a, np.float64) for a in (mu1, mu2, sigma1, sigma2))
+    w, v = np.linalg.eigh(s1)
+    root1 = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T  # the symmetric root of sigma1
+    # sigma1 sigma2 has the eigenvalues of the symmetric root1 sigma2 root1, which eigvalsh reads correctly
+    trace_root = np.sqrt(np.clip(np.linalg.eigvalsh(root1 @ s2 @ root1), 0.0, None)).sum()
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * trace_root)
+    ### END SOLUTION
+
+
+# %%
+_ = ex.check_frechet_distance(frechet_distance_np)  # prints the verdict
+### BEGIN HIDDEN TESTS
+_ = ex.check_frechet_distance(frechet_distance_np, hidden=True)
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -873,6 +873,8 @@ def train_gan(train_step, dataset, *, steps_per_epoch, checkpoint, budget_s=None
             checkpoint.advance()
             checkpoint.maybe_save()
         bar.close()
+        if steps == 0:  # the budget ran out between the two checks: no empty epoch
+            break
         means = {key: value / steps for key, value in sums.items()}
         means["train_s"], means["steps"] = time.perf_counter() - start, steps
         spent += means["train_s"]
@@ -1122,8 +1124,8 @@ _ = ex.check_generator_step(generator_step)
 # ### Exercise 3: find the bugs
 # The training loop printed below runs without an error, and its losses even look plausible for a while, but it
 # has **three** wrong lines, none of them one of section 1's defects. (The generator is this lesson's, ending in
-# `tanh`.) Make `find_the_bugs()` return the set of their numbers. A wrong answer is told why the lines it names
-# are right and what each missed line does to training, never which line it is.
+# `tanh`.) Make `find_the_bugs()` return the set of their numbers. A wrong answer is told how many of the lines it
+# names are wrong lines and what the three wrong lines do to training, never which lines they are.
 
 # %%
 ex.show_training_loop()
@@ -1170,30 +1172,32 @@ _ = ex.check_alternating_update(alternating_update, hidden=True)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 5: what one unit of the discriminator sees
-# Write `receptive_field_size(layers)` for a stack of `(kernel, stride)` or `(kernel, stride, dilation)` layers,
-# input side first, returning `(size, jump)`: the receptive field of one output unit along one axis and the distance
-# in input pixels between neighbouring units, with the recurrence of lesson 02, section 9 (by hand: not with
-# `course_utils.receptive_field`). The check also applies it to this lesson's `build_discriminator()`: how much of
-# a 28×28 digit does each unit of its last convolution see?
+# ### Exercise 5: the R1 penalty, a tape inside the tape
+# Write `r1_penalty(discriminator, real_images, gamma)`: the term that section 2 adds to D's loss,
+# $\tfrac{\gamma}{2}$ times the mean over the batch of each real image's $\lVert\nabla_x\, l(x)\rVert^2$, where
+# $l(x)$ is D's logit (called with `training=True`) and the squared norm runs over the image's pixels and channels.
+# Write it yourself, without `real_logits_and_r1`. D's training step differentiates the penalty with respect to
+# D's weights, so your function must return a tensor that an *outer* tape, recording around your call, can
+# differentiate: a second derivative. The check does exactly that, on small discriminators, with grey and RGB,
+# float32 and float64 images, and compares the value and those weight gradients with a reference that takes one
+# input tape per image.
 
-# %%
-def receptive_field_size(layers):
-    """(size, jump) of one output unit of a stack of (kernel, stride[, dilation]) layers, input side first."""
+# %% tags=["export"]
+def r1_penalty(discriminator, real_images, gamma):
+    """gamma / 2 times the batch mean of |grad_x l(x)|^2 at the real images, differentiable w.r.t. D's weights."""
     ### BEGIN SOLUTION
-    size, jump = 1, 1
-    for spec in layers:
-        kernel, stride, dilation = (*spec, 1)[:3]
-        size += dilation * (kernel - 1) * jump
-        jump *= stride
-    return size, jump
+    with tf.GradientTape() as input_tape:
+        input_tape.watch(real_images)
+        total = tf.reduce_sum(discriminator(real_images, training=True))  # image i's logit depends on image i only
+    grad = input_tape.gradient(total, real_images)
+    return 0.5 * gamma * tf.reduce_mean(tf.reduce_sum(tf.square(grad), axis=[1, 2, 3]))
     ### END SOLUTION
 
 
 # %%
-_ = ex.check_receptive_field(receptive_field_size)
+_ = ex.check_r1_penalty(r1_penalty)
 ### BEGIN HIDDEN TESTS
-_ = ex.check_receptive_field(receptive_field_size, hidden=True)
+_ = ex.check_r1_penalty(r1_penalty, hidden=True)
 ### END HIDDEN TESTS
 
 # %% [markdown]

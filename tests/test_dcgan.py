@@ -312,6 +312,19 @@ def test_train_gan_resumes_where_it_stopped_and_keeps_the_history(L, tiny_real, 
     assert hist2["fid"] == [100.0, 99.0, 50.0] and ckpt2.steps_done == 9
 
 
+def test_a_budget_that_runs_out_between_epochs_adds_no_empty_epoch(L, tiny_real, tmp_path):
+    """The outer loop saw time left, the inner one none (under load): no epoch of 0 steps, whose means have no
+    losses, reaches on_epoch_end (it raised KeyError: 'd_loss' in the lesson's monitor)."""
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices(tiny_real).repeat().batch(16)
+    _, _, step, ckpt = _setup_run(L, tmp_path / "ckpt")
+    seen = []
+    hist = L.train_gan(step, dataset, budget_s=1e-9, steps_per_epoch=3, checkpoint=ckpt, progress=False,
+                       on_epoch_end=lambda e, m: seen.append(m["d_loss"]))
+    assert seen == [] and ckpt.epochs_done == 0 and not hist.get("steps")
+
+
 KILL_SCRIPT = textwrap.dedent("""
     import os, sys
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"

@@ -230,9 +230,10 @@ def test_the_right_lines_pass_in_any_collection(capsys):
 
 
 @pytest.mark.parametrize("answer, message", [
-    ({3, 6}, r"2 of your 2 line\(s\) are wrong lines.*Still to find: a line where the discriminator only ever sees"),
-    ({3, 6, 16}, r"Line 16 \(g_loss = .*\) is right: the non-saturating generator loss"),
-    ({4, 5, 12}, r"0 of your 3 .*Line 4 .* is right: one Adam per network.*Line 12 .*inside the tapes"),
+    ({3, 6}, r"2 of the 2 lines you named are wrong lines and 0 are right; 1 of the 3 wrong lines are still to be "
+             r"found\. What the three wrong lines do to training: \(1\) .*tanh"),
+    ({3, 6, 16}, r"2 of the 3 lines you named are wrong lines and 1 are right; 1 of the 3"),
+    ({4, 5, 12}, r"0 of the 3 lines you named are wrong lines and 3 are right; 3 of the 3"),
     (set(range(1, 23)), "you named 22 lines; exactly 3 are wrong"),
     ({3, 6, 9, 12}, "you named 4 lines; exactly 3 are wrong"),
     ({0, 3}, r"line\(s\) \[0\] are not in the listing, which has lines 1 to 22"),
@@ -250,14 +251,11 @@ def test_a_wrong_answer_is_told_why_without_the_answer(answer, message):
             assert f"Line {bug} " not in text and f"line {bug} " not in text
 
 
-def test_each_missed_bug_gets_its_own_symptom():
-    texts = []
-    for bug in sorted(BUGS):
-        with pytest.raises(ExerciseError) as info:
-            ex.check_bug_hunt(lambda b=bug: BUGS - {b})
-        texts.append(str(info.value).split("Still to find: ")[1])
-    assert len(set(texts)) == 3
-    assert "tanh" in texts[0] and "same inputs" in texts[1] and "small part of the dataset" in texts[2]
+def test_every_wrong_answer_gets_the_three_symptoms():
+    with pytest.raises(ExerciseError) as info:
+        ex.check_bug_hunt(lambda: {3, 6})
+    text = str(info.value).split("What the three wrong lines do to training: ")[1]
+    assert "tanh" in text and "same inputs" in text and "small part of the dataset" in text
 
 
 def test_an_unanswered_bug_hunt_is_reported_not_raised(capsys):
@@ -368,80 +366,164 @@ def test_hidden_cases_catch_an_answer_fitted_to_the_visible_ones():
         ex.check_alternating_update(fitted, hidden=True)
 
 
-# ---- Exercise 5: the receptive field of the lesson's discriminator ---------------------------------------------
+# ---- Exercise 5: the R1 penalty, a tape inside the tape ---------------------------------------------------------
 
-def field(layers):
-    size, jump = 1, 1
-    for spec in layers:
-        k, s, d = (*spec, 1)[:3]
-        size += d * (k - 1) * jump
-        jump *= s
-    return size, jump
-
-
-def test_the_discriminator_specs_come_from_the_lesson():
-    assert ex.discriminator_specs() == [(4, 2, 1), (4, 2, 1), (3, 2, 1)]
+def r1_parts(discriminator, real_images, *, of=lambda logits: logits, training=True):
+    """Each image's input gradient of sum(of(D(x))), computed with one tape for the batch."""
+    kwargs = {} if training is None else {"training": training}
+    with tf.GradientTape() as tape:
+        tape.watch(real_images)
+        total = tf.reduce_sum(of(discriminator(real_images, **kwargs)))
+    return tape.gradient(total, real_images)
 
 
-def test_a_right_field_passes_and_reports_the_discriminator(capsys):
-    assert ex.check_receptive_field(field) is True
-    assert ex.check_receptive_field(field, hidden=True) is True
-    assert "sees 18x18 of the 28x28 input pixels; neighbouring units are 8 pixels apart" in capsys.readouterr().out
-    assert field(ex.discriminator_specs()) == (18, 8)
+def r1_solution(discriminator, real_images, gamma):
+    grad = r1_parts(discriminator, real_images)
+    return 0.5 * gamma * tf.reduce_mean(tf.reduce_sum(tf.square(grad), axis=[1, 2, 3]))
 
 
-def no_jump(layers):
-    return 1 + sum((*s, 1)[2] * (s[0] - 1) for s in layers), int(np.prod([s[1] for s in layers]))
+def r1_per_image(discriminator, real_images, gamma):
+    norms = []
+    for i in range(real_images.shape[0]):
+        x = real_images[i:i + 1]
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            logit = discriminator(x, training=True)[0, 0]
+        norms.append(tf.reduce_sum(tape.gradient(logit, x) ** 2))
+    return gamma / 2 * tf.add_n(norms) / len(norms)
 
 
-def jump_first(layers):
-    size, jump = 1, 1
-    for spec in layers:
-        k, s, d = (*spec, 1)[:3]
-        jump *= s
-        size += d * (k - 1) * jump
-    return size, jump
+def r1_flattened(discriminator, real_images, gamma):
+    grad = tf.reshape(r1_parts(discriminator, real_images), [tf.shape(real_images)[0], -1])
+    return gamma * tf.reduce_mean(tf.norm(grad, axis=1) ** 2) / 2
 
 
-def no_dilation(layers):
-    return field([s[:2] for s in layers])
+def r1_float64_result(discriminator, real_images, gamma):
+    grad = tf.cast(r1_parts(discriminator, real_images), tf.float64)
+    return tf.constant(0.5 * gamma, tf.float64) * tf.reduce_mean(tf.reduce_sum(grad * grad, axis=[1, 2, 3]))
 
 
-def k_not_k_minus_1(layers):
-    size, jump = 1, 1
-    for spec in layers:
-        k, s, d = (*spec, 1)[:3]
-        size += d * k * jump
-        jump *= s
-    return size, jump
+@pytest.mark.parametrize("fn", [r1_solution, r1_per_image, r1_flattened, r1_float64_result,
+                                ex.reference_r1_penalty])
+def test_r1_check_accepts_right_answers(fn, capsys):
+    """One tape for the batch or one per image, a flattened norm, a float64 result; float32 and float64 images,
+    grey and RGB, several batch sizes and gammas (visible and hidden cases)."""
+    assert ex.check_r1_penalty(fn) is True
+    assert ex.check_r1_penalty(fn, hidden=True) is True
+    assert "Correct: r1_penalty" in capsys.readouterr().out
 
 
-def with_the_helper(layers):
-    from course_utils.receptive_field import receptive_field  # noqa: F401 - the name is what is refused
-    return receptive_field(layers)
+def test_the_lesson_solution_passes():
+    assert ex.check_r1_penalty(ex.lesson_function("r1_penalty")) is True
 
 
-@pytest.mark.parametrize("fn, message", [
-    (no_jump, "Hint: the jump is missing"),
-    (jump_first, "Hint: the jump is updated too early"),
-    (no_dilation, "Hint: the dilation is ignored"),
-    (k_not_k_minus_1, r"Hint: each layer adds d\*\(k-1\)\*j pixels, not d\*k\*j"),
-    (lambda layers: field(layers)[0], r"expected \(size, jump\), two ints, got 3"),
-    (lambda layers: (18.0, 8), r"expected \(size, jump\), two ints"),
-    (with_the_helper, "write it yourself rather than calling receptive_field"),
-])
-def test_each_field_mistake_is_named(fn, message):
+def sq_norms(discriminator, real_images, **kwargs):
+    return tf.reduce_sum(tf.square(r1_parts(discriminator, real_images, **kwargs)), axis=[1, 2, 3])
+
+
+def with_the_lesson_code(discriminator, real_images, gamma):
+    return gamma / 2 * real_logits_and_r1(discriminator, real_images)[1]  # noqa: F821 - the name is what is refused
+
+
+def stop_recording(discriminator, real_images, gamma):
+    return tf.stop_gradient(r1_solution(discriminator, real_images, gamma))
+
+
+R1_WRONG = {
+    "no weight": (lambda d, x, g: tf.reduce_mean(sq_norms(d, x)),
+                  r"expected the penalty .*: this is the mean squared norm without the weight"),
+    "gamma, not gamma / 2": (lambda d, x, g: g * tf.reduce_mean(sq_norms(d, x)),
+                             "this is gamma times the mean squared norm"),
+    "norms not squared": (lambda d, x, g: g / 2 * tf.reduce_mean(tf.sqrt(sq_norms(d, x))),
+                          "the norms are not squared"),
+    "sum over the batch": (lambda d, x, g: g / 2 * tf.reduce_sum(sq_norms(d, x)),
+                           "this sums the squared norms over the batch"),
+    "mean over the pixels": (lambda d, x, g: g / 2 * tf.reduce_mean(tf.square(r1_parts(d, x))),
+                             "this averages the squared entries over the pixels too"),
+    "gradient of the mean logit": (
+        lambda d, x, g: g / 2 * tf.reduce_mean(tf.reduce_sum(tf.square(r1_parts(
+            d, x, of=lambda t: t / tf.cast(tf.shape(t)[0], t.dtype))), axis=[1, 2, 3])),
+        r"the input gradient is that of the batch \*mean\* of the logits"),
+    "gradient of sigmoid": (lambda d, x, g: g / 2 * tf.reduce_mean(sq_norms(d, x, of=tf.sigmoid)),
+                            r"the gradient of D's probability sigmoid\(l\(x\)\), not of its logit"),
+    "a NumPy float": (lambda d, x, g: float(r1_solution(d, x, g)),
+                      r"the value is right, but D's update must differentiate the penalty .*no \.numpy\(\)"),
+    "stop_gradient": (stop_recording, "the value is right, but D's update must differentiate the penalty"),
+    "no training flag": (lambda d, x, g: g / 2 * tf.reduce_mean(sq_norms(d, x, training=None)),
+                         "the discriminator was called with no training argument"),
+    "the lesson's own code": (with_the_lesson_code, "write it yourself rather than calling real_logits_and_r1"),
+    "nothing returned": (lambda d, x, g: None, "you returned None"),
+}
+
+
+@pytest.mark.parametrize("name", R1_WRONG)
+def test_r1_check_rejects(name):
+    fn, message = R1_WRONG[name]
     with pytest.raises(ExerciseError, match=message):
-        ex.check_receptive_field(fn)
+        ex.check_r1_penalty(fn)
 
 
-def test_hidden_field_cases_catch_a_table_of_the_visible_answers():
-    visible = {tuple(map(tuple, specs)): field(specs) for _, specs in ex._field_cases(False)}
-    visible[tuple(ex.discriminator_specs())] = (18, 8)
+def test_a_gradient_that_differs_only_in_its_second_derivative_is_rejected():
+    """Right value, wrong dependence on the weights: the penalty of a frozen copy of D plus a term of zero value."""
+    def frozen(discriminator, real_images, gamma):
+        value = tf.stop_gradient(r1_solution(discriminator, real_images, gamma))
+        w = discriminator.trainable_variables[0]
+        return value + tf.cast(tf.reduce_sum(w) - tf.stop_gradient(tf.reduce_sum(w)), value.dtype)
 
-    def table(layers):
-        return visible.get(tuple(map(tuple, layers)), (0, 0))
+    with pytest.raises(ExerciseError, match="its gradient with respect to the discriminator's weights differs"):
+        ex.check_r1_penalty(frozen)
 
-    assert ex.check_receptive_field(table) is True
-    with pytest.raises(ExerciseError, match="expected"):
-        ex.check_receptive_field(table, hidden=True)
+
+def test_an_unanswered_r1_penalty_is_reported_not_raised(capsys):
+    def stub(discriminator, real_images, gamma):
+        raise NotImplementedError()
+
+    assert ex.check_r1_penalty(stub) is False
+    assert "Exercise 5: not attempted yet" in capsys.readouterr().err
+
+
+# ---- Gaps closed (issue 23): each of these failed on the earlier checks -----------------------------------------
+
+def test_a_bug_hunt_answer_learns_how_many_not_which():
+    """Gap (b): two answers with the same counts get the same feedback, so no line can be ruled in or out by it."""
+    def message(answer):
+        with pytest.raises(ExerciseError) as info:
+            ex.check_bug_hunt(lambda: answer)
+        return str(info.value)
+
+    assert message({3, 4, 5}) == message({6, 4, 7}) == message({9, 12, 20})
+    assert message({4, 5, 12}) == message({1, 2, 7})
+    assert message({3, 6}) == message({6, 9})
+    text = message({4, 5, 12})
+    assert "0 of the 3 lines you named are wrong lines" in text
+    assert "is right" not in text and "Line 4" not in text and "Line 12" not in text
+
+
+def test_the_listing_docstring_says_what_the_loop_does():
+    """Gap (b): the loop updates both networks from one forward pass; its docstring must not call that alternating."""
+    doc = ex.TRAINING_LOOP_SOURCE.splitlines()[1]
+    assert "Alternate" not in doc and "alternat" not in doc.lower()
+    assert "simultaneous" in doc.lower()
+
+
+def no_training_flag(generator, d_step, g_step, real_batches, sample_noise, k):
+    d_losses = []
+    for _ in range(k):
+        real = next(real_batches)
+        d_losses.append(d_step(real, generator(sample_noise(len(real)))))
+    return d_losses, g_step(sample_noise(len(real)))
+
+
+def inference_mode(generator, d_step, g_step, real_batches, sample_noise, k):
+    d_losses = []
+    for _ in range(k):
+        real = next(real_batches)
+        d_losses.append(d_step(real, generator(sample_noise(len(real)), training=False)))
+    return d_losses, g_step(sample_noise(len(real)))
+
+
+@pytest.mark.parametrize("fn", [no_training_flag, inference_mode])
+def test_fakes_made_in_inference_mode_are_named(fn):
+    """Gap (a): the check's generator has batch norm, so its fakes depend on the training flag."""
+    with pytest.raises(ExerciseError, match=r"discriminator step 1 .*inference mode.*training=True"):
+        ex.check_alternating_update(fn)

@@ -30,6 +30,18 @@ def test_rpc_round_trip_keeps_types(tmp_path):
     assert got[3] == {1, 2}
 
 
+def test_rpc_carries_numpy_float64_scalars(tmp_path):
+    """np.float64 is a subclass of float: it must still cross as a NumPy scalar (np.mean returns one)."""
+    value = (np.float64(1.5), np.mean(np.arange(4.0)), [np.float64(-0.25)])
+    arrays: dict = {}
+    doc = rpc.encode(value, arrays)
+    rpc.save(tmp_path / "m.npz", {"v": doc}, arrays)
+    back, arr = rpc.load(tmp_path / "m.npz")
+    got = rpc.decode(back["v"], arr)
+    assert got[0] == 1.5 and got[1] == 1.5 and got[2][0] == -0.25
+    assert all(isinstance(v, np.float64) for v in (got[0], got[1], got[2][0]))
+
+
 @pytest.mark.parametrize("bad", [object(), lambda: 1, np.array([object()], dtype=object), {1: "int key"}])
 def test_rpc_refuses_what_is_not_data(bad):
     with pytest.raises(rpc.NotData):

@@ -13,8 +13,8 @@ For each student and lesson (one job, jobs in parallel up to the CPU count):
    pickle) into the kernel, runs the student's function there, and brings the result back (``course_utils.rpc``).
    Patching a check, redefining ``ex`` or printing "Correct" in the notebook changes nothing. Forbidden calls
    (``tf`` in a from-scratch exercise, ...) are looked for in the submitted cells' source.
-   Exercises whose arguments are live objects (Keras models, optimizers, callbacks: lesson 04's exercises 1, 2
-   and 4 and lesson 05's two) cannot cross that boundary; their checks run in the kernel instead, re-imported
+   Exercises whose arguments are live objects (Keras models, optimizers, callbacks: lesson 04's exercises 1, 2,
+   4 and 5 and lesson 05's two) cannot cross that boundary; their checks run in the kernel instead, re-imported
    from the read-only package just before they run (``docs/teaching.md`` says what that does not protect).
 4. **Report.** ``scores.csv``, ``scores.md`` (with every reason in full), ``feedback/<student>/<lesson>.md``, the
    executed notebooks under ``logs/``, and the wall time of each job.

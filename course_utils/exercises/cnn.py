@@ -1,9 +1,11 @@
-"""Checks for the exercises of 03_cnn_classifier: a convolution's parameters, and any small CNN's table by hand.
+"""Checks for the exercises of 03_cnn_classifier: softmax cross-entropy and its gradient from scratch, any small
+CNN's table by hand, and the Fréchet distance between two Gaussians (the maths of the FID).
 
 Each check runs the learner's function on several inputs and raises :class:`course_utils.checks.ExerciseError`
 naming the input, what was expected and what came, with a hint when the answer matches a known mistake
-(a forgotten bias, forgotten input channels, ``padding="same"`` rounded the wrong way, an output size off by one).
-The layer table is checked against Keras itself, which builds each stack.
+(an overflowing exp, a sum for a mean, a gradient without the one-hot; a forgotten bias, forgotten input channels,
+``padding="same"`` rounded the wrong way, an output size off by one). The cross-entropy is checked against
+TensorFlow's and a ``tf.GradientTape``; the layer table against Keras itself, which builds each stack.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ import numbers
 from collections.abc import Callable
 from typing import Any
 
-from ..checks import ExerciseError, call_safely, exercise, name_mistake, passed
+import numpy as np
 
-__all__ = ["article_layer_plan", "article_param_count", "check_conv2d_param_count", "check_layer_table",
-           "conv2d_param_count_reference", "layer_table_reference"]
+from ..checks import ExerciseError, as_scalar, call_safely, check_close, exercise, forbid_calls, name_mistake, passed
+
+__all__ = ["article_layer_plan", "article_param_count", "check_frechet_distance", "check_layer_table",
+           "check_softmax_cross_entropy",
+           "conv2d_param_count_reference", "layer_table_reference", "reference_softmax_cross_entropy"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -64,65 +69,153 @@ def article_param_count(input_shape: tuple[int, int, int], num_classes: int) -> 
 
 
 # ---------------------------------------------------------------------------------------------
-# Exercise 1: parameters of a convolution, by hand
+# Exercise 1: softmax cross-entropy from logits, and its gradient, stable for any logit
 # ---------------------------------------------------------------------------------------------
 
-_CONV_MISTAKES: dict[str, Callable[[int, int, int, int, bool], int]] = {
-    "the biases are missing: each filter has one bias, so add `filters` when use_bias is True":
-        lambda kh, kw, c, f, b: kh * kw * c * f,
-    "the input channels are missing: each filter spans all in_channels, so its kernel has k_h * k_w * in_channels "
-    "weights": lambda kh, kw, c, f, b: (kh * kw + (1 if b else 0)) * f,
-    "the biases are counted per input channel; there is one bias per filter (per output channel)":
-        lambda kh, kw, c, f, b: (kh * kw + (1 if b else 0)) * c * f,
-    "the biases are counted even though use_bias=False":
-        lambda kh, kw, c, f, b: (kh * kw * c + 1) * f,
-    "only one side of the kernel is counted; a k_h x k_w kernel has k_h * k_w weights per channel":
-        lambda kh, kw, c, f, b: (kh * c + (1 if b else 0)) * f,
-    "a single bias is counted for the whole layer; there is one per filter":
-        lambda kh, kw, c, f, b: kh * kw * c * f + (1 if b else 0),
-}
+def reference_softmax_cross_entropy(logits: Any, labels: Any) -> tuple[float, np.ndarray]:
+    """The batch mean of ``-log softmax(logits)[label]`` and its gradient with respect to the logits, by TensorFlow.
 
-# (kernel_size, in_channels, filters, use_bias): each mistake above fails on at least one of these.
-CONV_CASES = (
-    (3, 1, 32, True), (3, 32, 64, True), ((5, 3), 3, 8, True), (1, 16, 4, True), (3, 3, 16, False),
-    ((4, 4), 128, 64, True), ((2, 5), 7, 3, False),
-)
-
-
-@exercise(1, "conv2d_param_count")
-def check_conv2d_param_count(fn: Callable[..., Any]) -> bool:
-    """Check ``fn(kernel_size, in_channels, filters, use_bias=True)`` -> the number of parameters of a Conv2D.
-
-    ``kernel_size`` is an int (square kernel) or a pair ``(k_h, k_w)``. The checks also compare with Keras.
+    TensorFlow's ``sparse_softmax_cross_entropy_with_logits`` in float64 gives the loss and a ``tf.GradientTape``
+    its gradient: nothing here is the closed form the learner writes.
 
     Introduced in 03_cnn_classifier.
 
-    Raises:
-        ExerciseError: naming the case, the expected and received count, and the mistake when it is a known one.
-    """
-    import keras
+    Args:
+        logits: shape ``(n, classes)``.
+        labels: ``n`` class indices.
 
-    for k, c, f, b in CONV_CASES:
-        what = f"conv2d_param_count(kernel_size={k!r}, in_channels={c}, filters={f}, use_bias={b})"
-        got = call_safely(fn, k, c, f, use_bias=b, what=what)
-        if isinstance(got, numbers.Integral) and not isinstance(got, bool):
-            got = int(got)  # NumPy integers are fine
-        expected = conv2d_param_count_reference(k, c, f, b)
-        layer = keras.layers.Conv2D(f, k, use_bias=b)
-        layer.build((None, 9, 9, c))
-        if layer.count_params() != expected:  # pragma: no cover - guards the reference itself
-            raise RuntimeError(f"reference disagrees with Keras for {what}")
-        if isinstance(got, bool) or not isinstance(got, int | float) or got != expected:
-            kh, kw = (k, k) if isinstance(k, int) else k
-            mistake = None
-            if isinstance(got, int | float) and not isinstance(got, bool):
-                mistake = name_mistake([got], {text: [wrong(kh, kw, c, f, b)] for text, wrong in _CONV_MISTAKES.items()},
-                                       [expected], rtol=0.0, atol=0.0)
-            hint = f" Hint: {mistake}." if mistake else ""
-            raise ExerciseError(f"{what}: expected {expected:,}, got {got!r}.{hint}")
-        if not isinstance(got, int):
-            raise ExerciseError(f"{what}: expected an int (a count), got {type(got).__name__} {got!r}")
-    return passed("conv2d_param_count")
+    Returns:
+        ``(loss, gradient)``: a float and a float64 array of the logits' shape.
+    """
+    import tensorflow as tf
+
+    z = tf.Variable(np.asarray(logits, np.float64))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=tf.constant(np.asarray(labels, np.int64)), logits=z))
+    return float(loss), np.asarray(tape.gradient(loss, z), np.float64)
+
+
+def _softmax_cases(hidden: bool) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    if hidden:
+        rng = np.random.default_rng(3003)
+        return [
+            ("7 examples, 5 classes, logits of size 50", rng.normal(0, 50, (7, 5)), rng.integers(0, 5, 7)),
+            ("2 examples, 4 classes, logits near 1e4", np.array([[1e4, 9990.0, -1e4, 0.0], [-1e4, -1e4, -1e4, -9995.0]]),
+             np.array([1, 0])),
+        ]
+    rng = np.random.default_rng(3001)
+    return [
+        ("4 examples, 3 classes, moderate logits", rng.normal(0, 2, (4, 3)), np.array([0, 2, 1, 2])),
+        ("1 example, 10 classes", rng.normal(0, 1, (1, 10)), np.array([7])),
+        ("3 examples, 3 classes, logits of size 1000 (exp overflows)",
+         np.array([[1000.0, 0.0, -1000.0], [1000.0, 999.0, 0.0], [-1000.0, 1000.0, 500.0]]), np.array([0, 1, 0])),
+        ("2 examples whose logits sit at very different levels, 1000 apart",
+         np.array([[1000.0, 1001.0, 998.0], [-5.0, -3.0, -4.0]]), np.array([2, 0])),
+        ("5 examples, 10 classes, float32 logits up to 300", (rng.normal(0, 100, (5, 10))).astype(np.float32),
+         np.array([3, 3, 0, 9, 1])),
+    ]
+
+
+def _softmax_mistakes(logits: np.ndarray, labels: np.ndarray) -> dict[str, tuple[float, np.ndarray]]:
+    """The usual slips' (loss, gradient) for one case (NaN or inf where the slip overflows)."""
+    z = np.asarray(logits, np.float64)
+    n = z.shape[0]
+    onehot = np.eye(z.shape[1])[labels]
+    shifted = z - z.max(axis=1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    p = np.exp(logp)
+    loss = -float(np.mean(logp[np.arange(n), labels]))
+    grad = (p - onehot) / n
+    with np.errstate(all="ignore"):
+        global_shift = z - z.max()
+        g_logp = global_shift - np.log(np.exp(global_shift).sum(axis=1, keepdims=True))
+        prob_of_true = -float(np.mean(np.log(p[np.arange(n), labels])))
+        col = z - z.max(axis=0, keepdims=True)
+        col_logp = col - np.log(np.exp(col).sum(axis=0, keepdims=True))
+    return {
+        "the gradient is that of the *sum* over the examples: the loss is their mean, so divide by the batch size":
+            (loss, p - onehot),
+        "the loss is the sum over the examples, not their mean": (loss * n, grad * n),
+        "the gradient's sign is flipped: d(loss)/d(logits) = (softmax - one_hot) / n": (loss, -grad),
+        "the gradient is softmax / n without the one-hot of the labels: d(-l_y)/d(l_y) = -1 is missing":
+            (loss, p / n),
+        "one maximum was subtracted for the whole batch; in an example whose logits sit far below it every exp "
+            "underflows to 0 and log 0 = -infinity. Subtract each example's own maximum (axis=1, keepdims=True)":
+            (-float(np.mean(g_logp[np.arange(n), labels])), grad),
+        "this is -log of the probability, which underflows to 0 when the true class's logit is far below the "
+            "largest: compute log-softmax directly, (l - max) - log(sum(exp(l - max))), and take its entry":
+            (prob_of_true, grad),
+        "the softmax runs over the batch axis (axis 0); it runs over the classes of each example (axis=1)":
+            (-float(np.mean(col_logp[np.arange(n), labels])), grad),
+    }
+
+
+_FORBIDDEN_SOFTMAX = {name: "write the loss and its gradient yourself (the check compares with TensorFlow's)"
+                      for name in ("sparse_softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits",
+                                   "SparseCategoricalCrossentropy", "CategoricalCrossentropy",
+                                   "sparse_categorical_crossentropy", "categorical_crossentropy",
+                                   "reduce_logsumexp", "GradientTape")}
+
+
+@exercise(1, "softmax_cross_entropy")
+def check_softmax_cross_entropy(fn: Callable[..., Any], *, hidden: bool = False) -> bool:
+    """Check ``fn(logits, labels) -> (loss, grad)``: the mean softmax cross-entropy and its gradient, from scratch.
+
+    ``logits`` has shape ``(n, classes)``, ``labels`` holds ``n`` class indices; ``loss`` is the batch mean of
+    ``-log softmax(logits)[label]`` and ``grad`` its gradient with respect to ``logits`` (same shape). Both are
+    compared with TensorFlow's loss and a ``tf.GradientTape`` (:func:`reference_softmax_cross_entropy`), on cases
+    with logits of size 1000, examples whose logits differ by 1000 in level, and float32 logits.
+
+    Introduced in 03_cnn_classifier.
+
+    Args:
+        fn: the learner's function.
+        hidden: use the grading cases instead of the visible ones.
+
+    Returns:
+        True when every case passes.
+
+    Raises:
+        ExerciseError: naming the case and, where it is a known slip, the slip: overflow (inf or NaN), a sum
+            instead of a mean in the loss or the gradient, the gradient's sign or one-hot, one maximum for the
+            whole batch, -log of an underflowing probability, the softmax over the wrong axis.
+    """
+    forbid_calls(fn, _FORBIDDEN_SOFTMAX, what="softmax_cross_entropy")
+    whats, answers, expected, mistakes = [], [], [], []
+    for case, logits, labels in _softmax_cases(hidden):
+        what = f"softmax_cross_entropy({case})"
+        with np.errstate(all="ignore"):
+            got = call_safely(fn, logits.copy(), labels.copy(), what=what)
+        if not isinstance(got, tuple | list) or len(got) != 2:
+            kind = f"a {type(got).__name__} of {len(got)} items" if isinstance(got, tuple | list) else type(got).__name__
+            raise ExerciseError(f"{what}: expected two things, (loss, grad), got {kind}")
+        loss = as_scalar(got[0], f"{what}: loss", meaning="the loss (one number, the batch mean)")
+        try:
+            grad = np.asarray(got[1], np.float64)
+        except (TypeError, ValueError):
+            raise ExerciseError(f"{what}: expected grad to be an array, got {type(got[1]).__name__}") from None
+        if grad.shape != logits.shape:
+            raise ExerciseError(f"{what}: expected grad to have the logits' shape {logits.shape}, got {grad.shape}")
+        whats.append(what)
+        answers.append((loss, grad))
+        expected.append(reference_softmax_cross_entropy(logits, labels))
+        mistakes.append(_softmax_mistakes(logits, labels))
+    loose = [np.asarray(c[1]).dtype == np.float32 for c in _softmax_cases(hidden)]
+    for k, label in ((0, "loss"), (1, "grad")):
+        got_k, want_k = [a[k] for a in answers], [e[k] for e in expected]
+        table = {text: [m[text][k] for m in mistakes] for text in mistakes[0]}
+        for what, got, want, f32 in zip(whats, got_k, want_k, loose):
+            rtol, atol = (1e-5, 1e-4) if f32 else (1e-5, 1e-6)
+            if np.all(np.isfinite(got)) and np.allclose(got, want, rtol=rtol, atol=atol):
+                continue
+            slip = name_mistake(got_k, table, want_k, rtol=1e-5, atol=1e-6)
+            if slip is None and not np.all(np.isfinite(got)):
+                slip = ("exp of a large logit overflows (exp(1000) is infinity in float64): subtract each example's "
+                        "largest logit before exponentiating; softmax and log-softmax do not change")
+            hint = f": {slip}" if slip else ""
+            check_close(got, want, what=f"{what}, {label}{hint}", rtol=rtol, atol=atol)
+    return passed("softmax_cross_entropy")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -275,3 +368,118 @@ def check_layer_table(fn: Callable[..., Any], *, hidden: bool = False) -> bool:
                 raise ExerciseError(f"layer_table({input_shape}, ...), layer {i} {layer}: expected shape {shape} and "
                                     f"{params:,} parameters, got shape {g_shape} and {g_params!r}.{hint}")
     return passed("layer_table")
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercise 3: the Fréchet distance between two Gaussians
+# ---------------------------------------------------------------------------------------------
+
+def _spd(rng: np.random.Generator, d: int, rank: int | None = None, scale: float = 1.0) -> np.ndarray:
+    """A covariance matrix d x d of the given rank (full by default), as np.cov of random features gives."""
+    a = rng.normal(0.0, scale, (d, rank or d))
+    return a @ a.T / (rank or d)
+
+
+def _frechet_cases(hidden: bool) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    if hidden:
+        rng = np.random.default_rng(3303)
+        return [
+            ("d = 6, full-rank covariances of different scales", rng.normal(0, 1, 6), _spd(rng, 6, scale=3.0),
+             rng.normal(0, 1, 6), _spd(rng, 6, scale=0.2)),
+            ("d = 5, both covariances of rank 3", rng.normal(0, 1, 5), _spd(rng, 5, 3), rng.normal(0, 1, 5),
+             _spd(rng, 5, 3)),
+        ]
+    rng = np.random.default_rng(3301)
+    feats = rng.normal(0, 1, (200, 4)) @ rng.normal(0, 1, (4, 4))
+    return [
+        ("d = 1: N(1, 4) and N(3, 9)", np.array([1.0]), np.array([[4.0]]), np.array([3.0]), np.array([[9.0]])),
+        ("d = 3, two full-rank covariances that do not commute", rng.normal(0, 1, 3), _spd(rng, 3),
+         rng.normal(0, 1, 3), _spd(rng, 3, scale=2.0)),
+        ("d = 4, the same Gaussian twice (distance 0)", feats.mean(0), np.cov(feats, rowvar=False), feats.mean(0),
+         np.cov(feats, rowvar=False)),
+        ("d = 8, covariances of rank 3 and 5 (singular, as with dead ReLU features)", rng.normal(0, 0.5, 8),
+         _spd(rng, 8, 3), rng.normal(0, 0.5, 8), _spd(rng, 8, 5)),
+        ("d = 6, float32 inputs", rng.normal(0, 1, 6).astype(np.float32), _spd(rng, 6).astype(np.float32),
+         rng.normal(0, 1, 6).astype(np.float32), _spd(rng, 6, scale=1.5).astype(np.float32)),
+    ]
+
+
+def _psd_root(s: np.ndarray) -> np.ndarray:
+    w, v = np.linalg.eigh((s + s.T) / 2)
+    return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+
+
+def _frechet_mistakes(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -> dict[str, float]:
+    mu1, mu2, s1, s2 = (np.asarray(a, np.float64) for a in (mu1, mu2, s1, s2))
+    base = float(np.trace(s1) + np.trace(s2))
+    dist2 = float((mu1 - mu2) @ (mu1 - mu2))
+    root1 = _psd_root(s1)
+    tr_root = float(np.sqrt(np.clip(np.linalg.eigvalsh(root1 @ s2 @ root1), 0.0, None)).sum())
+    with np.errstate(invalid="ignore"):
+        elementwise = float(np.trace(np.sqrt(s1 @ s2)))  # NaN where a diagonal entry is negative
+        tri = float(np.sqrt(np.clip(np.linalg.eigvalsh(s1 @ s2), 0.0, None)).sum())
+    return {
+        "np.sqrt takes the square root of each entry; (Σ1 Σ2)^(1/2) is a *matrix* square root (a matrix R with "
+        "R @ R = Σ1 Σ2)": dist2 + base - 2.0 * elementwise,
+        "this takes Σ1^(1/2) Σ2^(1/2): the root of a product is the product of the roots only when the matrices "
+        "commute, which covariances rarely do": dist2 + base - 2.0 * float(np.trace(_psd_root(s1) @ _psd_root(s2))),
+        "np.linalg.eigvalsh (or eigh) assumes a symmetric matrix and reads only one triangle of it, but Σ1 Σ2 is not "
+        "symmetric. Its eigenvalues are those of the symmetric Σ1^(1/2) Σ2 Σ1^(1/2)": dist2 + base - 2.0 * tri,
+        "the cross term has lost its factor 2: Tr(Σ1 + Σ2 - 2 (Σ1 Σ2)^(1/2))": dist2 + base - tr_root,
+        "the means' distance is not squared: the first term is |μ1 - μ2|^2":
+            float(np.sqrt(dist2)) + base - 2.0 * tr_root,
+    }
+
+
+_FORBIDDEN_FRECHET = {name: "that is the course's own Fréchet distance, which the check compares with"
+                      for name in ("frechet_distance", "fid", "frechet", "evaluator")}
+
+
+@exercise(3, "frechet_distance_np")
+def check_frechet_distance(fn: Callable[..., Any], *, hidden: bool = False) -> bool:
+    """Check ``fn(mu1, sigma1, mu2, sigma2) -> float`` against :func:`course_utils.frechet.frechet_distance`.
+
+    Cases: one dimension, covariances that do not commute, the same Gaussian twice, singular covariances (rank
+    below d), float32 inputs.
+
+    Introduced in 03_cnn_classifier.
+
+    Args:
+        fn: the learner's function.
+        hidden: use the grading cases instead of the visible ones.
+
+    Returns:
+        True when every case passes.
+
+    Raises:
+        ExerciseError: naming the case and, where it is a known slip, the slip: an element-wise square root,
+            the product of the roots, ``eigvalsh`` of the non-symmetric product, a lost factor 2, an unsquared
+            mean distance, a complex result.
+    """
+    from ..frechet import frechet_distance
+
+    forbid_calls(fn, _FORBIDDEN_FRECHET, what="frechet_distance_np")
+    whats, answers, expected, mistakes = [], [], [], []
+    for case, mu1, s1, mu2, s2 in _frechet_cases(hidden):
+        what = f"frechet_distance_np({case})"
+        with np.errstate(all="ignore"):
+            got = call_safely(fn, mu1.copy(), s1.copy(), mu2.copy(), s2.copy(), what=what)
+        if np.iscomplexobj(got) or isinstance(got, complex):
+            raise ExerciseError(f"{what}: expected a real number, got the complex {got!r}. scipy.linalg.sqrtm of the "
+                                "non-symmetric product Σ1 Σ2 can come back with tiny imaginary parts from rounding; "
+                                "the exact trace is real, so keep the real part")
+        whats.append(what)
+        answers.append(as_scalar(got, what, meaning="the distance (one number)"))
+        expected.append(frechet_distance(mu1, s1, mu2, s2))
+        mistakes.append(_frechet_mistakes(mu1, s1, mu2, s2))
+    nan = -1e300  # a NaN answer matches a slip that gives NaN on that case
+    table = {text: [m[text] if np.isfinite(m[text]) else nan for m in mistakes] for text in mistakes[0]}
+    marked = [a if np.isfinite(a) else nan for a in answers]
+    for what, got, want, (_, _, s1, _, s2) in zip(whats, answers, expected, _frechet_cases(hidden)):
+        scale = 1.0 + float(np.trace(s1) + np.trace(s2))
+        if np.isfinite(got) and abs(got - want) <= 1e-4 * scale:
+            continue
+        slip = name_mistake(marked, table, expected, rtol=1e-4, atol=1e-4)
+        hint = f": {slip}" if slip else ""
+        check_close(got, want, what=f"{what}{hint}", rtol=0.0, atol=1e-4 * scale)
+    return passed("frechet_distance_np")

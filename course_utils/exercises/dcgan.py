@@ -1,12 +1,14 @@
 """Automatic checks for the exercises of lesson ``04_dcgan``: the two halves of a train step, a bug hunt, the k-step
-alternating update and the receptive field of the lesson's discriminator.
+alternating update and the R1 penalty (a tape inside a tape).
 
 The step checks build tiny seeded networks (a discriminator Flatten -> Dense(8) -> LeakyReLU -> Dense(1) on 6x6x1
 images, a generator Dense(36) -> reshape to 6x6x1 -> tanh on 3-D noise), twice with identical weights, each with a
 fresh ``Adam(2e-4, beta_1=0.5)``. They run the learner's step on one copy and the reference on the other, on the
 same inputs, and compare the returned loss, the updated weights and the optimizer's step counter. The cases
 include a discriminator with logits near +-200, where a naive ``log(sigmoid(l))`` gives infinity and
-``BinaryCrossentropy()`` without ``from_logits=True`` clips to a wrong finite value. Each check raises
+``BinaryCrossentropy()`` without ``from_logits=True`` clips to a wrong finite value. The alternating update's
+generator also has a BatchNormalization, so that its images depend on ``training=True``; the R1 check uses small
+conv discriminators on grey and RGB images. Each check raises
 :class:`course_utils.checks.ExerciseError` naming the case and the cause, and returns True (after printing a
 success line) when every case passes. Eager functions and ``tf.function``s are both accepted.
 
@@ -23,7 +25,9 @@ Conventions (also stated in the lesson):
   wrong lines, none of them a defect of the lesson's section 1;
 * ``alternating_update(generator, d_step, g_step, real_batches, sample_noise, k) -> (d_losses, g_loss)``: k
   discriminator steps, each on the next real batch and fakes from fresh noise, then one generator step;
-* ``receptive_field_size(layers) -> (size, jump)`` for ``(kernel, stride[, dilation])`` layers, input side first.
+* ``r1_penalty(discriminator, real_images, gamma) -> penalty``: ``gamma / 2`` times the mean over the batch of each
+  real image's squared input-gradient norm ``|grad_x l(x)|^2`` (``l`` the logit, ``training=True``), a tensor that
+  an outer tape can differentiate with respect to the discriminator's weights.
 
 The references are the lesson's own solutions, loaded from its cells tagged ``export``
 (:func:`course_utils.lessons.load_lesson_code`), so the lesson and its checks cannot disagree.
@@ -51,8 +55,8 @@ from ..checks import (
 )
 
 __all__ = ["TRAINING_LOOP_SOURCE", "check_alternating_update", "check_bug_hunt", "check_discriminator_step",
-           "check_generator_step", "check_receptive_field", "discriminator_specs", "lesson_function",
-           "reference_discriminator_step", "reference_generator_step", "show_training_loop"]
+           "check_generator_step", "check_r1_penalty", "lesson_function", "reference_discriminator_step",
+           "reference_generator_step", "reference_r1_penalty", "show_training_loop"]
 
 IMAGE_SHAPE = (6, 6, 1)
 NOISE_DIM = 3
@@ -181,13 +185,21 @@ def _tiny_discriminator(weights: list[np.ndarray]) -> Any:
     return model
 
 
-def _tiny_generator(weights: list[np.ndarray]) -> Any:
+def _tiny_generator(weights: list[np.ndarray], *, batch_norm: bool = False) -> Any:
+    """The tiny generator; with ``batch_norm`` its output depends on the ``training`` flag (a BatchNormalization
+    after the projection, which normalizes by the batch's statistics when training and by fixed ones otherwise)."""
     import keras
     from keras import layers
 
-    model = keras.Sequential([keras.Input((NOISE_DIM,)), layers.Dense(int(np.prod(IMAGE_SHAPE)), name="project"),
+    n_out = int(np.prod(IMAGE_SHAPE))
+    # momentum=1: the moving statistics never change, so checking a batch twice changes nothing
+    norm = [layers.BatchNormalization(momentum=1.0, name="norm")] if batch_norm else []
+    model = keras.Sequential([keras.Input((NOISE_DIM,)), layers.Dense(n_out, name="project"), *norm,
                               _probe_class()(name="probe"), layers.Reshape(IMAGE_SHAPE),
                               layers.Activation("tanh")], name="generator")
+    if batch_norm:
+        weights = [*weights, np.ones(n_out, np.float32), np.zeros(n_out, np.float32), np.zeros(n_out, np.float32),
+                   np.ones(n_out, np.float32)]
     model.set_weights(weights)
     model.get_layer("probe").seen.clear()
     return model
@@ -467,7 +479,7 @@ def check_generator_step(fn: Callable[..., Any]) -> bool:
 
 TRAINING_LOOP_SOURCE = """\
 def train(generator, discriminator, images_uint8, steps, batch_size=64, noise_dim=64):
-    \"\"\"Alternate one discriminator update and one generator update, `steps` times; return the losses.\"\"\"
+    \"\"\"Update both networks simultaneously, from one forward pass, `steps` times; return the losses.\"\"\"
     real_all = tf.cast(images_uint8, tf.float32) / 255.0
     d_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
     g_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
@@ -515,32 +527,6 @@ _BUG_SYMPTOMS = {
 _BUG_LINES = frozenset(_BUG_SYMPTOMS)
 
 
-def _loop_line_note(line: str) -> str:
-    """Why a right line of the training loop is right."""
-    text = line.strip()
-    notes = (
-        (("def train", '"""'), "the signature and the docstring; nothing is computed there."),
-        (("d_optimizer =", "g_optimizer ="), "one Adam per network, each created once, before the loop, so that its "
-                                             "moments carry over from step to step."),
-        (("history", "return"), "bookkeeping: it records and returns the losses, it changes no weight."),
-        (("for step",), "the loop runs `steps` updates."),
-        (("real_images =",), "it gathers the images at the chosen indices: right for whatever indices it is given."),
-        (("with tf.GradientTape",), "two tapes, one per network, both recording the forward pass."),
-        (("fake_images =",), "the fakes are made inside the tapes, with training=True, so the generator's tape sees "
-                             "them made."),
-        (("real_logits =", "fake_logits ="), "the discriminator scores both batches inside the tapes, with "
-                                             "training=True."),
-        (("d_loss =",), "the discriminator's loss from logits: real -> 1, fake -> 0, the sum of two batch means."),
-        (("g_loss =",), "the non-saturating generator loss -log D(G(z)), from logits."),
-        (("d_grads =", "g_grads ="), "each loss is differentiated with respect to its own network's variables."),
-        (("d_optimizer.apply", "g_optimizer.apply"), "each optimizer applies its own network's gradients."),
-    )
-    for starts, note in notes:
-        if text.startswith(starts):
-            return note
-    return "nothing is wrong here."  # pragma: no cover - every line of the listing has a note
-
-
 def show_training_loop() -> None:
     """Print :data:`TRAINING_LOOP_SOURCE` with line numbers, for the find-the-bugs exercise.
 
@@ -555,8 +541,9 @@ def show_training_loop() -> None:
 def check_bug_hunt(find_the_bugs: Callable[[], Any]) -> bool:
     """Check ``find_the_bugs()`` -> the numbers (1-based) of the three wrong lines of :data:`TRAINING_LOOP_SOURCE`.
 
-    A wrong answer is told, for each line it names that is right, why that line is right, and, for each wrong
-    line it misses, what that line does to training, never which line it is.
+    A wrong answer is told only how many of the lines it names are wrong lines and how many are right, with what
+    the three wrong lines do to training (the same words for every answer): never which line is which, so that
+    the feedback cannot be used to find them by elimination.
 
     Introduced in 04_dcgan.
 
@@ -588,14 +575,11 @@ def check_bug_hunt(find_the_bugs: Callable[[], Any]) -> bool:
                             "those you can say what is wrong with.")
     if lines == _BUG_LINES:
         return passed(f"find the bugs (lines {', '.join(map(str, sorted(_BUG_LINES)))})")
-    found = lines & _BUG_LINES
-    parts = [f"{len(found)} of your {len(lines)} line(s) are wrong lines; {len(_BUG_LINES)} are to be found."]
-    for x in sorted(lines - _BUG_LINES):
-        line = _LOOP_LINES[x - 1]
-        parts.append(f"Line {x} ({line.strip()}) is right: {_loop_line_note(line)}")
-    missed = [_BUG_SYMPTOMS[x] for x in sorted(_BUG_LINES - lines)]
-    parts += [f"Still to find: a line where {symptom}" for symptom in missed]
-    raise ExerciseError(f"{what}: " + " ".join(parts))
+    found = len(lines & _BUG_LINES)
+    symptoms = " ".join(f"({i}) {text}" for i, text in enumerate(_BUG_SYMPTOMS.values(), 1))
+    raise ExerciseError(f"{what}: {found} of the {len(lines)} lines you named are wrong lines and "
+                        f"{len(lines) - found} are right; {len(_BUG_LINES) - found} of the {len(_BUG_LINES)} wrong "
+                        f"lines are still to be found. What the three wrong lines do to training: {symptoms}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -609,7 +593,8 @@ class _Recorder:
                  seed: int) -> None:
         import tensorflow as tf
 
-        self.generator, self.discriminator = _tiny_generator(g_weights), _tiny_discriminator(d_weights)
+        self.generator = _tiny_generator(g_weights, batch_norm=True)  # its fakes depend on training=True
+        self.discriminator = _tiny_discriminator(d_weights)
         self.g_opt, self.d_opt = _adam(self.generator), _adam(self.discriminator)
         self.batches, self.rng = batches, np.random.default_rng(seed)
         self.events: list[tuple[Any, ...]] = []
@@ -633,17 +618,19 @@ class _Recorder:
         arr = np.asarray(x)
         return next((i for i, b in enumerate(self.batches) if b.shape == arr.shape and np.array_equal(b, arr)), None)
 
-    def _which_noise_made(self, fake: Any) -> int | None:
+    def _which_noise_made(self, fake: Any, training: bool = True) -> int | None:
         arr = np.asarray(fake)
         for i, noise in enumerate(self.noises):
-            made = np.asarray(self.generator(noise, training=True))
+            made = np.asarray(self.generator(noise, training=training))
             if made.shape == arr.shape and np.allclose(made, arr, atol=1e-6):
                 return i
         return None
 
     def d_step(self, real_images: Any, fake_images: Any) -> Any:
-        self.events.append(("d_step", self._which_batch(real_images), self._which_noise_made(fake_images),
-                            int(np.shape(real_images)[0]), int(np.shape(fake_images)[0])))
+        made = self._which_noise_made(fake_images)
+        inference = None if made is not None else self._which_noise_made(fake_images, training=False)
+        self.events.append(("d_step", self._which_batch(real_images), made,
+                            int(np.shape(real_images)[0]), int(np.shape(fake_images)[0]), inference))
         self.generator.get_layer("probe").seen.clear()
         return reference_discriminator_step(self.discriminator, self.d_opt, real_images, fake_images)
 
@@ -677,7 +664,12 @@ def _judge_alternating(events: list[tuple[Any, ...]], k: int, m: int, what: str)
         raise ExerciseError(f"{what}: the generator's step came before a discriminator step. Goodfellow et al.'s "
                             "algorithm 1 updates the discriminator k times, then the generator once.")
     used_batches, used_noise = [], []
-    for i, (_, batch, noise, n_real, n_fake) in enumerate(d_steps, 1):
+    for i, (_, batch, noise, n_real, n_fake, inference) in enumerate(d_steps, 1):
+        if noise is None and inference is not None:
+            raise ExerciseError(f"{what}: the fake images of discriminator step {i} were made with the generator in "
+                                "inference mode (called without training=True, or with training=False): call "
+                                "generator(noise, training=True). Layers such as BatchNormalization (this check's "
+                                "generator has one) and Dropout behave differently while training.")
         if batch is None:
             raise ExerciseError(f"{what}: discriminator step {i} was not given a batch from real_batches as it came: "
                                 "pass next(real_batches) unchanged")
@@ -764,101 +756,187 @@ def check_alternating_update(fn: Callable[..., Any], *, hidden: bool = False) ->
 
 
 # ---------------------------------------------------------------------------------------------
-# Exercise 5: the receptive field of the lesson's discriminator
+# Exercise 5: the R1 penalty, with a tape inside the tape
 # ---------------------------------------------------------------------------------------------
 
-def _field(specs: Sequence[tuple[int, ...]], *, jump_first: bool = False, dilation: bool = True,
-           accumulate: bool = True, minus_one: bool = True) -> tuple[int, int]:
-    """The receptive-field recurrence of lesson 02 (section 9), or one of its usual slips."""
-    r, j = 1, 1
-    for spec in specs:
-        k, s, d = (*spec, 1)[:3]
-        d = d if dilation else 1
-        if jump_first:
-            j *= s
-        r += d * (k - (1 if minus_one else 0)) * (j if accumulate else 1)
-        if not jump_first:
-            j *= s
-    return r, j
+def _r1_discriminator(shape: tuple[int, int, int], rng: np.random.Generator) -> Any:
+    """A small seeded discriminator on ``shape`` images: conv 3x3/2 -> tanh -> dense -> one logit, plus a probe.
 
-
-_FIELD_MISTAKES = {
-    "the jump is missing: a layer's kernel spans d*(k-1) of *its input's* pixels, which are j_(l-1) input pixels "
-    "apart, so multiply by the product of the strides before it": {"accumulate": False},
-    "the jump is updated too early: layer l's kernel is spread over j_(l-1), the product of the strides *before* it; "
-    "its own stride only matters for the layers after it": {"jump_first": True},
-    "the dilation is ignored: a dilated kernel spans d*(k-1)+1 pixels": {"dilation": False},
-    "each layer adds d*(k-1)*j pixels, not d*k*j: a 1x1 kernel adds nothing": {"minus_one": False},
-}
-
-_FORBIDDEN_FIELD = {name: "course_utils.receptive_field is what you are rebuilding; apply the recurrence of lesson "
-                    "02, section 9 yourself" for name in ("receptive_field", "receptive_fields", "from_keras",
-                                                          "LayerSpec")}
-
-
-def discriminator_specs() -> list[tuple[int, int, int]]:
-    """``(kernel, stride, dilation)`` of each convolution of the lesson's ``build_discriminator()``, in order.
-
-    Introduced in 04_dcgan.
-    """
+    Each image's logit depends on that image only, and the logit is smooth in the weights and the input, so the
+    penalty's gradient with respect to every weight but the last bias (a second derivative) is non-zero."""
     import keras
+    from keras import layers
 
-    model = lesson_function("build_discriminator")()
-    return [(int(layer.kernel_size[0]), int(layer.strides[0]), int(layer.dilation_rate[0]))
-            for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
-
-
-def _field_cases(hidden: bool) -> list[tuple[str, list[tuple[int, ...]]]]:
-    if hidden:
-        return [("a 5x5 convolution alone", [(5, 1)]), ("three 2x2 stride-2 poolings", [(2, 2)] * 3),
-                ("conv 3/1, conv 3/2 dilated 2, conv 1/1, conv 4/2", [(3, 1), (3, 2, 2), (1, 1), (4, 2)])]
-    return [("one 3x3 convolution", [(3, 1)]), ("two 3x3 convolutions", [(3, 1), (3, 1)]),
-            ("a 2x2 stride-2 pooling, then a 3x3 convolution", [(2, 2), (3, 1)]),
-            ("conv 3/2, then conv 3/1 dilated 2", [(3, 2, 1), (3, 1, 2)]),
-            ("conv 5/1, conv 3/2, pool 2/2, conv 3/1", [(5, 1), (3, 2), (2, 2), (3, 1)])]
+    model = keras.Sequential([keras.Input(shape), layers.Conv2D(3, 3, strides=2, padding="same", name="conv"),
+                              layers.Activation("tanh"), _probe_class()(name="probe"), layers.Flatten(),
+                              layers.Dense(4, activation="tanh", name="hidden"), layers.Dense(1, name="logit")],
+                             name="discriminator")
+    model.set_weights([rng.normal(0.0, 0.6, w.shape).astype(np.float32) for w in model.get_weights()])
+    model.get_layer("probe").seen.clear()
+    return model
 
 
-@exercise(5, "receptive_field_size")
-def check_receptive_field(fn: Callable[..., Any], *, hidden: bool = False) -> bool:
-    """Check ``fn(layers) -> (size, jump)`` on layer stacks and on the lesson's discriminator.
+def reference_r1_penalty(discriminator: Any, real_images: Any, gamma: float) -> Any:
+    """``gamma / 2 * mean_i |grad_x l(x_i)|^2``, with one input tape per image: the reference for exercise 5.
 
-    ``layers`` is a list of ``(kernel, stride)`` or ``(kernel, stride, dilation)`` tuples, input side first;
-    ``size`` is the receptive field of one output unit along one axis, ``jump`` the distance in input pixels
-    between neighbouring output units (lesson 02, section 9).
+    Call it inside an outer ``tf.GradientTape`` to differentiate it with respect to the discriminator's weights.
 
     Introduced in 04_dcgan.
 
     Args:
-        fn: the learner's function.
+        discriminator: a Keras model mapping images to one logit each (called with ``training=True``).
+        real_images: a batch of real images, shape ``(n, height, width, channels)``.
+        gamma: the weight of the penalty.
+
+    Returns:
+        The penalty as a scalar float32 tensor.
+    """
+    import tensorflow as tf
+
+    real = tf.convert_to_tensor(real_images)
+    norms = []
+    for i in range(int(real.shape[0])):
+        image = real[i:i + 1]
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            logit = tf.reduce_sum(tf.cast(discriminator(image, training=True), tf.float32))
+        grad = tf.cast(tape.gradient(logit, image), tf.float32)
+        norms.append(tf.reduce_sum(tf.square(grad)))
+    return 0.5 * float(gamma) * tf.reduce_mean(tf.stack(norms))
+
+
+def _r1_cases(hidden: bool) -> list[tuple[str, tuple[int, int, int], int, float, str, int]]:
+    """(case, image shape, batch size, gamma, dtype, seed)."""
+    if hidden:
+        return [("3 images of 5x5x2, gamma 3", (5, 5, 2), 3, 3.0, "float32", 61),
+                ("6 float64 images of 4x4x1, gamma 0.1", (4, 4, 1), 6, 0.1, "float64", 62)]
+    return [("5 real 6x6x1 images, gamma 1", (6, 6, 1), 5, 1.0, "float32", 51),
+            ("3 real 4x4x3 images, gamma 10", (4, 4, 3), 3, 10.0, "float32", 52),
+            ("4 real float64 8x8x1 images, gamma 0.5", (8, 8, 1), 4, 0.5, "float64", 53)]
+
+
+def _r1_parts(discriminator: Any, real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each image's squared input-gradient norm and D(x_i) = sigmoid(l(x_i)), in float64, from per-image tapes."""
+    import tensorflow as tf
+
+    norms, probs = [], []
+    for i in range(real.shape[0]):
+        image = tf.constant(real[i:i + 1])
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            logit = tf.reduce_sum(discriminator(image, training=True))
+        norms.append(float(np.sum(np.square(np.asarray(tape.gradient(logit, image), np.float64)))))
+        probs.append(1.0 / (1.0 + np.exp(-float(logit))))
+    discriminator.get_layer("probe").seen.clear()
+    return np.array(norms), np.array(probs)
+
+
+def _r1_mistakes(norms: np.ndarray, probs: np.ndarray, gamma: float, pixels: int) -> dict[str, float]:
+    n = len(norms)
+    half = 0.5 * gamma
+    return {
+        "this is the mean squared norm without the weight: the penalty is gamma / 2 times it": float(np.mean(norms)),
+        "this is gamma times the mean squared norm: the lesson's penalty is gamma / 2 times it":
+            gamma * float(np.mean(norms)),
+        "the norms are not squared: R1 penalizes |grad_x l(x)|^2, the sum of the squares of the gradient's entries":
+            half * float(np.mean(np.sqrt(norms))),
+        "this sums the squared norms over the batch; take their mean over the images": half * float(np.sum(norms)),
+        "this averages the squared entries over the pixels too (tf.reduce_mean of the whole squared gradient): sum "
+        "over each image's pixels and channels, then take the mean over the images":
+            half * float(np.mean(norms)) / pixels,
+        "the input gradient is that of the batch *mean* of the logits, which divides each image's gradient by the "
+        "batch size: differentiate the sum of the logits (each image's logit depends on that image only)":
+            half * float(np.mean(norms)) / n ** 2,
+        "this is the gradient of D's probability sigmoid(l(x)), not of its logit l(x)":
+            half * float(np.mean(norms * (probs * (1.0 - probs)) ** 2)),
+    }
+
+
+_R1_NOT_DIFFERENTIABLE = (
+    "D's update must differentiate the penalty with respect to D's weights (a second derivative), and the outer "
+    "tape that records the update saw no path from them to your result. Keep everything a tensor (no .numpy(), "
+    "no float(), no NumPy functions), take the input gradient with an inner tape *while the outer one records* "
+    "(the inner tape's gradient call is itself recorded), and do not stop the gradient.")
+
+_FORBIDDEN_R1 = {name: "that is the lesson's own R1 code; write the nested tape yourself"
+                 for name in ("real_logits_and_r1", "gan_update", "make_train_step")}
+
+
+@exercise(5, "r1_penalty")
+def check_r1_penalty(fn: Callable[..., Any], *, hidden: bool = False) -> bool:
+    """Check ``fn(discriminator, real_images, gamma)`` -> ``gamma / 2 * mean_i |grad_x l(x_i)|^2`` (lesson 04's R1).
+
+    The check calls the learner's function inside an outer ``tf.GradientTape`` on small seeded discriminators and
+    compares the penalty and its gradient with respect to the discriminator's weights with
+    :func:`reference_r1_penalty`, which takes one input tape per image. Cases include RGB images and float64 images
+    (the discriminator computes in float32).
+
+    Introduced in 04_dcgan.
+
+    Args:
+        fn: the learner's ``r1_penalty``.
         hidden: use the grading cases instead of the visible ones.
 
     Returns:
         True when every case passes.
 
     Raises:
-        ExerciseError: naming the stack, the expected and received pair, and the slip when it is a known one (the
-            jump forgotten or updated too early, the dilation ignored, k instead of k - 1).
+        ExerciseError: naming the case and, where the value is that of a known slip, the slip: gamma instead of
+            gamma / 2 or no weight, norms not squared, a sum over the batch, a mean over the pixels, the gradient of
+            the mean logit or of sigmoid(l); a result the outer tape cannot differentiate; ``training`` not True;
+            the discriminator's weights changed.
     """
-    forbid_calls(fn, _FORBIDDEN_FIELD, what="receptive_field_size")
-    cases = [*_field_cases(hidden), ("the lesson's build_discriminator() (its three Conv2D layers)",
-                                      discriminator_specs())]
-    answers, expected, whats = [], [], []
-    for case, specs in cases:
-        what = f"receptive_field_size({case}: {specs})"
-        got = call_safely(fn, [tuple(s) for s in specs], what=what)
-        if not isinstance(got, tuple | list) or len(got) != 2 or any(
-                isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in got):
-            raise ExerciseError(f"{what}: expected (size, jump), two ints, got {got!r}")
-        answers.append(tuple(int(v) for v in got))
-        expected.append(_field(specs))
+    import tensorflow as tf
+
+    forbid_calls(fn, _FORBIDDEN_R1, what="r1_penalty")
+    answers, expected, mistakes, whats, grads = [], [], [], [], []
+    for case, shape, n, gamma, dtype, seed in _r1_cases(hidden):
+        rng = np.random.default_rng(seed)
+        disc = _r1_discriminator(shape, rng)
+        real = rng.uniform(-1.0, 1.0, (n, *shape)).astype(dtype)
+        what = f"r1_penalty({case})"
+        norms, probs = _r1_parts(disc, real)
+        variables = disc.trainable_variables
+        with tf.GradientTape() as tape:
+            want = reference_r1_penalty(disc, tf.constant(real), gamma)
+        # (UnconnectedGradients.ZERO fails on Keras variables, whose dtype is a string: None is read as 0 below)
+        want_grads = [np.zeros(v.shape) if g is None else np.asarray(g, np.float64)
+                      for v, g in zip(variables, tape.gradient(want, variables))]
+        disc.get_layer("probe").seen.clear()
+        before = disc.get_weights()
+        with tf.GradientTape() as tape:
+            got = call_safely(fn, disc, tf.constant(real), gamma, what=what)
+        value = as_scalar(got, what, meaning="the penalty (one number)")
+        _check_training_flag(disc, "discriminator", what)
+        if not all(np.array_equal(a, b) for a, b in zip(before, disc.get_weights())):
+            raise ExerciseError(f"{what}: the discriminator's weights changed. r1_penalty only computes the penalty; "
+                                "D's optimizer applies its gradient in the training step.")
+        got_grads = None
+        if tf.is_tensor(got) or isinstance(got, tf.Variable):
+            try:
+                got_grads = tape.gradient(got, variables)
+            except (TypeError, ValueError, LookupError):
+                got_grads = None
+        answers.append(value)
+        expected.append(float(want))
+        mistakes.append(_r1_mistakes(norms, probs, gamma, int(np.prod(shape))))
         whats.append(what)
-    mistakes = {text: [_field(specs, **slip) for _, specs in cases] for text, slip in _FIELD_MISTAKES.items()}
-    for what, got, want in zip(whats, answers, expected):
-        if got != want:
-            mistake = name_mistake(answers, mistakes, expected, rtol=0.0, atol=0.0)
-            hint = f" Hint: {mistake}." if mistake else ""
-            raise ExerciseError(f"{what}: expected (size, jump) = {want}, got {got}.{hint}")
-    size, jump = expected[-1]
-    print(f"Each unit of the discriminator's last convolution sees {size}x{size} of the 28x28 input pixels; "
-          f"neighbouring units are {jump} pixels apart.")
-    return passed("receptive_field_size")
+        grads.append((got_grads, want_grads))
+    for what, value, want in zip(whats, answers, expected):
+        if np.isfinite(value) and abs(value - want) <= 1e-4 * max(abs(want), 1e-6):
+            continue
+        table = {text: [m[text] for m in mistakes] for text in mistakes[0]}
+        slip = name_mistake(answers, table, expected, rtol=1e-4, atol=1e-9)
+        reason = f": {slip}" if slip else ""
+        raise ExerciseError(f"{what}: expected the penalty {want:.6g}, got {value:.6g}{reason}")
+    for what, (got_grads, want_grads) in zip(whats, grads):
+        if got_grads is None or all(g is None for g in got_grads):
+            raise ExerciseError(f"{what}: the value is right, but {_R1_NOT_DIFFERENTIABLE}")
+        for g, w in zip(got_grads, want_grads):
+            g = np.zeros(w.shape) if g is None else np.asarray(g, np.float64)
+            if not np.allclose(g, w, rtol=1e-3, atol=1e-6 * max(1.0, float(np.max(np.abs(w))))):
+                worst = float(np.max(np.abs(g - w)))
+                raise ExerciseError(f"{what}: the value is right, but its gradient with respect to the "
+                                    f"discriminator's weights differs from the reference's (largest difference "
+                                    f"{worst:.3g}): {_R1_NOT_DIFFERENTIABLE}")
+    return passed("r1_penalty")
