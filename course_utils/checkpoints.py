@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 
 from . import atomic
+from .validate import int_at_least, positive_number
 
 try:
     import fcntl
@@ -769,11 +770,10 @@ def training_history(checkpoint: GANCheckpoint, *, budget_s: float | None = None
     """
     if (budget_s is None) == (epochs is None):
         raise ValueError(f"give exactly one of budget_s and epochs, got budget_s={budget_s!r}, epochs={epochs!r}")
-    if budget_s is not None and (isinstance(budget_s, bool) or not isinstance(budget_s, (int, float))
-                                 or not 0 < budget_s < float("inf")):
-        raise ValueError(f"budget_s must be a positive number of seconds, got {budget_s!r}")
-    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0):
-        raise ValueError(f"epochs must be a non-negative int (the total to reach), got {epochs!r}")
+    if budget_s is not None:
+        positive_number(budget_s, "budget_s", expected="a positive number of seconds")
+    if epochs is not None:
+        int_at_least(epochs, 0, "epochs", expected="a non-negative int (the total to reach)")
     history = getattr(checkpoint, "history", None)
     if not isinstance(history, dict):
         raise ValueError("create the GANCheckpoint with extra={} (a dict) so the history is saved with it, got "

@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from .validate import int_at_least
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -75,8 +77,7 @@ def exercise(number: int, name: str) -> Callable[[F], F]:
     Raises:
         ValueError: if ``number`` is not an int >= 1 or ``name`` is empty.
     """
-    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
-        raise ValueError(f"expected an exercise number (an int >= 1), got {number!r}")
+    int_at_least(number, 1, "number", expected="an exercise number (an int >= 1)")
     if not isinstance(name, str) or not name:
         raise ValueError(f"expected the name of what the learner writes (a non-empty str), got {name!r}")
 

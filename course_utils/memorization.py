@@ -28,6 +28,7 @@ import numpy as np
 from . import data
 from . import evaluator as ev
 from .frechet import frechet_distance, gaussian_stats
+from .validate import int_at_least
 
 QUANTILE_LEVELS = (0.01, 0.05, 0.25, 0.5, 0.75)
 """The quantiles :class:`Memorization` reports, as fractions."""
@@ -35,9 +36,7 @@ SPACES = ("pixels", "features")
 
 
 def _check_count(value: object, name: str, at_least: int = 2) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < at_least:
-        raise ValueError(f"{name} must be an int >= {at_least}, got {value!r}")
-    return int(value)
+    return int_at_least(value, at_least, name)
 
 
 def _default_split(train_images: Any, held_out_images: Any) -> tuple[Any, Any]:

@@ -12,24 +12,19 @@ Nothing here trains a model; the GANs live in the lesson (``01_gan_objective``).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .validate import int_at_least, positive_number
+
 
 def _check_positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
+    return int_at_least(value, 1, name, expected="a positive int")
 
 
 def _check_positive_float(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    if not math.isfinite(float(value)) or float(value) <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
+    return positive_number(value, name)
 
 
 def ring_centers(n_modes: int = 8, radius: float = 2.0) -> np.ndarray:
