@@ -1164,50 +1164,111 @@ display(Markdown(references.article_table_markdown()))
 #
 # ## Exercises
 #
-# ### Exercise 1: cutout in NumPy
+# Each check runs your function and a reference on several inputs (float32 and float64, several shapes) and names
+# the usual mistakes when it sees them. Your functions receive arrays and numbers and return arrays and numbers.
 #
-# Write `cutout_np(images, centers, size)`: `images` has shape `(n, h, w)` or `(n, h, w, c)`, `centers` `(n, 2)`
-# (row, column); set rows and columns `[centre - size // 2, centre - size // 2 + size)`, clipped at the border, to 0
-# and return a new array (leave the input unchanged). Do it without the lesson's `cutout`.
+# ### Exercise 1: DiffAugment in one GAN step
+#
+# In `gan_update`, D sees three batches: the augmented real images and the augmented fakes (in D's loss), and the
+# augmented fakes again (in G's loss). Write `diffaugment_views(real, fake, draws, size)` returning the dict
+# `{"d_real": ..., "d_fake": ..., "g_fake": ...}` of those three batches, with the policy of section 1:
+# **translation, then cutout**, given the random draws (so the answer is deterministic). `real` and `fake` are
+# `(n, h, w, c)` in [-1, 1]; `draws` holds `"real_shifts"`, `"real_centers"`, `"fake_shifts"`, `"fake_centers"`,
+# each `(n, 2)` ints, one draw per batch. A shift `(dr, dc)` gives `out[i, r, c] = images[i, r + dr, c + dc]` and -1
+# (the background) where that falls outside the image (the lesson's `translate`, whose offsets are `dr + 2`);
+# cutout then zeroes the `size` × `size` square at each centre, as the lesson's `cutout` does (you may call it).
+# Return new arrays, leave the inputs unchanged, and do not call `diff_augment` (it draws its own randomness).
 
 # %% tags=["export"]
-def cutout_np(images, centers, size):
+def diffaugment_views(real, fake, draws, size):
+    """The batches D sees in one DiffAugment step: T(real), T(fake) for D's loss, and T(fake) for G's."""
     ### BEGIN SOLUTION
-    out = np.array(images, dtype=np.float64, copy=True)
-    for i, (r, c) in enumerate(np.asarray(centers, dtype=int)):
-        top, left = r - size // 2, c - size // 2
-        out[i, max(top, 0):max(top + size, 0), max(left, 0):max(left + size, 0)] = 0.0
-    return out
+    def translate_np(images, shifts):
+        images = np.asarray(images, np.float64)
+        h, w = images.shape[1], images.shape[2]
+        out = np.full_like(images, -1.0)
+        for i, (dr, dc) in enumerate(np.asarray(shifts, dtype=int)):
+            out[i, max(-dr, 0):min(h - dr, h), max(-dc, 0):min(w - dc, w)] = \
+                images[i, max(dr, 0):min(h + dr, h), max(dc, 0):min(w + dc, w)]
+        return out
+
+    def augment(images, which):
+        moved = translate_np(images, draws[f"{which}_shifts"])
+        return np.asarray(cutout(moved, draws[f"{which}_centers"], size))
+
+    fake_view = augment(fake, "fake")
+    return {"d_real": augment(real, "real"), "d_fake": fake_view, "g_fake": fake_view}
     ### END SOLUTION
 
 
 # %%
-_ = ex.check_cutout(cutout_np)
+_ = ex.check_diffaugment_views(diffaugment_views)
 
 # %% [markdown]
-# ### Exercise 2: the forward noising q(x_t | x_0) from the betas
+# ### Exercise 2: a DDPM's training loss
 #
-# Write `q_sample_np(x0, t, noise, betas)`: `x0` `(n, d)`, integer steps `t` `(n,)` (0-based: step 0 is after one
-# step of noise), `noise` `(n, d)`, `betas` `(T,)`; return $\sqrt{\bar\alpha_t}\,x_0 + \sqrt{1 - \bar\alpha_t}\,\epsilon$
-# with $\bar\alpha_t = \prod_{s \le t}(1 - \beta_s)$, computed from `betas` (not the lesson's `ALPHA_BARS`).
+# (a) Write `q_sample_np(x0, t, noise, betas)`: `x0` `(n, d)`, integer steps `t` `(n,)` (0-based: step 0 is after
+# one step of noise), `noise` `(n, d)`, `betas` `(T,)`; return $\sqrt{\bar\alpha_t}\,x_0 + \sqrt{1 -
+# \bar\alpha_t}\,\epsilon$ with $\bar\alpha_t = \prod_{s \le t}(1 - \beta_s)$, computed from `betas` (not the
+# lesson's `ALPHA_BARS`).
+#
+# (b) Write `ddpm_loss(x0, t, noise, betas, w, b)`: the loss of one training step of section 4's denoiser, for a
+# *linear* denoiser given by its weights (so that the check needs no Keras model): $\hat\epsilon = x_t w + b_t$,
+# with `w` `(d, d)` and one row of `b` `(T, d)` per step. Noise each `x0` to its step `t` with the `noise` given,
+# predict, and return the loss `make_diffusion_step` minimizes, as one number. The check names the slips: the wrong
+# target, the wrong input to the denoiser, a wrong $x_t$, sums for means.
 
 # %% tags=["export"]
 def q_sample_np(x0, t, noise, betas):
+    """q(x_t | x_0) sampled with the given noise, from the betas."""
     ### BEGIN SOLUTION
     alpha_bar = np.cumprod(1.0 - np.asarray(betas, dtype=np.float64))[np.asarray(t)][:, None]
     return np.sqrt(alpha_bar) * np.asarray(x0, np.float64) + np.sqrt(1.0 - alpha_bar) * np.asarray(noise, np.float64)
     ### END SOLUTION
 
 
+def ddpm_loss(x0, t, noise, betas, w, b):
+    """The simplified DDPM loss of the linear denoiser eps_hat = x_t @ w + b[t]."""
+    ### BEGIN SOLUTION
+    x_t = q_sample_np(x0, t, noise, betas)
+    eps_hat = x_t @ np.asarray(w, np.float64) + np.asarray(b, np.float64)[np.asarray(t)]
+    return float(np.mean((np.asarray(noise, np.float64) - eps_hat) ** 2))
+    ### END SOLUTION
+
+
 # %%
-_ = ex.check_q_sample(q_sample_np)
+_ = ex.check_ddpm_training(q_sample_np, ddpm_loss)
 
 # %% [markdown]
-# ### Exercise 3: a class-mean latent direction
+# ### Exercise 3: one step of the sampler
+#
+# Write `ddpm_step_back(x_t, t, eps_pred, z, betas)`: one step of `diffusion_sample`, from $x_t$ `(n, d)` at the
+# integer step `t` (0-based), the denoiser's prediction `eps_pred` `(n, d)` and the Gaussian draw `z` `(n, d)`, to
+# $x_{t-1}$, with the variance $\sigma_t^2 = \beta_t$ of section 4 and no noise at the last step (`t = 0`), for any
+# schedule `betas`.
+
+# %% tags=["export"]
+def ddpm_step_back(x_t, t, eps_pred, z, betas):
+    """x_{t-1} from x_t: one ancestral DDPM step with sigma_t^2 = beta_t."""
+    ### BEGIN SOLUTION
+    betas = np.asarray(betas, np.float64)
+    beta, alpha_bar = betas[t], np.prod(1.0 - betas[:t + 1])
+    mean = (np.asarray(x_t, np.float64) - beta / np.sqrt(1.0 - alpha_bar) * np.asarray(eps_pred, np.float64))
+    mean = mean / np.sqrt(1.0 - beta)
+    return mean + np.sqrt(beta) * np.asarray(z, np.float64) if t > 0 else mean
+    ### END SOLUTION
+
+
+# %%
+_ = ex.check_ddpm_step_back(ddpm_step_back)
+
+# %% [markdown]
+# ### Exercise 4: a class-mean latent direction
 #
 # Write `class_mean_direction(z, labels, source, target)`: `z` `(n, d)` latent vectors, `labels` `(n,)` the class of
-# each sample; return the **unit** vector along $\bar z_{target} - \bar z_{source}$, and raise `ValueError` when a
-# class has no sample. Then try it on the course's generator: `class_mean_direction(z_all[sure], classes[sure], 1, 7)`.
+# each sample; return the **unit** vector along $\bar z_{target} - \bar z_{source}$, and raise `ValueError` when
+# either class (the source or the target) has no sample. Then try it on the course's generator:
+# `class_mean_direction(z_all[sure], classes[sure], 1, 7)`.
 
 # %% tags=["export"]
 def class_mean_direction(z, labels, source, target):
