@@ -488,6 +488,8 @@ for name, f in final.items():
           f"{f['coverage'].n_covered:6d}/10 {f['coverage'].effective_classes:7.2f} {f['d_gap']:+6.3f} "
           f"{f['pixels'].frac_below_p5:7.1%} {f['features'].frac_below_p5:8.1%}")
 print(f"floor (real held-out digits vs the 500 training digits): FID {final['no augment']['fid'].real_baseline:.2f}")
+
+# %%
 fid_plain, fid_aug = final["no augment"]["fid"].held_out_fid, final["DiffAugment"]["fid"].held_out_fid
 gap_plain, gap_aug = final["no augment"]["d_gap"], final["DiffAugment"]["d_gap"]
 steps_plain, steps_aug = arms["no augment"]["steps"], arms["DiffAugment"]["steps"]
