@@ -509,12 +509,12 @@ _ = claims.claim(bool(gap_aug < gap_plain), f"DiffAugment kept the D gap smaller
                  f"{gap_plain:+.3f} without augmentation.")
 near_copies = max(final["no augment"]["pixels"].frac_below_p5, final["no augment"]["features"].frac_below_p5)
 _ = claims.say(bool(near_copies <= 0.10),
-               f"At most {near_copies:.0%} of the un-augmented arm's samples are closer to a training digit than 95 % "
-               "of held-out digits are (about 5 % is expected of samples that are not copies): this run did not get "
-               "as far as copying training digits.",
-               f"{near_copies:.0%} of the un-augmented arm's samples are closer to a training digit than 95 % of "
-               "held-out digits are (about 5 % is expected of samples that are not copies): look for copies in the "
-               "pairs below.")
+               f"{near_copies:.1%} of the un-augmented arm's samples (in pixels or in features, whichever share is "
+               "larger) are closer to a training digit than 95 % of held-out digits are; about 5 % is expected of "
+               "samples that are not copies, so this run did not get as far as copying training digits.",
+               f"{near_copies:.1%} of the un-augmented arm's samples (in pixels or in features, whichever share is "
+               "larger) are closer to a training digit than 95 % of held-out digits are; about 5 % is expected of "
+               "samples that are not copies: look for copies in the pairs below.")
 
 # %% [markdown]
 # Read the table with the curves, and the sentences printed under it, which say what this run measured. A D gap
@@ -522,8 +522,8 @@ _ = claims.say(bool(near_copies <= 0.10),
 # it is learning *these* digits rather than digits. With DiffAugment D never sees the same image twice, which is
 # what should keep the gap small. The FID columns are the generator's side of the story: compare them with each
 # other and with the floor (real digits score that against the same training digits), not with lesson 04's FID on
-# 2,000 images, which uses other counts; the augmented arm also takes fewer steps in the same time, since each
-# step augments both batches. The last two columns are the nearest-neighbour check: the share of samples closer
+# 2,000 images, which uses other counts; each augmented step also augments both batches, so compare the steps
+# column too (the same seconds need not give the same number of steps). The last two columns are the nearest-neighbour check: the share of samples closer
 # to a training digit than 95 % of held-out real digits are (about 5 % for samples that are not copies). The
 # discriminator's overfitting comes before any copying, and it is what the augmentation is meant to prevent. In
 # the smoke profile (a few seconds of training) the numbers mean nothing.
