@@ -142,6 +142,41 @@ def check_close(got: Any, expected: Any, *, what: str, rtol: float = 1e-5, atol:
                             f"(largest difference {worst:.3g})")
 
 
+def tolerance_for(*values: Any, rtol: float = 1e-6, atol: float = 1e-9) -> tuple[float, float]:
+    """The tolerances a right answer needs at the lowest floating-point precision among ``values``.
+
+    A learner may compute in float32 (TensorFlow's default) or get float32 inputs; a right float32 answer then
+    differs from a float64 reference by many float32 epsilons (a cumulative product over 200 steps: about 2e-5
+    relative), so a float64 tolerance would reject it. Pass the learner's answer *and* the inputs it was given.
+
+    Introduced in 06_image_restoration.
+
+    Args:
+        *values: arrays, tensors or numbers (Python floats count as float64; integers are ignored).
+        rtol: the relative tolerance for float64.
+        atol: the absolute tolerance for float64.
+
+    Returns:
+        ``(rtol, atol)``: the float64 ones given, at least ``(1e-4, 1e-5)`` for float32 and ``(1e-2, 1e-2)`` for
+        float16 or bfloat16.
+    """
+    bits = 64
+    for value in values:
+        dtype = getattr(value, "dtype", None)
+        if dtype is None:
+            continue
+        name = str(getattr(dtype, "name", dtype))
+        if "float16" in name:
+            bits = min(bits, 16)
+        elif "float32" in name or name == "complex64":
+            bits = min(bits, 32)
+    if bits == 16:
+        return max(rtol, 1e-2), max(atol, 1e-2)
+    if bits == 32:
+        return max(rtol, 1e-4), max(atol, 1e-5)
+    return rtol, atol
+
+
 def as_scalar(value: Any, what: str, *, meaning: str = "one number") -> float:
     """Read the learner's answer as one float, or raise :class:`ExerciseError` saying what came instead.
 

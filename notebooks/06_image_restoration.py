@@ -958,40 +958,62 @@ display(widgets.VBox([widgets.HBox([controls["task"], controls["index"]]),
 # ## Exercises
 #
 # The checks run your function and a reference on several inputs and name the usual mistakes when they see them.
+# Your functions receive arrays and numbers and return arrays and numbers (NumPy or TensorFlow maths inside, as you
+# like).
 #
-# ### Exercise 1: PSNR
-# Write `psnr(clean, restored, data_range)` for two arrays of the same shape (any dtype, including `uint8`),
-# returning the PSNR in dB as a float, without calling a library's PSNR.
-
-# %%
-def psnr(clean, restored, data_range):
-    """Peak signal-to-noise ratio of `restored` against `clean`, in dB."""
-    ### BEGIN SOLUTION
-    error = np.asarray(clean, np.float64) - np.asarray(restored, np.float64)
-    return float(10 * np.log10(data_range ** 2 / np.mean(error ** 2)))
-    ### END SOLUTION
-
-
-# %%
-_ = ex.check_psnr(psnr)
-
-# %% [markdown]
-# ### Exercise 2: the skip connection, and the U-Net's shapes
-# (a) Write `skip_connect(decoder_features, encoder_features)`: the U-Net's skip connection, joining the
-# decoder's upsampled features with the encoder's features of the same size (Keras layers or `keras.ops`).
-# (b) Write `unet_shapes(size, in_channels, width, depth)`: for a square input of side `size`, predict the shapes
-# `(height, width, channels)` that `build_unet(in_channels, width, depth)` produces: a dict with `"skips"` (the
-# output of each encoder block, shallowest first), `"bottleneck"`, `"concats"` (each skip concatenation, deepest
-# first) and `"output"`. Work it out on paper; the check compares with the real network for several sizes.
+# ### Exercise 1: what the PatchGAN sees
+# In one pix2pix step (section 6's `make_gan_step`), the discriminator judges two pairs. Write
+# `patchgan_inputs(condition, target, fake)`: `condition` is the damaged input $y$ `(n, h, w, c_in)` (for inpainting
+# the damaged digit *and* its mask), `target` the clean image $x$ and `fake` the restored one $G(y)$, both
+# `(n, h, w, c)`. Return `(real_pair, fake_pair)`, the two arrays `build_patch_discriminator` is fed: each image
+# joined with its condition along the channel axis, in the order the lesson's step uses. Why must D see the
+# condition at all? (A sharp digit that does not fit the input is a failure pix2pix has to catch.)
 
 # %% tags=["export"]
-def skip_connect(decoder_features, encoder_features):
-    """The U-Net skip connection."""
+def patchgan_inputs(condition, target, fake):
+    """The discriminator's real and fake inputs in one pix2pix step."""
     ### BEGIN SOLUTION
-    return keras.ops.concatenate([decoder_features, encoder_features], axis=-1)
+    real_pair = np.concatenate([condition, target], axis=-1)
+    fake_pair = np.concatenate([condition, fake], axis=-1)
+    return real_pair, fake_pair
     ### END SOLUTION
 
 
+# %%
+_ = ex.check_patchgan_inputs(patchgan_inputs)
+
+# %% [markdown]
+# ### Exercise 2: the two losses of one pix2pix step
+# Write `pix2pix_losses(real_logits, fake_logits, condition, target, fake, lam)`, returning `(g_loss, d_loss)` as
+# two numbers: the losses one step of `make_gan_step` minimizes, from the PatchGAN's logits on the real and the fake
+# pairs (one logit per patch, `(n, p, p, 1)`). The generator's loss is its non-saturating adversarial term plus
+# `lam` times the L1 distance to the right image; the PatchGAN's loss calls real pairs real and fake pairs fake.
+# Both are means, both work from logits (stable at logits of ±800), and neither calls `pix2pix_generator_loss`.
+# The check names the slips that are easy to make here: L1 against the wrong image, `lam` missing or on the wrong
+# term, the generator's target in D's fake term, a sigmoid applied to logits twice, sums for means.
+
+# %% tags=["export"]
+def pix2pix_losses(real_logits, fake_logits, condition, target, fake, lam):
+    """pix2pix's generator loss and PatchGAN loss, from the discriminator's logits."""
+    ### BEGIN SOLUTION
+    g_loss = tf.reduce_mean(tf.nn.softplus(-fake_logits)) + lam * tf.reduce_mean(tf.abs(target - fake))
+    d_loss = tf.reduce_mean(tf.nn.softplus(-real_logits)) + tf.reduce_mean(tf.nn.softplus(fake_logits))
+    return float(g_loss), float(d_loss)
+    ### END SOLUTION
+
+
+# %%
+_ = ex.check_pix2pix_losses(pix2pix_losses)
+
+# %% [markdown]
+# ### Exercise 3: the U-Net's shapes, on paper
+# Write `unet_shapes(size, in_channels, width, depth)`: for a square input of side `size`, predict the shapes
+# `(height, width, channels)` that `build_unet(in_channels, width, depth)` produces: a dict with `"skips"` (the
+# output of each encoder block, shallowest first), `"bottleneck"`, `"concats"` (each skip concatenation, deepest
+# first) and `"output"`. Work it out from the code of section 4, without building the network; the check compares
+# with the real network for several sizes and depths.
+
+# %% tags=["export"]
 def unet_shapes(size, in_channels, width, depth):
     """The shapes of build_unet's skips, bottleneck, concatenations and output for a size x size input."""
     ### BEGIN SOLUTION
@@ -1004,25 +1026,7 @@ def unet_shapes(size, in_channels, width, depth):
 
 
 # %%
-_ = ex.check_unet(skip_connect, unet_shapes)
-
-# %% [markdown]
-# ### Exercise 3: the pix2pix generator loss
-# Write `generator_loss(fake_logits, clean, restored, l1_weight)`: the non-saturating adversarial term from the
-# discriminator's logits on the restored images, plus `l1_weight` times the mean absolute error (section 6),
-# as one number. Without calling the lesson's `pix2pix_generator_loss`.
-
-# %%
-def generator_loss(fake_logits, clean, restored, l1_weight):
-    """pix2pix's generator loss: -log D(y, G(y)) from logits, plus l1_weight * L1."""
-    ### BEGIN SOLUTION
-    adversarial = tf.reduce_mean(tf.nn.softplus(-tf.convert_to_tensor(fake_logits, tf.float32)))
-    return adversarial + l1_weight * tf.reduce_mean(tf.abs(tf.cast(clean, tf.float32) - tf.cast(restored, tf.float32)))
-    ### END SOLUTION
-
-
-# %%
-_ = ex.check_pix2pix_generator_loss(generator_loss)
+_ = ex.check_unet_shapes(unet_shapes)
 
 # %% [markdown]
 # ## Next

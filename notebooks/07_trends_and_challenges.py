@@ -488,20 +488,45 @@ for name, f in final.items():
           f"{f['coverage'].n_covered:6d}/10 {f['coverage'].effective_classes:7.2f} {f['d_gap']:+6.3f} "
           f"{f['pixels'].frac_below_p5:7.1%} {f['features'].frac_below_p5:8.1%}")
 print(f"floor (real held-out digits vs the 500 training digits): FID {final['no augment']['fid'].real_baseline:.2f}")
-better = final["no augment"]["fid"].held_out_fid - final["DiffAugment"]["fid"].held_out_fid
-print(f"DiffAugment lowered the held-out FID by {better:.2f} and the D gap by "
-      f"{final['no augment']['d_gap'] - final['DiffAugment']['d_gap']:.3f}")
+
+# %%
+fid_plain, fid_aug = final["no augment"]["fid"].held_out_fid, final["DiffAugment"]["fid"].held_out_fid
+gap_plain, gap_aug = final["no augment"]["d_gap"], final["DiffAugment"]["d_gap"]
+steps_plain, steps_aug = arms["no augment"]["steps"], arms["DiffAugment"]["steps"]
+gaps_plain = np.subtract(arms["no augment"]["history"]["d_train"], arms["no augment"]["history"]["d_held"])
+_ = claims.say(bool(fid_aug < fid_plain),
+               f"DiffAugment lowered the held-out FID by {fid_plain - fid_aug:.2f} ({fid_plain:.2f} without it, "
+               f"{fid_aug:.2f} with it).",
+               f"DiffAugment did not lower the held-out FID here: it raised it by {fid_aug - fid_plain:.2f} "
+               f"({fid_plain:.2f} without it, {fid_aug:.2f} with it), in {steps_aug} steps against {steps_plain} in "
+               "the same time.")
+_ = claims.say(bool(gaps_plain[-1] > gaps_plain[0]),
+               f"Without augmentation the D gap grew from {gaps_plain[0]:+.3f} after the first epoch to "
+               f"{gaps_plain[-1]:+.3f} after the last.",
+               f"Without augmentation the D gap did not grow in this run ({gaps_plain[0]:+.3f} after the first epoch, "
+               f"{gaps_plain[-1]:+.3f} after the last).")
+_ = claims.claim(bool(gap_aug < gap_plain), f"DiffAugment kept the D gap smaller: {gap_aug:+.3f} against "
+                 f"{gap_plain:+.3f} without augmentation.")
+near_copies = max(final["no augment"]["pixels"].frac_below_p5, final["no augment"]["features"].frac_below_p5)
+_ = claims.say(bool(near_copies <= 0.10),
+               f"{near_copies:.1%} of the un-augmented arm's samples (in pixels or in features, whichever share is "
+               "larger) are closer to a training digit than 95 % of held-out digits are; about 5 % is expected of "
+               "samples that are not copies, so this run did not get as far as copying training digits.",
+               f"{near_copies:.1%} of the un-augmented arm's samples (in pixels or in features, whichever share is "
+               "larger) are closer to a training digit than 95 % of held-out digits are; about 5 % is expected of "
+               "samples that are not copies: look for copies in the pairs below.")
 
 # %% [markdown]
-# Read the table with the curves. Without augmentation D's opinion of its 500 training digits climbs away from its
-# opinion of held-out digits (the D gap grows): it is learning *these* digits rather than digits. With DiffAugment
-# it never sees the same image twice and the gap stays small. The FID columns are the generator's side of the
-# story: compare them with each other and with the floor (real digits score that against the same training
-# digits), not with lesson 04's FID on 2,000 images, which uses other counts. The last two columns are the
-# nearest-neighbour check: the share of samples closer to a training digit than 95 % of held-out real digits are
-# (about 5 % for samples that are not copies). A short run like this one does not get far enough to copy
-# training digits outright; what it shows is the discriminator's overfitting, which comes first and which the
-# augmentation prevents. In the smoke profile (a few seconds of training) the numbers mean nothing.
+# Read the table with the curves, and the sentences printed under it, which say what this run measured. A D gap
+# that grows means D's opinion of its 500 training digits is climbing away from its opinion of held-out digits:
+# it is learning *these* digits rather than digits. With DiffAugment D never sees the same image twice, which is
+# what should keep the gap small. The FID columns are the generator's side of the story: compare them with each
+# other and with the floor (real digits score that against the same training digits), not with lesson 04's FID on
+# 2,000 images, which uses other counts; each augmented step also augments both batches, so compare the steps
+# column too (the same seconds need not give the same number of steps). The last two columns are the nearest-neighbour check: the share of samples closer
+# to a training digit than 95 % of held-out real digits are (about 5 % for samples that are not copies). The
+# discriminator's overfitting comes before any copying, and it is what the augmentation is meant to prevent. In
+# the smoke profile (a few seconds of training) the numbers mean nothing.
 #
 # Here are the likeliest copies: the samples of the un-augmented arm nearest to a training digit, above the
 # training digit they are nearest to.
@@ -649,9 +674,10 @@ g, d, step, args = gan_pair(n_classes=10)
 add_row("conditional G + D", "07", [g, d], model_flops(g) + 2 * model_flops(d), step, args)
 
 # %% [markdown]
-# The same DCGAN step at other batch sizes: a bigger batch costs more per step but less per image, until the
-# machine's cores are busy; the time per image stops falling there. (Lesson 04 chose batch 32 because, at an equal
-# time budget, more and smaller steps got further than fewer big ones.)
+# The same DCGAN step at other batch sizes. On an idle machine a bigger batch is expected to cost more per step but
+# less per image, until the machine's cores are busy, where the time per image stops falling. Timings on a busy or
+# shared machine are noisy, so the sentences printed under the table say what this run measured. (Lesson 04 chose
+# batch 32 because, at an equal time budget, more and smaller steps got further than fewer big ones.)
 
 # %%
 for batch in profiles.pick(full=(16, 64, 128), smoke=()):
@@ -681,15 +707,31 @@ def show_cost_table():
 
 
 show_cost_table()
+by_batch = sorted((row[5], row[6]) for row in cost_rows if row[0] == "DCGAN G + D" and row[2] == "float32")
+if len(by_batch) > 1:
+    batches, ms_step = [b for b, _ in by_batch], np.array([ms for _, ms in by_batch])
+    us_image = 1000 * ms_step / np.array(batches)
+    listed = ", ".join(f"{us:.0f} at {b}" for b, us in zip(batches, us_image))
+    _ = claims.say(bool(np.all(np.diff(us_image) < 0)),
+                   f"Here the time per image fell at every larger batch (µs per image: {listed}).",
+                   f"Here the time per image did not fall steadily with the batch (µs per image: {listed}); it was "
+                   f"lowest at batch {batches[int(np.argmin(us_image))]}.")
+    steps_listed = ", ".join(f"{ms:.0f} at {b}" for b, ms in zip(batches, ms_step))
+    _ = claims.say(bool(np.all(np.diff(ms_step) > 0)),
+                   f"The time per step rose with the batch (ms per step: {steps_listed}).",
+                   f"The time per step did not rise steadily with the batch (ms per step: {steps_listed}): timings on "
+                   "a busy machine are noisy; run the cell again to see how much they vary.")
+else:
+    print("(smoke profile: the DCGAN step is timed at batch 32 only)")
 
 # %% [markdown]
 # What the table says: these are *small* models (the GAN pair has under a million parameters and costs tens of
 # MFLOPs per image; StyleGAN2's generator alone has about 30 million parameters and its paper reports training
 # times in GPU-*weeks* [@karras2020analyzing]). The GFLOP/s column (a training step counted as three forward
-# passes) shows the same CPU doing more useful work per second as the batch grows: at batch 16 each layer is too
-# small to keep the cores busy, so the time per image falls as the batch grows, until the cores are busy; beyond
-# that it stops falling (or rises again), while the time per step keeps rising. Lesson 04's recipe was tuned for
-# exactly this: see the time-to-quality benchmark in [benchmarks/README.md](../benchmarks/README.md), which
+# passes) is the useful work done per second; on a CPU it stays far below the processor's peak, because layers
+# this small cannot keep its cores busy. How the time per image and per step moved with the batch on this machine
+# is in the two sentences printed under the table; a larger batch stops paying per image once the cores are busy.
+# Lesson 04's recipe was tuned for exactly this trade-off: see the time-to-quality benchmark in [benchmarks/README.md](../benchmarks/README.md), which
 # measures how long the course's recipe and the TensorFlow tutorial's need to reach the same FID on one machine.
 #
 # ## 3. Control and interpretability
@@ -1149,12 +1191,14 @@ display(Markdown(references.article_table_markdown()))
 # %% [markdown]
 # ## Summary
 #
-# - With 500 digits a discriminator memorizes: its opinion of training digits drifts above its opinion of held-out
-#   digits. DiffAugment (the same differentiable translation and cutout on real *and* fake images) keeps it honest.
+# - With 500 digits a discriminator can memorize: the D gap (its opinion of training digits minus its opinion of
+#   held-out digits) measures it. DiffAugment (the same differentiable translation and cutout on real *and* fake
+#   images, in D's loss and in G's) kept the gap smaller in the lesson's run (the printed sentences say by how much).
 # - Measure generators honestly: FID against held-out digits at equal image counts, with the real-digit floor, and
 #   a nearest-neighbour check against the distances held-out digits have (`course_utils.memorization`).
 # - A model's cost is countable: $2k^2 c_{in} c_{out} H W$ FLOPs per convolution, checked as a matrix product of
-#   patches; on a CPU small layers run far below peak, and the batch size trades time per step for time per image.
+#   patches; on a CPU small layers run far below peak. A bigger batch is expected to cost more per step and less
+#   per image until the cores are busy; the lesson prints what this machine measured.
 # - A conditional GAN feeds the label to both players; a difference of class means in latent space is a direction
 #   that can edit an unconditional generator's class (the printed shares say how often it does).
 # - StyleGAN (styles and a mapping network), BigGAN (scale and conditioning), DALL·E (text tokens to image tokens)
@@ -1164,50 +1208,111 @@ display(Markdown(references.article_table_markdown()))
 #
 # ## Exercises
 #
-# ### Exercise 1: cutout in NumPy
+# Each check runs your function and a reference on several inputs (float32 and float64, several shapes) and names
+# the usual mistakes when it sees them. Your functions receive arrays and numbers and return arrays and numbers.
 #
-# Write `cutout_np(images, centers, size)`: `images` has shape `(n, h, w)` or `(n, h, w, c)`, `centers` `(n, 2)`
-# (row, column); set rows and columns `[centre - size // 2, centre - size // 2 + size)`, clipped at the border, to 0
-# and return a new array (leave the input unchanged). Do it without the lesson's `cutout`.
+# ### Exercise 1: DiffAugment in one GAN step
+#
+# In `gan_update`, D sees three batches: the augmented real images and the augmented fakes (in D's loss), and the
+# augmented fakes again (in G's loss). Write `diffaugment_views(real, fake, draws, size)` returning the dict
+# `{"d_real": ..., "d_fake": ..., "g_fake": ...}` of those three batches, with the policy of section 1:
+# **translation, then cutout**, given the random draws (so the answer is deterministic). `real` and `fake` are
+# `(n, h, w, c)` in [-1, 1]; `draws` holds `"real_shifts"`, `"real_centers"`, `"fake_shifts"`, `"fake_centers"`,
+# each `(n, 2)` ints, one draw per batch. A shift `(dr, dc)` gives `out[i, r, c] = images[i, r + dr, c + dc]` and -1
+# (the background) where that falls outside the image (the lesson's `translate`, whose offsets are `dr + 2`);
+# cutout then zeroes the `size` × `size` square at each centre, as the lesson's `cutout` does (you may call it).
+# Return new arrays, leave the inputs unchanged, and do not call `diff_augment` (it draws its own randomness).
 
 # %% tags=["export"]
-def cutout_np(images, centers, size):
+def diffaugment_views(real, fake, draws, size):
+    """The batches D sees in one DiffAugment step: T(real), T(fake) for D's loss, and T(fake) for G's."""
     ### BEGIN SOLUTION
-    out = np.array(images, dtype=np.float64, copy=True)
-    for i, (r, c) in enumerate(np.asarray(centers, dtype=int)):
-        top, left = r - size // 2, c - size // 2
-        out[i, max(top, 0):max(top + size, 0), max(left, 0):max(left + size, 0)] = 0.0
-    return out
+    def translate_np(images, shifts):
+        images = np.asarray(images, np.float64)
+        h, w = images.shape[1], images.shape[2]
+        out = np.full_like(images, -1.0)
+        for i, (dr, dc) in enumerate(np.asarray(shifts, dtype=int)):
+            out[i, max(-dr, 0):min(h - dr, h), max(-dc, 0):min(w - dc, w)] = \
+                images[i, max(dr, 0):min(h + dr, h), max(dc, 0):min(w + dc, w)]
+        return out
+
+    def augment(images, which):
+        moved = translate_np(images, draws[f"{which}_shifts"])
+        return np.asarray(cutout(moved, draws[f"{which}_centers"], size))
+
+    fake_view = augment(fake, "fake")
+    return {"d_real": augment(real, "real"), "d_fake": fake_view, "g_fake": fake_view}
     ### END SOLUTION
 
 
 # %%
-_ = ex.check_cutout(cutout_np)
+_ = ex.check_diffaugment_views(diffaugment_views)
 
 # %% [markdown]
-# ### Exercise 2: the forward noising q(x_t | x_0) from the betas
+# ### Exercise 2: a DDPM's training loss
 #
-# Write `q_sample_np(x0, t, noise, betas)`: `x0` `(n, d)`, integer steps `t` `(n,)` (0-based: step 0 is after one
-# step of noise), `noise` `(n, d)`, `betas` `(T,)`; return $\sqrt{\bar\alpha_t}\,x_0 + \sqrt{1 - \bar\alpha_t}\,\epsilon$
-# with $\bar\alpha_t = \prod_{s \le t}(1 - \beta_s)$, computed from `betas` (not the lesson's `ALPHA_BARS`).
+# (a) Write `q_sample_np(x0, t, noise, betas)`: `x0` `(n, d)`, integer steps `t` `(n,)` (0-based: step 0 is after
+# one step of noise), `noise` `(n, d)`, `betas` `(T,)`; return $\sqrt{\bar\alpha_t}\,x_0 + \sqrt{1 -
+# \bar\alpha_t}\,\epsilon$ with $\bar\alpha_t = \prod_{s \le t}(1 - \beta_s)$, computed from `betas` (not the
+# lesson's `ALPHA_BARS`).
+#
+# (b) Write `ddpm_loss(x0, t, noise, betas, w, b)`: the loss of one training step of section 4's denoiser, for a
+# *linear* denoiser given by its weights (so that the check needs no Keras model): $\hat\epsilon = x_t w + b_t$,
+# with `w` `(d, d)` and one row of `b` `(T, d)` per step. Noise each `x0` to its step `t` with the `noise` given,
+# predict, and return the loss `make_diffusion_step` minimizes, as one number. The check names the slips: the wrong
+# target, the wrong input to the denoiser, a wrong $x_t$, sums for means.
 
 # %% tags=["export"]
 def q_sample_np(x0, t, noise, betas):
+    """q(x_t | x_0) sampled with the given noise, from the betas."""
     ### BEGIN SOLUTION
     alpha_bar = np.cumprod(1.0 - np.asarray(betas, dtype=np.float64))[np.asarray(t)][:, None]
     return np.sqrt(alpha_bar) * np.asarray(x0, np.float64) + np.sqrt(1.0 - alpha_bar) * np.asarray(noise, np.float64)
     ### END SOLUTION
 
 
+def ddpm_loss(x0, t, noise, betas, w, b):
+    """The simplified DDPM loss of the linear denoiser eps_hat = x_t @ w + b[t]."""
+    ### BEGIN SOLUTION
+    x_t = q_sample_np(x0, t, noise, betas)
+    eps_hat = x_t @ np.asarray(w, np.float64) + np.asarray(b, np.float64)[np.asarray(t)]
+    return float(np.mean((np.asarray(noise, np.float64) - eps_hat) ** 2))
+    ### END SOLUTION
+
+
 # %%
-_ = ex.check_q_sample(q_sample_np)
+_ = ex.check_ddpm_training(q_sample_np, ddpm_loss)
 
 # %% [markdown]
-# ### Exercise 3: a class-mean latent direction
+# ### Exercise 3: one step of the sampler
+#
+# Write `ddpm_step_back(x_t, t, eps_pred, z, betas)`: one step of `diffusion_sample`, from $x_t$ `(n, d)` at the
+# integer step `t` (0-based), the denoiser's prediction `eps_pred` `(n, d)` and the Gaussian draw `z` `(n, d)`, to
+# $x_{t-1}$, with the variance $\sigma_t^2 = \beta_t$ of section 4 and no noise at the last step (`t = 0`), for any
+# schedule `betas`.
+
+# %% tags=["export"]
+def ddpm_step_back(x_t, t, eps_pred, z, betas):
+    """x_{t-1} from x_t: one ancestral DDPM step with sigma_t^2 = beta_t."""
+    ### BEGIN SOLUTION
+    betas = np.asarray(betas, np.float64)
+    beta, alpha_bar = betas[t], np.prod(1.0 - betas[:t + 1])
+    mean = (np.asarray(x_t, np.float64) - beta / np.sqrt(1.0 - alpha_bar) * np.asarray(eps_pred, np.float64))
+    mean = mean / np.sqrt(1.0 - beta)
+    return mean + np.sqrt(beta) * np.asarray(z, np.float64) if t > 0 else mean
+    ### END SOLUTION
+
+
+# %%
+_ = ex.check_ddpm_step_back(ddpm_step_back)
+
+# %% [markdown]
+# ### Exercise 4: a class-mean latent direction
 #
 # Write `class_mean_direction(z, labels, source, target)`: `z` `(n, d)` latent vectors, `labels` `(n,)` the class of
-# each sample; return the **unit** vector along $\bar z_{target} - \bar z_{source}$, and raise `ValueError` when a
-# class has no sample. Then try it on the course's generator: `class_mean_direction(z_all[sure], classes[sure], 1, 7)`.
+# each sample; return the **unit** vector along $\bar z_{target} - \bar z_{source}$, and raise `ValueError` when
+# either class (the source or the target) has no sample. Then try it on the course's generator:
+# `class_mean_direction(z_all[sure], classes[sure], 1, 7)`.
 
 # %% tags=["export"]
 def class_mean_direction(z, labels, source, target):

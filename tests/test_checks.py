@@ -141,3 +141,16 @@ def test_forbid_calls_sees_through_helpers_and_nested_functions():
         with pytest.raises(ExerciseError, match="write it yourself rather than calling forbidden_name: the lesson"):
             forbid_calls(fn, names, what="ex")
     forbid_calls(lambda x: np.sum(x), names, what="ex")
+
+
+def test_tolerance_for_follows_the_lowest_precision():
+    import tensorflow as tf
+
+    from course_utils.checks import tolerance_for
+
+    assert tolerance_for(np.zeros(3), 1.0, np.arange(3)) == (1e-6, 1e-9)
+    assert tolerance_for(np.zeros(3), np.zeros(3, np.float32)) == (1e-4, 1e-5)
+    assert tolerance_for(tf.zeros(3)) == (1e-4, 1e-5)
+    assert tolerance_for(np.float32(1.0), rtol=1e-3) == (1e-3, 1e-5)
+    assert tolerance_for(np.zeros(3, np.float16)) == (1e-2, 1e-2)
+    assert tolerance_for(tf.zeros(3, tf.bfloat16)) == (1e-2, 1e-2)

@@ -1,78 +1,174 @@
-"""The checks of 06_image_restoration's exercises accept the solutions and reject each plausible wrong answer."""
+"""The checks of 06_image_restoration's exercises accept right answers (float32 and float64, NumPy and TensorFlow)
+and reject each plausible wrong answer with the mistake named; the loss reference is one step of the lesson's own
+``make_gan_step``."""
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from course_utils.checks import ExerciseError
 from course_utils.exercises import restoration as ex
+from course_utils.lessons import load_lesson_code
 
 
-def f64(x):
-    return np.asarray(x, np.float64)
+@pytest.fixture(scope="module")
+def lesson():
+    return load_lesson_code("06_image_restoration")
 
 
-def right_psnr(c, r, d):
-    return float(10 * np.log10(d ** 2 / np.mean((f64(c) - f64(r)) ** 2)))
+def _stub(*_args, **_kwargs):
+    raise NotImplementedError()
 
 
-def test_psnr_check_accepts_right_answers(capsys):
-    assert ex.check_psnr(right_psnr) is True
-    assert ex.check_psnr(lambda c, r, d: 20 * np.log10(d / np.sqrt(np.mean((f64(c) - f64(r)) ** 2)))) is True
-    assert "Correct: psnr" in capsys.readouterr().out
+def test_the_lesson_solutions_pass(lesson, capsys):
+    assert ex.check_patchgan_inputs(lesson.patchgan_inputs) is True
+    assert ex.check_pix2pix_losses(lesson.pix2pix_losses) is True
+    assert ex.check_unet_shapes(lesson.unet_shapes) is True
+    out = capsys.readouterr().out
+    assert all(f"Correct: {name}" in out for name in ("patchgan_inputs", "pix2pix_losses", "unet_shapes"))
 
 
-PSNR_WRONG = {
-    "uint8 wrap-around": (lambda c, r, d: 10 * np.log10(d ** 2 / np.mean(f64(c - r) ** 2)), "wraps around"),
-    "peak not squared": (lambda c, r, d: 10 * np.log10(d / np.mean((f64(c) - f64(r)) ** 2)), "not squared"),
-    "20 log of squares": (lambda c, r, d: 20 * np.log10(d ** 2 / np.mean((f64(c) - f64(r)) ** 2)), "20 log10"),
-    "natural log": (lambda c, r, d: 10 * np.log(d ** 2 / np.mean((f64(c) - f64(r)) ** 2)), "natural logarithm"),
-    "sum not mean": (lambda c, r, d: 10 * np.log10(d ** 2 / np.sum((f64(c) - f64(r)) ** 2)), "sum of squared"),
-    "range ignored": (lambda c, r, d: 10 * np.log10(1 / np.mean((f64(c) - f64(r)) ** 2)), "data_range was ignored"),
-    "absolute error": (lambda c, r, d: 10 * np.log10(d ** 2 / np.mean(np.abs(f64(c) - f64(r)))), "mean absolute"),
-    "a constant": (lambda c, r, d: 30.0, "expected"),
-    "None": (lambda c, r, d: None, "returned None"),
-}
+def test_stubs_are_not_attempted(capsys):
+    assert ex.check_patchgan_inputs(_stub) is False
+    assert ex.check_pix2pix_losses(_stub) is False
+    assert ex.check_unet_shapes(_stub) is False
+    err = capsys.readouterr().err
+    assert all(f"Exercise {n}: not attempted yet" in err for n in (1, 2, 3))
 
 
-@pytest.mark.parametrize("name", PSNR_WRONG)
-def test_psnr_check_names_the_mistake(name):
-    fn, match = PSNR_WRONG[name]
+# --- exercise 1: what the PatchGAN sees ---------------------------------------------------------------------
+
+def test_patchgan_inputs_accepts_right_answers():
+    assert ex.check_patchgan_inputs(ex.reference_patchgan_inputs) is True
+    assert ex.check_patchgan_inputs(lambda c, x, g: (tf.concat([c, x], -1), tf.concat([c, g], -1))) is True
+    assert ex.check_patchgan_inputs(lambda c, x, g: [np.concatenate([c, x], -1).astype(np.float32),
+                                                     np.concatenate([c, g], -1).astype(np.float32)]) is True
+
+
+cat = np.concatenate
+
+
+@pytest.mark.parametrize("fn, match", [
+    (lambda c, x, g: (x, g), "images alone"),
+    (lambda c, x, g: (cat([x, c], -1), cat([g, c], -1)), "condition's channels first"),
+    (lambda c, x, g: (cat([c, g], -1), cat([c, x], -1)), "swapped"),
+    (lambda c, x, g: (cat([c, x], -1), cat([x, g], -1)), "conditioned on the target"),
+    (lambda c, x, g: (cat([c, x], 1), cat([c, g], 1)), r"expected shape|along an axis|raised"),
+    (lambda c, x, g: (cat([c, x], -1), cat([c, x], -1)), "fake_pair"),
+    (lambda c, x, g: cat([c, x], -1), "two arrays"),
+    (lambda c, x, g: None, "returned None"),
+])
+def test_patchgan_inputs_names_the_mistake(fn, match):
     with pytest.raises(ExerciseError, match=match):
-        ex.check_psnr(fn)
+        ex.check_patchgan_inputs(fn)
 
 
-def test_psnr_check_refuses_the_library():
-    from skimage import metrics
-
-    def lazy(c, r, d):
-        return metrics.peak_signal_noise_ratio(c, r, data_range=d)
-
-    with pytest.raises(ExerciseError, match="scikit-image's answer"):
-        ex.check_psnr(lazy)
-
-
-def test_not_attempted_is_reported_not_raised(capsys):
-    def stub(*args):
-        raise NotImplementedError()
-
-    assert ex.check_psnr(stub) is False
-    assert "Exercise 1: not attempted yet" in capsys.readouterr().err
-
-
-def test_skip_connection_check():
-    assert ex.check_skip_connection(lambda d, e: keras.ops.concatenate([d, e], axis=-1)) is True
-    assert ex.check_skip_connection(lambda d, e: np.concatenate([e, d], axis=-1)) is True  # either order
-    with pytest.raises(ExerciseError, match="add them"):
-        ex.check_skip_connection(lambda d, e: d + e)
+def test_patchgan_inputs_on_the_batch_axis_is_told_the_axis():
     with pytest.raises(ExerciseError, match="channel axis"):
-        ex.check_skip_connection(lambda d, e: keras.ops.concatenate([d, e], axis=0))
-    with pytest.raises(ExerciseError, match="side by side"):
-        ex.check_skip_connection(lambda d, e: np.tanh(np.concatenate([d, e], axis=-1)))
+        ex.check_patchgan_inputs(lambda c, x, g: (cat([c[..., :x.shape[-1]], x], 0), cat([c[..., :x.shape[-1]], g], 0)))
 
+
+# --- exercise 2: the two losses of one pix2pix step ----------------------------------------------------------
+
+sp, mean = tf.nn.softplus, tf.reduce_mean
+
+
+def right_losses(r, f, c, x, g, lam):
+    return float(mean(sp(-f)) + lam * mean(tf.abs(x - g))), float(mean(sp(-r)) + mean(sp(f)))
+
+
+def test_pix2pix_losses_accepts_right_answers(lesson):
+    assert ex.check_pix2pix_losses(ex.reference_pix2pix_losses) is True
+    assert ex.check_pix2pix_losses(right_losses) is True
+    assert ex.check_pix2pix_losses(lesson.pix2pix_losses) is True
+
+    def float32_keras(r, f, c, x, g, lam):  # all in float32, with Keras's cross-entropy from logits
+        import keras
+
+        bce = keras.losses.BinaryCrossentropy(from_logits=True)
+        r, f, x, g = (tf.cast(a, tf.float32) for a in (r, f, x, g))
+        return (bce(tf.ones_like(f), f) + lam * mean(tf.abs(x - g)),
+                bce(tf.ones_like(r), r) + bce(tf.zeros_like(f), f))
+
+    assert ex.check_pix2pix_losses(float32_keras) is True
+    assert ex.check_pix2pix_losses(lambda *a: np.asarray(right_losses(*a), np.float32)) is True
+
+
+def _g(g_loss):
+    return lambda r, f, c, x, g, lam: (g_loss(r, f, c, x, g, lam), right_losses(r, f, c, x, g, lam)[1])
+
+
+def _d(d_loss):
+    return lambda r, f, c, x, g, lam: (right_losses(r, f, c, x, g, lam)[0], d_loss(r, f, c, x, g, lam))
+
+
+def _l1(a, b):
+    return mean(tf.abs(a - b))
+
+
+@pytest.mark.parametrize("fn, match", [
+    (_g(lambda r, f, c, x, g, lam: mean(sp(-f)) + lam * _l1(c[..., :1], g)), "damaged input"),
+    (_g(lambda r, f, c, x, g, lam: mean(sp(-f)) + lam * _l1(x, c[..., :1])), "does not depend on the generator"),
+    (_g(lambda r, f, c, x, g, lam: mean(sp(-f)) + _l1(x, g)), "lam is missing"),
+    (_g(lambda r, f, c, x, g, lam: lam * mean(sp(-f)) + _l1(x, g)), "multiplies the adversarial"),
+    (_g(lambda r, f, c, x, g, lam: -mean(sp(f)) + lam * _l1(x, g)), "saturating"),
+    (_g(lambda r, f, c, x, g, lam: mean(sp(f)) + lam * _l1(x, g)), "discriminator's target"),
+    (_g(lambda r, f, c, x, g, lam: mean(sp(-tf.sigmoid(f))) + lam * _l1(x, g)), "applied twice"),
+    (_g(lambda r, f, c, x, g, lam: tf.reduce_sum(sp(-f)) + lam * _l1(x, g)), "summed over the patches"),
+    (_g(lambda r, f, c, x, g, lam: mean(sp(-f)) + lam * mean((x - g) ** 2)), "squared error"),
+    (_g(lambda r, f, c, x, g, lam: mean(sp(-r)) + lam * _l1(x, g)), "real pairs' logits"),
+    (_d(lambda r, f, c, x, g, lam: mean(sp(-r)) + mean(sp(-f))), "non-saturating"),
+    (_d(lambda r, f, c, x, g, lam: mean(sp(r)) + mean(sp(-f))), "labels are swapped"),
+    (_d(lambda r, f, c, x, g, lam: mean(sp(-tf.sigmoid(r))) + mean(sp(tf.sigmoid(f)))), "applied twice"),
+    (_d(lambda r, f, c, x, g, lam: tf.reduce_sum(sp(-r)) + tf.reduce_sum(sp(f))), "summed over the patches"),
+    (_d(lambda r, f, c, x, g, lam: (mean(sp(-r)) + mean(sp(f))) / 2), "halved"),
+    (_d(lambda r, f, c, x, g, lam: mean(sp(-r)) + mean(sp(f)) + lam * _l1(x, g)), "generator's loss only"),
+    (_d(lambda r, f, c, x, g, lam: mean(0.9 * sp(-r) + 0.1 * sp(r)) + mean(sp(f))), "label smoothing"),
+    (_d(lambda r, f, c, x, g, lam: -(mean(sp(-r)) + mean(sp(f)))), "value D maximizes"),
+    (lambda *a: right_losses(*a)[::-1], "wrong order"),
+    (lambda *a: right_losses(*a)[0], "two numbers"),
+    (_g(lambda r, f, c, x, g, lam: -mean(tf.math.log(tf.sigmoid(f)))
+        + lam * _l1(x, g)), "softplus"),
+    (lambda *a: (1.0, 1.0), "expected"),
+])
+def test_pix2pix_losses_names_the_mistake(fn, match):
+    with pytest.raises(ExerciseError, match=match):
+        ex.check_pix2pix_losses(fn)
+
+
+def test_pix2pix_losses_may_not_call_the_lessons_loss(lesson):
+    namespace = {"pix2pix_generator_loss": lesson.pix2pix_generator_loss, "tf": tf}
+    exec("def losses(r, f, c, x, g, lam):\n    return (float(pix2pix_generator_loss(f, x, g, lam)), "
+         "float(tf.reduce_mean(tf.nn.softplus(-r)) + tf.reduce_mean(tf.nn.softplus(f))))", namespace)
+    with pytest.raises(ExerciseError, match="rather than calling pix2pix_generator_loss"):
+        ex.check_pix2pix_losses(namespace["losses"])
+
+
+def test_the_references_are_one_step_of_the_lessons_make_gan_step(lesson):
+    """The losses and the discriminator's inputs the check expects are those of the lesson's own training step."""
+    import keras
+
+    keras.utils.set_random_seed(3)
+    model, disc = lesson.build_unet(2, 4, 1), lesson.build_patch_discriminator(2, 4)
+    rng = np.random.default_rng(0)
+    clean = rng.uniform(0, 1, (2, 8, 8, 1)).astype(np.float32)
+    inputs = np.concatenate([clean * (rng.uniform(size=clean.shape) > 0.3), rng.uniform(size=clean.shape) < 0.3],
+                            -1).astype(np.float32)
+    restored = model(inputs, training=True).numpy()
+    real_pair, fake_pair = ex.reference_patchgan_inputs(inputs, clean, restored)
+    real_logits = disc(real_pair.astype(np.float32), training=True).numpy()
+    fake_logits = disc(fake_pair.astype(np.float32), training=True).numpy()
+    lam = lesson.RECIPE["l1_weight"]
+    g_want, d_want = ex.reference_pix2pix_losses(real_logits, fake_logits, inputs, clean, restored, lam)
+    step = lesson.make_gan_step(model, disc, keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    out = step(tf.constant(inputs), tf.constant(clean))
+    assert float(out["g_loss"]) == pytest.approx(g_want, rel=1e-5)
+    assert float(out["d_loss"]) == pytest.approx(d_want, rel=1e-5)
+
+
+# --- exercise 3: the U-Net's shapes -------------------------------------------------------------------------
 
 def right_shapes(size, in_channels, width, depth):
     skips = [(size // 2 ** k, size // 2 ** k, width * 2 ** k) for k in range(depth)]
@@ -107,52 +203,8 @@ def test_unet_shapes_check_names_the_mistake(fn, match):
         ex.check_unet_shapes(fn)
 
 
-def right_loss(logits, clean, restored, w):
-    return tf.reduce_mean(tf.nn.softplus(-logits)) + w * tf.reduce_mean(tf.abs(clean - restored))
 
-
-def test_generator_loss_check_accepts_right_answers():
-    assert ex.check_pix2pix_generator_loss(right_loss) is True
-    assert ex.check_pix2pix_generator_loss(tf.function(right_loss)) is True
-    bce = keras.losses.BinaryCrossentropy(from_logits=True)
-    assert ex.check_pix2pix_generator_loss(
-        lambda z, c, r, w: bce(tf.ones_like(z), z) + w * keras.losses.MeanAbsoluteError()(c, r)) is True
-
-
-sp, mean = tf.nn.softplus, tf.reduce_mean
-
-
-@pytest.mark.parametrize("fn, match", [
-    (lambda z, c, r, w: -mean(sp(z)) + w * mean(tf.abs(c - r)), "saturating"),
-    (lambda z, c, r, w: mean(sp(z)) + w * mean(tf.abs(c - r)), "target"),
-    (lambda z, c, r, w: mean(sp(-z)) + w * mean((c - r) ** 2), "squared error"),
-    (lambda z, c, r, w: w * mean(sp(-z)) + mean(tf.abs(c - r)), "multiplies the adversarial"),
-    (lambda z, c, r, w: mean(sp(-z)) + mean(tf.abs(c - r)), "l1_weight is missing"),
-    (lambda z, c, r, w: mean(sp(-z)), "L1 term is missing"),
-    (lambda z, c, r, w: w * mean(tf.abs(c - r)), "adversarial term is missing"),
-    (lambda z, c, r, w: -mean(tf.math.log(tf.sigmoid(z))) + w * mean(tf.abs(c - r)), "softplus"),
-    (lambda z, c, r, w: 1.0, "expected"),
-])
-def test_generator_loss_check_names_the_mistake(fn, match):
-    with pytest.raises(ExerciseError, match=match):
-        ex.check_pix2pix_generator_loss(fn)
-
-
-def test_both_parts_of_exercise_2_are_one_exercise(capsys):
-    from course_utils.exercises.restoration import check_unet
-
-    assert check_unet(lambda d, e: np.concatenate([d, e], -1), right_shapes) is True
-    out = capsys.readouterr().out
-    assert "skip_connect passes" in out and "unet_shapes passes" in out
-    with pytest.raises(ExerciseError, match="add them"):
-        check_unet(lambda d, e: d + e, right_shapes)
-
-    def stub(*args):
-        raise NotImplementedError()
-
-    assert check_unet(stub, stub) is False
-    assert capsys.readouterr().err.count("Exercise 2: not attempted yet") == 1
-
+# --- the PSNR reference ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("clean, restored, data_range, message", [
     (np.zeros((28, 28)), np.zeros((28, 28, 1)), 1.0, "same shape"),
