@@ -65,7 +65,8 @@ def test_a_damaged_or_replaced_weights_file_is_refused(data_dir):
     path.write_bytes(bytes(blob))
     fresh = _tiny(seed=5)
     before = [w.copy() for w in fresh.get_weights()]
-    with pytest.raises(ValueError, match=r"tiny.weights.h5 is corrupt or incomplete: SHA-256 is .* expected .* not the course's file"):
+    with pytest.raises(ValueError,
+                       match=r"tiny.weights.h5 is corrupt or incomplete: SHA-256 is .* expected .* not the course.s file"):
         pretrained.load_trained_generator(fresh, name="tiny")
     for a, b in zip(before, fresh.get_weights()):
         np.testing.assert_array_equal(a, b)  # nothing was loaded
