@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["HARNESSES", "harness", "run"]
+__all__ = ["HARNESSES", "TRAINING_LOOP_SOURCE", "harness", "run", "show_training_loop"]
 
 HARNESSES: dict[str, Callable[..., Any]] = {}
 
@@ -63,7 +63,8 @@ def _as_data(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str, np.bool_, np.number)):
         return value.item() if isinstance(value, (np.bool_, np.number)) else value
     if isinstance(value, (list, tuple)):
-        return [_as_data(v) for v in value]
+        items = [_as_data(v) for v in value]
+        return tuple(items) if isinstance(value, tuple) else items
     if hasattr(value, "numpy"):
         return np.asarray(value.numpy())
     if isinstance(value, np.ndarray):
@@ -162,3 +163,291 @@ def scaled_gradients_case(fn: Callable[..., Any], case: str, scale: float) -> An
         raise ValueError(f"expected a case in {sorted(cases)}, got {case!r}")
     loss_fn, variables = cases[case]()
     return _as_data(fn(loss_fn, variables, scale))
+
+
+# ---------------------------------------------------------------------------------------------
+# Lesson 04: tiny seeded networks, and the harnesses of exercises 1, 2, 4 and 5
+# ---------------------------------------------------------------------------------------------
+
+TINY_IMAGE_SHAPE = (6, 6, 1)
+TINY_NOISE_DIM = 3
+TINY_LEARNING_RATE = 2e-4
+TINY_BETA_1 = 0.5
+
+
+_PROBE: list[type] = []
+
+
+def probe_class() -> type:
+    """A layer that passes its input through and records the ``training`` flag of each call (``.seen``)."""
+    if not _PROBE:
+        import keras
+
+        class TrainingProbe(keras.layers.Layer):
+            def __init__(self, **kwargs: Any) -> None:
+                super().__init__(**kwargs)
+                self.seen: list[Any] = []
+
+            def call(self, inputs: Any, training: Any = None) -> Any:
+                self.seen.append(training)
+                return inputs
+
+        _PROBE.append(TrainingProbe)
+    return _PROBE[0]
+
+
+def tiny_discriminator(weights: list[np.ndarray]) -> Any:
+    """Flatten -> Dense(8) -> LeakyReLU -> probe -> Dense(1) on 6x6x1 images, with the given weights."""
+    import keras
+    from keras import layers
+
+    model = keras.Sequential([keras.Input(TINY_IMAGE_SHAPE), layers.Flatten(), layers.Dense(8, name="hidden"),
+                              layers.LeakyReLU(negative_slope=0.2), probe_class()(name="probe"),
+                              layers.Dense(1, name="logit")], name="discriminator")
+    model.set_weights([np.asarray(w, np.float32) for w in weights])
+    model.get_layer("probe").seen.clear()
+    return model
+
+
+def tiny_generator(weights: list[np.ndarray], *, batch_norm: bool = False) -> Any:
+    """Dense(36) -> [BatchNormalization] -> probe -> reshape to 6x6x1 -> tanh on 3-D noise, with the given weights.
+
+    With ``batch_norm`` the output depends on the ``training`` flag (batch statistics when training, fixed ones
+    otherwise; momentum 1, so the moving statistics never change)."""
+    import keras
+    from keras import layers
+
+    n_out = int(np.prod(TINY_IMAGE_SHAPE))
+    norm = [layers.BatchNormalization(momentum=1.0, name="norm")] if batch_norm else []
+    model = keras.Sequential([keras.Input((TINY_NOISE_DIM,)), layers.Dense(n_out, name="project"), *norm,
+                              probe_class()(name="probe"), layers.Reshape(TINY_IMAGE_SHAPE),
+                              layers.Activation("tanh")], name="generator")
+    weights = [np.asarray(w, np.float32) for w in weights]
+    if batch_norm:
+        weights = [*weights, np.ones(n_out, np.float32), np.zeros(n_out, np.float32), np.zeros(n_out, np.float32),
+                   np.ones(n_out, np.float32)]
+    model.set_weights(weights)
+    model.get_layer("probe").seen.clear()
+    return model
+
+
+def tiny_adam(model: Any) -> Any:
+    """A fresh ``Adam(2e-4, beta_1=0.5)``, built for the model's variables (a learner's tf.function creates none)."""
+    import keras
+
+    optimizer = keras.optimizers.Adam(TINY_LEARNING_RATE, beta_1=TINY_BETA_1)
+    optimizer.build(model.trainable_variables)
+    return optimizer
+
+
+def training_flags(model: Any) -> list[bool | None]:
+    """The ``training`` flags the model's probe saw: True, False, or None for anything else (no flag given)."""
+    return [flag if isinstance(flag, bool) else None for flag in model.get_layer("probe").seen]
+
+
+def _step_report(result: Any, model: Any, optimizer: Any) -> dict[str, Any]:
+    return {"loss": _as_data(result), "weights": [np.asarray(w) for w in model.get_weights()],
+            "steps": int(np.asarray(optimizer.iterations)), "flags": training_flags(model)}
+
+
+@harness("dcgan.discriminator_step")
+def discriminator_step_case(fn: Callable[..., Any], weights: list[Any], real: Any, fake: Any) -> dict[str, Any]:
+    """``fn(discriminator, d_optimizer, real, fake)`` on a tiny discriminator with ``weights`` and a fresh Adam:
+    the loss it returned, the weights after the call, the optimizer's step count and the training flags seen."""
+    import tensorflow as tf
+
+    model = tiny_discriminator(weights)
+    optimizer = tiny_adam(model)
+    result = fn(model, optimizer, tf.constant(np.asarray(real)), tf.constant(np.asarray(fake)))
+    return _step_report(result, model, optimizer)
+
+
+@harness("dcgan.generator_step")
+def generator_step_case(fn: Callable[..., Any], g_weights: list[Any], d_weights: list[Any], noise: Any
+                        ) -> dict[str, Any]:
+    """``fn(generator, discriminator, g_optimizer, noise)`` on tiny networks: as :func:`discriminator_step_case`
+    for the generator, plus the discriminator's weights after the call."""
+    import tensorflow as tf
+
+    generator, discriminator = tiny_generator(g_weights), tiny_discriminator(d_weights)
+    optimizer = tiny_adam(generator)
+    result = fn(generator, discriminator, optimizer, tf.constant(np.asarray(noise)))
+    return dict(_step_report(result, generator, optimizer),
+                d_weights=[np.asarray(w) for w in discriminator.get_weights()])
+
+
+class Recorder:
+    """Instrumented arguments for lesson 04's ``alternating_update``: every batch drawn and every step is recorded.
+
+    ``d_step`` and ``g_step`` are stand-ins, not the GAN's steps: each takes one Adam step on a simple squared loss
+    of the logits (so the networks move, and a step taken twice or skipped shows), and returns that loss."""
+
+    def __init__(self, g_weights: list[Any], d_weights: list[Any], batches: list[Any], seed: int) -> None:
+        import tensorflow as tf
+
+        self.generator = tiny_generator(g_weights, batch_norm=True)  # its fakes depend on training=True
+        self.discriminator = tiny_discriminator(d_weights)
+        self.g_opt, self.d_opt = tiny_adam(self.generator), tiny_adam(self.discriminator)
+        self.batches = [np.asarray(b, np.float32) for b in batches]
+        self.rng = np.random.default_rng(seed)
+        self.events: list[tuple[Any, ...]] = []
+        self.noises: list[np.ndarray] = []
+        self._tf = tf
+
+    def real_batches(self) -> Any:
+        for i, batch in enumerate(self.batches):
+            self.events.append(("real", i))
+            yield self._tf.constant(batch)
+
+    def sample_noise(self, n: Any) -> Any:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or int(n) < 1:
+            raise ValueError(f"sample_noise(n) expects a number of noise vectors (an int >= 1), got {n!r}")
+        noise = self.rng.normal(0.0, 1.0, (int(n), TINY_NOISE_DIM)).astype(np.float32)
+        self.noises.append(noise)
+        self.events.append(("noise", len(self.noises) - 1, int(n)))
+        return self._tf.constant(noise)
+
+    def _which_batch(self, x: Any) -> int | None:
+        arr = np.asarray(x)
+        return next((i for i, b in enumerate(self.batches) if b.shape == arr.shape and np.array_equal(b, arr)), None)
+
+    def _which_noise_made(self, fake: Any, training: bool = True) -> int | None:
+        arr = np.asarray(fake)
+        for i, noise in enumerate(self.noises):
+            made = np.asarray(self.generator(noise, training=training))
+            if made.shape == arr.shape and np.allclose(made, arr, atol=1e-6):
+                return i
+        return None
+
+    def _update(self, model: Any, optimizer: Any, loss_of: Callable[[], Any]) -> Any:
+        tf = self._tf
+        with tf.GradientTape() as tape:
+            loss = loss_of()
+        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+        return loss
+
+    def d_step(self, real_images: Any, fake_images: Any) -> Any:
+        made = self._which_noise_made(fake_images)
+        inference = None if made is not None else self._which_noise_made(fake_images, training=False)
+        self.events.append(("d_step", self._which_batch(real_images), made,
+                            int(np.shape(real_images)[0]), int(np.shape(fake_images)[0]), inference))
+        self.generator.get_layer("probe").seen.clear()
+        tf, d = self._tf, self.discriminator
+        real, fake = tf.constant(np.asarray(real_images)), tf.constant(np.asarray(fake_images))
+        return self._update(d, self.d_opt, lambda: tf.reduce_mean(tf.square(d(real, training=True) - 0.5))
+                            + tf.reduce_mean(tf.square(d(fake, training=True) + 0.5)))
+
+    def g_step(self, noise: Any) -> Any:
+        arr = np.asarray(noise)
+        which = next((i for i, z in enumerate(self.noises) if z.shape == arr.shape and np.array_equal(z, arr)), None)
+        self.events.append(("g_step", which))
+        tf, g, d = self._tf, self.generator, self.discriminator
+        z = tf.constant(arr)
+        loss = self._update(g, self.g_opt, lambda: tf.reduce_mean(tf.square(d(g(z, training=True),
+                                                                               training=True) - 0.5)))
+        self.generator.get_layer("probe").seen.clear()
+        return loss
+
+
+@harness("dcgan.alternating_update")
+def alternating_update_case(fn: Callable[..., Any], g_weights: list[Any], d_weights: list[Any], batches: list[Any],
+                            seed: int, k: int) -> dict[str, Any]:
+    """``fn(generator, d_step, g_step, real_batches, sample_noise, k)`` with a :class:`Recorder`: what it returned,
+    the recorded events and both networks' weights afterwards."""
+    rec = Recorder(g_weights, d_weights, batches, seed)
+    result = fn(rec.generator, rec.d_step, rec.g_step, rec.real_batches(), rec.sample_noise, k)
+    return {"result": _as_data(result), "events": [list(e) for e in rec.events],
+            "d_weights": [np.asarray(w) for w in rec.discriminator.get_weights()],
+            "g_weights": [np.asarray(w) for w in rec.generator.get_weights()]}
+
+
+def r1_discriminator(shape: tuple[int, int, int], rng: np.random.Generator) -> Any:
+    """A small seeded discriminator on ``shape`` images: conv 3x3/2 -> tanh -> probe -> dense -> one logit.
+
+    Each image's logit depends on that image only, and the logit is smooth in the weights and the input, so the
+    R1 penalty's gradient with respect to every weight but the last bias (a second derivative) is non-zero."""
+    import keras
+    from keras import layers
+
+    model = keras.Sequential([keras.Input(shape), layers.Conv2D(3, 3, strides=2, padding="same", name="conv"),
+                              layers.Activation("tanh"), probe_class()(name="probe"), layers.Flatten(),
+                              layers.Dense(4, activation="tanh", name="hidden"), layers.Dense(1, name="logit")],
+                             name="discriminator")
+    model.set_weights([rng.normal(0.0, 0.6, w.shape).astype(np.float32) for w in model.get_weights()])
+    model.get_layer("probe").seen.clear()
+    return model
+
+
+def r1_case(shape: Any, n: int, dtype: str, seed: int) -> tuple[Any, np.ndarray]:
+    """The discriminator and the real images of one R1 case, the same on both sides for the same arguments."""
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(s) for s in shape)
+    disc = r1_discriminator(shape, rng)
+    real = rng.uniform(-1.0, 1.0, (int(n), *shape)).astype(dtype)
+    return disc, real
+
+
+@harness("dcgan.r1_penalty")
+def r1_penalty_case(fn: Callable[..., Any], shape: Any, n: int, dtype: str, seed: int, gamma: float
+                    ) -> dict[str, Any]:
+    """``fn(discriminator, real_images, gamma)`` inside an outer tape: its value, the value's gradient with respect
+    to the discriminator's weights (None where the tape found no path), the training flags and whether the weights
+    changed."""
+    import tensorflow as tf
+
+    disc, real = r1_case(shape, n, dtype, seed)
+    before = disc.get_weights()
+    variables = disc.trainable_variables
+    with tf.GradientTape() as tape:
+        got = fn(disc, tf.constant(real), gamma)
+    grads = None
+    if tf.is_tensor(got) or isinstance(got, tf.Variable):
+        try:
+            grads = [None if g is None else np.asarray(g) for g in tape.gradient(got, variables)]
+        except (TypeError, ValueError, LookupError):
+            grads = None
+    return {"value": _as_data(got), "grads": grads, "flags": training_flags(disc),
+            "weights_changed": not all(np.array_equal(a, b) for a, b in zip(before, disc.get_weights()))}
+
+
+# ---------------------------------------------------------------------------------------------
+# Lesson 04, exercise 3: the listing of the bug hunt (public: the learner reads it; what is wrong is not here)
+# ---------------------------------------------------------------------------------------------
+
+TRAINING_LOOP_SOURCE = """\
+def train(generator, discriminator, images_uint8, steps, batch_size=64, noise_dim=64):
+    \"\"\"Update both networks simultaneously, from one forward pass, `steps` times; return the losses.\"\"\"
+    real_all = tf.cast(images_uint8, tf.float32) / 255.0
+    d_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
+    g_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
+    noise = tf.random.normal([batch_size, noise_dim])
+    history = []
+    for step in range(steps):
+        idx = tf.random.uniform([batch_size], 0, batch_size, dtype=tf.int32)
+        real_images = tf.gather(real_all, idx)
+        with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
+            fake_images = generator(noise, training=True)
+            real_logits = discriminator(real_images, training=True)
+            fake_logits = discriminator(fake_images, training=True)
+            d_loss = tf.reduce_mean(tf.nn.softplus(-real_logits)) + tf.reduce_mean(tf.nn.softplus(fake_logits))
+            g_loss = tf.reduce_mean(tf.nn.softplus(-fake_logits))
+        d_grads = d_tape.gradient(d_loss, discriminator.trainable_variables)
+        g_grads = g_tape.gradient(g_loss, generator.trainable_variables)
+        d_optimizer.apply_gradients(zip(d_grads, discriminator.trainable_variables))
+        g_optimizer.apply_gradients(zip(g_grads, generator.trainable_variables))
+        history.append((float(d_loss), float(g_loss)))
+    return history
+"""
+"""A DCGAN training loop that runs without an error and has exactly three wrong lines, none of them a defect of
+lesson 04's section 1 (the generator is the lesson's, ending in ``tanh``).
+
+Introduced in 04_dcgan."""
+
+
+def show_training_loop() -> None:
+    """Print :data:`TRAINING_LOOP_SOURCE` with line numbers, for lesson 04's find-the-bugs exercise (the lesson
+    calls it as ``ex.show_training_loop()``)."""
+    lines = TRAINING_LOOP_SOURCE.splitlines()
+    width = len(str(len(lines)))
+    for i, line in enumerate(lines, 1):
+        print(f"{i:>{width}} | {line}".rstrip())

@@ -145,6 +145,9 @@ class _FakeRemote:
     def __init__(self, fn, tmp_path):
         self.fn, self.tmp, self.calls = fn, tmp_path, []
 
+    def __call__(self, *args, **kwargs):
+        raise AssertionError("a check called the student's function directly, with live objects, not via a harness")
+
     def __course_harness__(self, name, spec):
         from course_utils import harness
 
@@ -212,4 +215,80 @@ def test_harnesses_hold_no_answers():
     assert not any("exercises" in m or "checks" in m for m in imported), imported
     names = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
     assert not any(n.startswith(("reference", "_reference", "expected")) for n in names), names
-    assert "05_gan_engineering" not in grading.IN_KERNEL_LESSONS
+    assert "05_gan_engineering" not in grading.IN_KERNEL_LESSONS and "04_dcgan" not in grading.IN_KERNEL_LESSONS
+    assert not grading.IN_KERNEL_LESSONS, "every lesson's checks are judged in the grader"
+
+
+def test_lesson_04_is_judged_outside_the_kernel_through_its_harnesses(tmp_path):
+    """Lesson 04's four checks on live objects: right answers pass through rpc, wrong ones are named, as data."""
+    import tensorflow as tf
+
+    from course_utils.exercises import dcgan
+    from course_utils.lessons import load_lesson_code
+
+    lesson = load_lesson_code("04_dcgan")
+    for name, check in (("discriminator_step", dcgan.check_discriminator_step),
+                        ("generator_step", dcgan.check_generator_step),
+                        ("alternating_update", dcgan.check_alternating_update),
+                        ("r1_penalty", dcgan.check_r1_penalty)):
+        remote = _FakeRemote(getattr(lesson, name), tmp_path)
+        remote.__course_names__ = set()
+        assert check(remote) is True, name
+        assert {n for n, _ in remote.calls} == {f"dcgan.{name}"}, remote.calls
+
+    def swapped_labels(d, opt, real, fake):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.nn.softplus(d(real, training=True))) + tf.reduce_mean(
+                tf.nn.softplus(-d(fake, training=True)))
+        opt.apply_gradients(zip(tape.gradient(loss, d.trainable_variables), d.trainable_variables))
+        return loss
+
+    def no_training_flag(d, opt, real, fake):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.nn.softplus(-d(real))) + tf.reduce_mean(tf.nn.softplus(d(fake)))
+        opt.apply_gradients(zip(tape.gradient(loss, d.trainable_variables), d.trainable_variables))
+        return loss
+
+    def r1_without_outer_path(d, real, gamma):
+        with tf.GradientTape() as tape:
+            tape.watch(real)
+            logits = tf.reduce_sum(d(real, training=True))
+        norms = tf.reduce_sum(tf.square(tape.gradient(logits, real)), axis=[1, 2, 3])
+        return tf.constant(0.5 * gamma * float(tf.reduce_mean(norms)))
+
+    for fn, check, message in ((swapped_labels, dcgan.check_discriminator_step, "labels are swapped"),
+                               (no_training_flag, dcgan.check_discriminator_step, "no training argument"),
+                               (r1_without_outer_path, dcgan.check_r1_penalty, "the value is right, but")):
+        remote = _FakeRemote(fn, tmp_path)
+        remote.__course_names__ = set()
+        with pytest.raises(ExerciseError, match=message):
+            check.__wrapped__(remote)
+
+
+def test_the_sandbox_gets_lessons_without_solutions_and_exercises_without_answers(tmp_path):
+    """What a sandboxed kernel may read: lesson 04's code with its solutions cut, and stand-in exercise modules."""
+    from course_utils.exercises import dcgan
+
+    source = ROOT / "notebooks" / "04_dcgan.py"
+    cut = grading.student_lesson_source(source, tmp_path / "lessons" / "04_dcgan.py").read_text()
+    assert source.read_text().count(grading.SOLUTION_BEGIN) == cut.count("raise NotImplementedError()") == 5
+    assert grading.SOLUTION_BEGIN not in cut and grading.HIDDEN_BEGIN not in cut
+    parts = source.read_text().split(grading.SOLUTION_BEGIN)
+    inside = [region.split(grading.SOLUTION_END)[0] for region in parts[1:]]
+    elsewhere = {ln.strip() for text in [parts[0], *(r.split(grading.SOLUTION_END)[1] for r in parts[1:])]
+                 for ln in text.splitlines()}
+    own = {ln.strip() for region in inside for ln in region.splitlines() if len(ln.strip()) > 20} - elsewhere
+    assert len(own) >= 10 and not [ln for ln in own if ln in cut]
+    compile(cut, "04_dcgan.py", "exec")  # still Python: lesson 05 loads its export cells
+    stub = grading.stub_exercises(tmp_path / "stub")
+    text = (stub / "dcgan.py").read_text()
+    for secret in ("_BUG_SYMPTOMS", "_BUG_LINES", "reference_", "hidden"):
+        assert secret not in text
+    namespace: dict = {}
+    exec(compile(text, "dcgan.py", "exec"), namespace)
+    assert namespace["TRAINING_LOOP_SOURCE"] == dcgan.TRAINING_LOOP_SOURCE
+    with pytest.raises(AttributeError, match="not available"):
+        namespace["__getattr__"]("reference_r1_penalty")
+    with pytest.raises(ValueError, match="not closed"):
+        (tmp_path / "open.py").write_text(f"def f():\n    {grading.SOLUTION_BEGIN}\n    return 1\n")
+        grading.student_lesson_source(tmp_path / "open.py", tmp_path / "out.py")

@@ -48,11 +48,13 @@ NOTEBOOKS = ROOT / "notebooks"
 MAX_NOTEBOOK_BYTES = 20 * 2**20
 SOLUTION_BEGIN, SOLUTION_END = "### BEGIN SOLUTION", "### END SOLUTION"
 EX_IMPORT = re.compile(r"from course_utils\.exercises import (\w+) as ex\b")
-# Lessons whose checks still run in the kernel, with the real exercises package mounted (their checks hand the
-# learner's function live objects and have no harness yet: course_utils/harness.py).
-IN_KERNEL_LESSONS = {"04_dcgan"}
-# Lesson files a lesson's kernel reads (lesson 05 loads lesson 04's export cells).
+# Lessons whose checks would run in the kernel, with the real exercises package mounted. None: every check that
+# hands the learner's function live objects goes through a harness (course_utils/harness.py) and is judged here.
+IN_KERNEL_LESSONS: frozenset[str] = frozenset()
+# Lesson files a lesson's kernel reads (lesson 05 loads lesson 04's export cells). The sandbox gets them with every
+# solution and hidden test cut out (student_lesson_source), as the student edition has them.
 LESSON_FILES = {"04_dcgan": ["04_dcgan"], "05_gan_engineering": ["04_dcgan"]}
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 
 
 @dataclass
@@ -480,6 +482,38 @@ def _judge_in_kernel(kernel: _Kernel, module_name: str, ex: Exercise) -> None:
         ex.reason = "".join(o.get("text", "") for o in node.outputs if o.get("output_type") == "stream").strip()
 
 
+def student_lesson_source(source: Path, dest: Path) -> Path:
+    """``source`` (a lesson's ``.py``) with each solution replaced by ``raise NotImplementedError()`` and each hidden
+    test removed, written to ``dest``: what a sandboxed kernel may read of another lesson's code.
+
+    Raises:
+        ValueError: if a solution or hidden-test region is not closed.
+    """
+    out: list[str] = []
+    skipping = ""
+    for line in source.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if skipping:
+            if stripped == skipping:
+                skipping = ""
+            continue
+        if stripped == SOLUTION_BEGIN:
+            indent = line[:len(line) - len(line.lstrip())]
+            out.append(f"{indent}raise NotImplementedError()")
+            skipping = SOLUTION_END
+        elif stripped == HIDDEN_BEGIN:
+            skipping = HIDDEN_END
+        else:
+            out.append(line)
+    if skipping:
+        raise ValueError(f"{source}: a region is not closed, expected {skipping!r} before the end of the file")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text("\n".join(out) + "\n", encoding="utf-8")
+    dest.chmod(0o644)
+    dest.parent.chmod(0o755)
+    return dest
+
+
 def stub_exercises(folder: Path) -> Path:
     """A stand-in for ``course_utils/exercises`` inside the sandbox: no answers, no hidden cases.
 
@@ -492,9 +526,14 @@ def stub_exercises(folder: Path) -> Path:
             "    if name.startswith('check_'):\n"
             "        return lambda *args, **kwargs: print('(this exercise is checked by the grader)')\n"
             "    raise AttributeError(f'{name} is not available while a submission is graded')\n")
+    import importlib
+
     for path in (ROOT / "course_utils" / "exercises").glob("*.py"):
         if path.name != "__init__.py":
-            (folder / path.name).write_text(body)
+            # public material the lesson shows (e.g. lesson 04's listing) comes from course_utils.harness
+            public = getattr(importlib.import_module(f"course_utils.exercises.{path.stem}"), "SANDBOX_PUBLIC", ())
+            head = f"from course_utils.harness import {', '.join(public)}\n\n\n" if public else ""
+            (folder / path.name).write_text(body.replace("\n\n\n", "\n\n" + head, 1) if head else body)
     for p in folder.rglob("*"):
         p.chmod(0o755 if p.is_dir() else 0o644)
     folder.chmod(0o755)
@@ -526,7 +565,8 @@ def run_job(student: str, lesson: str, submission: Path, source_nb: dict, work: 
     if job_dir.exists():
         shutil.rmtree(job_dir)
     job_dir.mkdir(parents=True)
-    extra = [(NOTEBOOKS / f"{stem}.py", NOTEBOOKS / f"{stem}.py") for stem in LESSON_FILES.get(lesson, [])]
+    extra = [(student_lesson_source(NOTEBOOKS / f"{stem}.py", job_dir / "lessons" / f"{stem}.py"),
+              NOTEBOOKS / f"{stem}.py") for stem in LESSON_FILES.get(lesson, [])]
     if lesson not in IN_KERNEL_LESSONS:
         extra.append((stub_exercises(job_dir / "stub_exercises"), ROOT / "course_utils" / "exercises"))
     kernel = _Kernel(job_dir, uid, limits, extra, cell_timeout, started + notebook_timeout)
@@ -553,8 +593,12 @@ def run_job(student: str, lesson: str, submission: Path, source_nb: dict, work: 
                 continue
             try:
                 _judge_outside(kernel, module, ex, used)
-            except NeedsKernel:
-                _judge_in_kernel(kernel, module_name, ex)
+            except NeedsKernel as err:
+                if lesson in IN_KERNEL_LESSONS:
+                    _judge_in_kernel(kernel, module_name, ex)
+                else:  # a check that hands live objects to the student's function without a harness: our bug
+                    ex.points, ex.reason = 0.0, (f"not graded: the check would hand the student's function {err}, "
+                                                 "which cannot leave the grader (a course bug: give it a harness)")
             except Exception as err:  # noqa: BLE001 - a check's own failure scores zero, with its reason
                 ex.points, ex.reason = 0.0, f"{type(err).__name__}: {err}"
             if watch.tripped:

@@ -9,9 +9,11 @@ in a private folder that both sides see, since the kernel has no network at all.
 What the sandboxed kernel gets:
 
 * its own mount, PID, network, IPC and UTS namespaces: it sees only ``/usr``, ``/etc``, the Python installation
-  and environment, the course's public package (``course_utils``) and ``data/``, all read-only, plus a private
-  scratch folder (its working folder and home); no ``/root``, no ``build/``, no source notebooks, no gradebook, no
-  other submission, no ``notebooks/`` (whose lessons hold the solutions);
+  and environment, the course's public package (``course_utils``, with ``course_utils/exercises`` replaced by
+  stand-ins that hold no answers), ``data/`` and the benchmark records (``benchmarks/figures``), all read-only, plus
+  a private scratch folder (its working folder and home); no ``/root``, no ``build/``, no source notebooks, no
+  gradebook, no other submission, no ``notebooks/`` (whose lessons hold the solutions: a lesson that loads another
+  lesson's code gets that lesson's ``.py`` with its solutions cut out);
 * no network: a new network namespace with a loopback of its own;
 * an unprivileged user: after the mounts, ``setpriv`` drops to a uid of its own (one per parallel slot), with no
   capabilities, no new privileges and no supplementary groups, also when the teacher is root;
@@ -98,8 +100,10 @@ def _parents(paths: list[Path]) -> list[str]:
 
 
 def public_paths() -> list[Path]:
-    """What the kernel may read: the Python installation and environment, ``course_utils`` and ``data/``."""
-    paths = [Path(sys.base_prefix).resolve(), Path(sys.prefix), ROOT / "course_utils", ROOT / "data"]
+    """What the kernel may read: the Python installation and environment, ``course_utils``, ``data/`` and the
+    committed benchmark records that lessons read (``benchmarks/figures``)."""
+    paths = [Path(sys.base_prefix).resolve(), Path(sys.prefix), ROOT / "course_utils", ROOT / "data",
+             ROOT / "benchmarks" / "figures"]
     out: list[Path] = []
     for p in paths:
         if p.exists() and not any(p == q or p.is_relative_to(q) for q in out):

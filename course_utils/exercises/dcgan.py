@@ -42,8 +42,10 @@ from typing import Any
 
 import numpy as np
 
+from .. import harness
 from ..checks import (
     ExerciseError,
+    _returned_none,
     as_scalar,
     call_safely,
     check_close,
@@ -58,10 +60,10 @@ __all__ = ["TRAINING_LOOP_SOURCE", "check_alternating_update", "check_bug_hunt",
            "check_generator_step", "check_r1_penalty", "lesson_function", "reference_discriminator_step",
            "reference_generator_step", "reference_r1_penalty", "show_training_loop"]
 
-IMAGE_SHAPE = (6, 6, 1)
-NOISE_DIM = 3
-LEARNING_RATE = 2e-4
-BETA_1 = 0.5
+IMAGE_SHAPE = harness.TINY_IMAGE_SHAPE
+NOISE_DIM = harness.TINY_NOISE_DIM
+LEARNING_RATE = harness.TINY_LEARNING_RATE
+BETA_1 = harness.TINY_BETA_1
 
 _FROM_LOGITS = ("compute the loss from the logits: tf.nn.softplus(-l) is -log(sigmoid(l)) without the overflow, "
                 "or use keras.losses.BinaryCrossentropy(from_logits=True)")
@@ -145,21 +147,9 @@ def reference_generator_step(generator: Any, discriminator: Any, g_optimizer: An
 # Tiny seeded networks
 # ---------------------------------------------------------------------------------------------
 
-@cache
-def _probe_class() -> type:
-    """A layer that passes its input through and records the ``training`` flag of each call."""
-    import keras
-
-    class TrainingProbe(keras.layers.Layer):
-        def __init__(self, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.seen: list[Any] = []
-
-        def call(self, inputs: Any, training: Any = None) -> Any:
-            self.seen.append(training)
-            return inputs
-
-    return TrainingProbe
+# The tiny networks live in course_utils.harness (public, no answers): the harness builds the learner's copies,
+# in the grading sandbox when a teacher grades, and the judge here builds the reference's from the same weights.
+_tiny_discriminator, _tiny_generator, _adam = harness.tiny_discriminator, harness.tiny_generator, harness.tiny_adam
 
 
 def _discriminator_weights(rng: np.random.Generator, bias: float = 0.0) -> list[np.ndarray]:
@@ -173,51 +163,6 @@ def _generator_weights(rng: np.random.Generator) -> list[np.ndarray]:
     return [rng.normal(0.0, 0.5, (NOISE_DIM, n_out)).astype(np.float32), rng.normal(0.0, 0.1, n_out).astype(np.float32)]
 
 
-def _tiny_discriminator(weights: list[np.ndarray]) -> Any:
-    import keras
-    from keras import layers
-
-    model = keras.Sequential([keras.Input(IMAGE_SHAPE), layers.Flatten(), layers.Dense(8, name="hidden"),
-                              layers.LeakyReLU(negative_slope=0.2), _probe_class()(name="probe"),
-                              layers.Dense(1, name="logit")], name="discriminator")
-    model.set_weights(weights)
-    model.get_layer("probe").seen.clear()
-    return model
-
-
-def _tiny_generator(weights: list[np.ndarray], *, batch_norm: bool = False) -> Any:
-    """The tiny generator; with ``batch_norm`` its output depends on the ``training`` flag (a BatchNormalization
-    after the projection, which normalizes by the batch's statistics when training and by fixed ones otherwise)."""
-    import keras
-    from keras import layers
-
-    n_out = int(np.prod(IMAGE_SHAPE))
-    # momentum=1: the moving statistics never change, so checking a batch twice changes nothing
-    norm = [layers.BatchNormalization(momentum=1.0, name="norm")] if batch_norm else []
-    model = keras.Sequential([keras.Input((NOISE_DIM,)), layers.Dense(n_out, name="project"), *norm,
-                              _probe_class()(name="probe"), layers.Reshape(IMAGE_SHAPE),
-                              layers.Activation("tanh")], name="generator")
-    if batch_norm:
-        weights = [*weights, np.ones(n_out, np.float32), np.zeros(n_out, np.float32), np.zeros(n_out, np.float32),
-                   np.ones(n_out, np.float32)]
-    model.set_weights(weights)
-    model.get_layer("probe").seen.clear()
-    return model
-
-
-def _adam(model: Any) -> Any:
-    """A fresh Adam, built for the model's variables so that a learner's tf.function creates no variable."""
-    import keras
-
-    optimizer = keras.optimizers.Adam(LEARNING_RATE, beta_1=BETA_1)
-    optimizer.build(model.trainable_variables)
-    return optimizer
-
-
-def _steps_taken(optimizer: Any) -> int:
-    return int(np.asarray(optimizer.iterations))
-
-
 def _logits(discriminator: Any, images: np.ndarray) -> np.ndarray:
     """The discriminator's logits as float64, from a copy that the learner's function never sees."""
     out = np.asarray(discriminator(images, training=True), np.float64).ravel()
@@ -225,14 +170,31 @@ def _logits(discriminator: Any, images: np.ndarray) -> np.ndarray:
     return out
 
 
+def _require_function(fn: Any) -> None:
+    if not callable(fn):
+        raise ExerciseError(f"expected a function, got {type(fn).__name__}")
+
+
+def _names(model: Any) -> list[str]:
+    return [getattr(v, "path", v.name) for v in model.weights]
+
+
+def _scalar(value: Any, what: str) -> float:
+    """The loss that came back from the harness, as one float (a note when it was not data)."""
+    if isinstance(value, dict) and "not_data" in value:
+        raise ExerciseError(f"{what}: expected {_LOSS}, got a {value['not_data']}")
+    return as_scalar(value, what, meaning=_LOSS)
+
+
 # ---------------------------------------------------------------------------------------------
 # Shared verdicts
 # ---------------------------------------------------------------------------------------------
 
-def _call_step(fn: Callable[..., Any], *args: Any, what: str, no_gradients: str, unknown_variable: str) -> Any:
+def _call_step(fn: Callable[..., Any], *args: Any, what: str, no_gradients: str, unknown_variable: str,
+               **kwargs: Any) -> Any:
     """Call the learner's step; translate Keras's errors for None gradients and foreign variables into plain words."""
     try:
-        return call_safely(fn, *args, what=what)
+        return call_safely(fn, *args, what=what, **kwargs)
     except ExerciseError as err:
         cause = err.__cause__
         text = str(cause) if cause is not None else ""
@@ -268,8 +230,8 @@ def _check_loss(got: float, expected: float, mistakes: dict[str, float], *, what
     raise ExerciseError(f"{what}: expected the loss {expected:.6g}, got {got:.6g}.{hint}")
 
 
-def _check_training_flag(model: Any, network: str, what: str) -> None:
-    seen = model.get_layer("probe").seen
+def _check_training_flag(seen: Sequence[Any], network: str, what: str) -> None:
+    """``seen``: the training flags the network's probe recorded (True, False, or None for no flag)."""
     wrong = [flag for flag in seen if flag is not True]
     if wrong:
         how = "training=False" if any(flag is False for flag in wrong) else "no training argument"
@@ -278,8 +240,7 @@ def _check_training_flag(model: Any, network: str, what: str) -> None:
                             "and without the flag Keras runs them in inference mode.")
 
 
-def _check_steps(optimizer: Any, name: str, unchanged: bool, network: str, what: str) -> None:
-    steps = _steps_taken(optimizer)
+def _check_steps(steps: int, name: str, unchanged: bool, network: str, what: str) -> None:
     if steps == 1:
         return
     apply = f"{name}.apply_gradients(zip(grads, {network}.trainable_variables))"
@@ -293,11 +254,13 @@ def _check_steps(optimizer: Any, name: str, unchanged: bool, network: str, what:
                         "apply the gradients exactly once per call.")
 
 
-def _check_update(model: Any, before: Sequence[np.ndarray], expected: Sequence[np.ndarray], *, network: str,
-                  what: str) -> None:
+def _check_update(names: Sequence[str], before: Sequence[np.ndarray], after: Sequence[Any],
+                  expected: Sequence[np.ndarray], *, network: str, what: str) -> None:
     """Compare the learner's updated weights with the reference's, variable by variable."""
-    names = [getattr(v, "path", v.name) for v in model.weights]
-    for name, old, got, want in zip(names, before, model.get_weights(), expected):
+    if len(after) != len(expected):
+        raise ExerciseError(f"{what}: the {network} came back with {len(after)} weights, expected {len(expected)}")
+    for name, old, got, want in zip(names, before, after, expected):
+        got = np.asarray(got)
         if not np.all(np.isfinite(got)):
             raise ExerciseError(f"{what}: the {network}'s variable {name} holds NaN or infinity after the step: the gradients "
                                 f"were not finite. Is the loss numerically stable? {_FROM_LOGITS}.")
@@ -376,23 +339,25 @@ def check_discriminator_step(fn: Callable[..., Any]) -> bool:
     """
     import tensorflow as tf
 
+    _require_function(fn)
     for case, weights, real, fake, large in _discriminator_cases():
         what = f"discriminator_step({case})"
-        ref_model, model = _tiny_discriminator(weights), _tiny_discriminator(weights)
+        ref_model = _tiny_discriminator(weights)
         real_logits, fake_logits = _logits(ref_model, real), _logits(ref_model, fake)
-        ref_opt, opt = _adam(ref_model), _adam(model)
-        expected = float(reference_discriminator_step(ref_model, ref_opt, tf.constant(real), tf.constant(fake)))
-        before = model.get_weights()
-        got = _call_step(fn, model, opt, tf.constant(real), tf.constant(fake), what=what,
+        expected = float(reference_discriminator_step(ref_model, _adam(ref_model), tf.constant(real),
+                                                      tf.constant(fake)))
+        # the learner's step runs in the harness (in the grading sandbox when a teacher grades) and comes back as data
+        got = _call_step(harness.run, fn, "dcgan.discriminator_step", weights=weights, real=real, fake=fake, what=what,
                          no_gradients="compute the discriminator's logits and the loss inside the "
                                       "`with tf.GradientTape() as tape:` block, so that the tape records them.",
                          unknown_variable="apply d_optimizer to discriminator.trainable_variables only.")
-        got = as_scalar(got, what, meaning=_LOSS)
-        _check_loss(got, expected, _discriminator_mistakes(real_logits, fake_logits), what=what, large_logits=large)
-        _check_training_flag(model, "discriminator", what)
-        unchanged = all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
-        _check_steps(opt, "d_optimizer", unchanged, "discriminator", what)
-        _check_update(model, before, ref_model.get_weights(), network="discriminator", what=what)
+        loss = _scalar(got["loss"], what)
+        _check_loss(loss, expected, _discriminator_mistakes(real_logits, fake_logits), what=what, large_logits=large)
+        _check_training_flag(got["flags"], "discriminator", what)
+        unchanged = all(np.array_equal(a, b) for a, b in zip(weights, got["weights"]))
+        _check_steps(got["steps"], "d_optimizer", unchanged, "discriminator", what)
+        _check_update(_names(ref_model), weights, got["weights"], ref_model.get_weights(), network="discriminator",
+                      what=what)
     return passed("discriminator_step")
 
 
@@ -442,34 +407,34 @@ def check_generator_step(fn: Callable[..., Any]) -> bool:
     """
     import tensorflow as tf
 
+    _require_function(fn)
     for case, g_weights, d_weights, noise, large in _generator_cases():
         what = f"generator_step({case})"
         ref_gen, ref_disc = _tiny_generator(g_weights), _tiny_discriminator(d_weights)
-        gen, disc = _tiny_generator(g_weights), _tiny_discriminator(d_weights)
         logits = _logits(ref_disc, np.asarray(ref_gen(noise, training=True)))
         ref_gen.get_layer("probe").seen.clear()
-        ref_opt, opt = _adam(ref_gen), _adam(gen)
-        expected = float(reference_generator_step(ref_gen, ref_disc, ref_opt, tf.constant(noise)))
-        before, d_before = gen.get_weights(), disc.get_weights()
-        got = _call_step(fn, gen, disc, opt, tf.constant(noise), what=what,
+        expected = float(reference_generator_step(ref_gen, ref_disc, _adam(ref_gen), tf.constant(noise)))
+        got = _call_step(harness.run, fn, "dcgan.generator_step", g_weights=g_weights, d_weights=d_weights,
+                         noise=noise, what=what,
                          no_gradients="the generator's images must be computed inside the GradientTape. Made before "
                                       "the `with tf.GradientTape() as tape:` block, they are a constant to the tape, "
                                       "so every gradient with respect to generator.trainable_variables is None.",
                          unknown_variable="the generator step must update generator.trainable_variables only; the "
                                           "discriminator keeps its weights (it has its own optimizer and step).")
-        got = as_scalar(got, what, meaning=_LOSS)
-        _check_loss(got, expected, _generator_mistakes(logits), what=what, large_logits=large)
-        if not all(np.array_equal(a, b) for a, b in zip(d_before, disc.get_weights())):
+        loss = _scalar(got["loss"], what)
+        _check_loss(loss, expected, _generator_mistakes(logits), what=what, large_logits=large)
+        if not all(np.array_equal(a, b) for a, b in zip(d_weights, got["d_weights"])):
             raise ExerciseError(f"{what}: the discriminator's weights changed. The generator step must update "
                                 "generator.trainable_variables only: take the gradients with respect to those and "
                                 "apply them with g_optimizer.")
-        _check_training_flag(gen, "generator", what)
-        unchanged = all(np.array_equal(a, b) for a, b in zip(before, gen.get_weights()))
-        if unchanged and _steps_taken(opt) == 1:
+        _check_training_flag(got["flags"], "generator", what)
+        unchanged = all(np.array_equal(a, b) for a, b in zip(g_weights, got["weights"]))
+        if unchanged and got["steps"] == 1:
             raise ExerciseError(f"{what}: g_optimizer took a step but the generator's weights did not change: its "
                                 "gradients were None. The generator's images must be computed inside the GradientTape.")
-        _check_steps(opt, "g_optimizer", unchanged, "generator", what)
-        _check_update(gen, before, ref_gen.get_weights(), network="generator", what=what)
+        _check_steps(got["steps"], "g_optimizer", unchanged, "generator", what)
+        _check_update(_names(ref_gen), g_weights, got["weights"], ref_gen.get_weights(), network="generator",
+                      what=what)
     return passed("generator_step")
 
 
@@ -477,34 +442,12 @@ def check_generator_step(fn: Callable[..., Any]) -> bool:
 # Exercise 3: find the bugs
 # ---------------------------------------------------------------------------------------------
 
-TRAINING_LOOP_SOURCE = """\
-def train(generator, discriminator, images_uint8, steps, batch_size=64, noise_dim=64):
-    \"\"\"Update both networks simultaneously, from one forward pass, `steps` times; return the losses.\"\"\"
-    real_all = tf.cast(images_uint8, tf.float32) / 255.0
-    d_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
-    g_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
-    noise = tf.random.normal([batch_size, noise_dim])
-    history = []
-    for step in range(steps):
-        idx = tf.random.uniform([batch_size], 0, batch_size, dtype=tf.int32)
-        real_images = tf.gather(real_all, idx)
-        with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
-            fake_images = generator(noise, training=True)
-            real_logits = discriminator(real_images, training=True)
-            fake_logits = discriminator(fake_images, training=True)
-            d_loss = tf.reduce_mean(tf.nn.softplus(-real_logits)) + tf.reduce_mean(tf.nn.softplus(fake_logits))
-            g_loss = tf.reduce_mean(tf.nn.softplus(-fake_logits))
-        d_grads = d_tape.gradient(d_loss, discriminator.trainable_variables)
-        g_grads = g_tape.gradient(g_loss, generator.trainable_variables)
-        d_optimizer.apply_gradients(zip(d_grads, discriminator.trainable_variables))
-        g_optimizer.apply_gradients(zip(g_grads, generator.trainable_variables))
-        history.append((float(d_loss), float(g_loss)))
-    return history
-"""
-"""A DCGAN training loop that runs without an error and has exactly three wrong lines, none of them a defect of
-lesson 04's section 1 (the generator is the lesson's, ending in ``tanh``).
-
-Introduced in 04_dcgan."""
+# The listing and its printer are public (shown to the learner): they live in course_utils.harness, which the grading
+# sandbox also holds; what is wrong with the listing stays here.
+TRAINING_LOOP_SOURCE = harness.TRAINING_LOOP_SOURCE
+show_training_loop = harness.show_training_loop
+SANDBOX_PUBLIC = ("TRAINING_LOOP_SOURCE", "show_training_loop")
+"""Names that the grading sandbox's stand-in for this module takes from :mod:`course_utils.harness`."""
 
 _LOOP_LINES = TRAINING_LOOP_SOURCE.splitlines()
 
@@ -525,16 +468,6 @@ _BUG_SYMPTOMS = {
                        "for copying those few images. Which images can the random indices reach?",
 }
 _BUG_LINES = frozenset(_BUG_SYMPTOMS)
-
-
-def show_training_loop() -> None:
-    """Print :data:`TRAINING_LOOP_SOURCE` with line numbers, for the find-the-bugs exercise.
-
-    Introduced in 04_dcgan.
-    """
-    width = len(str(len(_LOOP_LINES)))
-    for i, line in enumerate(_LOOP_LINES, 1):
-        print(f"{i:>{width}} | {line}".rstrip())
 
 
 @exercise(3, "find_the_bugs")
@@ -585,63 +518,6 @@ def check_bug_hunt(find_the_bugs: Callable[[], Any]) -> bool:
 # ---------------------------------------------------------------------------------------------
 # Exercise 4: k discriminator steps, then one generator step
 # ---------------------------------------------------------------------------------------------
-
-class _Recorder:
-    """Instrumented arguments for ``alternating_update``: it records every batch drawn and every step taken."""
-
-    def __init__(self, g_weights: list[np.ndarray], d_weights: list[np.ndarray], batches: list[np.ndarray],
-                 seed: int) -> None:
-        import tensorflow as tf
-
-        self.generator = _tiny_generator(g_weights, batch_norm=True)  # its fakes depend on training=True
-        self.discriminator = _tiny_discriminator(d_weights)
-        self.g_opt, self.d_opt = _adam(self.generator), _adam(self.discriminator)
-        self.batches, self.rng = batches, np.random.default_rng(seed)
-        self.events: list[tuple[Any, ...]] = []
-        self.noises: list[np.ndarray] = []
-        self._tf = tf
-
-    def real_batches(self) -> Any:
-        for i, batch in enumerate(self.batches):
-            self.events.append(("real", i))
-            yield self._tf.constant(batch)
-
-    def sample_noise(self, n: Any) -> Any:
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or int(n) < 1:
-            raise ValueError(f"sample_noise(n) expects a number of noise vectors (an int >= 1), got {n!r}")
-        noise = self.rng.normal(0.0, 1.0, (int(n), NOISE_DIM)).astype(np.float32)
-        self.noises.append(noise)
-        self.events.append(("noise", len(self.noises) - 1, int(n)))
-        return self._tf.constant(noise)
-
-    def _which_batch(self, x: Any) -> int | None:
-        arr = np.asarray(x)
-        return next((i for i, b in enumerate(self.batches) if b.shape == arr.shape and np.array_equal(b, arr)), None)
-
-    def _which_noise_made(self, fake: Any, training: bool = True) -> int | None:
-        arr = np.asarray(fake)
-        for i, noise in enumerate(self.noises):
-            made = np.asarray(self.generator(noise, training=training))
-            if made.shape == arr.shape and np.allclose(made, arr, atol=1e-6):
-                return i
-        return None
-
-    def d_step(self, real_images: Any, fake_images: Any) -> Any:
-        made = self._which_noise_made(fake_images)
-        inference = None if made is not None else self._which_noise_made(fake_images, training=False)
-        self.events.append(("d_step", self._which_batch(real_images), made,
-                            int(np.shape(real_images)[0]), int(np.shape(fake_images)[0]), inference))
-        self.generator.get_layer("probe").seen.clear()
-        return reference_discriminator_step(self.discriminator, self.d_opt, real_images, fake_images)
-
-    def g_step(self, noise: Any) -> Any:
-        arr = np.asarray(noise)
-        which = next((i for i, z in enumerate(self.noises) if z.shape == arr.shape and np.array_equal(z, arr)), None)
-        self.events.append(("g_step", which))
-        loss = reference_generator_step(self.generator, self.discriminator, self.g_opt, noise)
-        self.generator.get_layer("probe").seen.clear()
-        return loss
-
 
 def _alternating_cases(hidden: bool) -> list[tuple[int, int, int]]:
     """(k, batch size, seed) per case."""
@@ -722,33 +598,40 @@ def check_alternating_update(fn: Callable[..., Any], *, hidden: bool = False) ->
         ExerciseError: naming the case and the mistake (the steps in the wrong order or number, a real batch or
             noise used twice, fakes not made from fresh noise, losses not returned, ...).
     """
+    _require_function(fn)
     reference = lesson_function("alternating_update")
     for k, m, seed in _alternating_cases(hidden):
         rng = np.random.default_rng(seed)
         g_weights, d_weights = _generator_weights(rng), _discriminator_weights(rng)
         batches = [rng.normal(0.0, 1.0, (m, *IMAGE_SHAPE)).astype(np.float32) for _ in range(k + 2)]
         what = f"alternating_update(k={k}, real batches of {m} images)"
-        ref, rec = _Recorder(g_weights, d_weights, batches, seed), _Recorder(g_weights, d_weights, batches, seed)
+        ref = harness.Recorder(g_weights, d_weights, batches, seed)
         want = reference(ref.generator, ref.d_step, ref.g_step, ref.real_batches(), ref.sample_noise, k)
         _judge_alternating(ref.events, k, m, "the lesson's alternating_update")  # guards the reference itself
-        got = call_safely(fn, rec.generator, rec.d_step, rec.g_step, rec.real_batches(), rec.sample_noise, k,
-                          what=what)
-        _judge_alternating(rec.events, k, m, what)
+        # the learner's function runs with its own recorder in the harness; the events come back as data
+        rec = call_safely(harness.run, fn, "dcgan.alternating_update", g_weights=g_weights, d_weights=d_weights,
+                          batches=batches, seed=seed, k=k, what=what)
+        got = rec["result"]
+        if got is None:
+            raise _returned_none(what)
+        events = [tuple(e) for e in rec["events"]]
+        _judge_alternating(events, k, m, what)
         if not isinstance(got, tuple | list) or len(got) != 2:
-            raise ExerciseError(f"{what}: expected (d_losses, g_loss), got {type(got).__name__}")
+            shown = got.get("not_data", "dict") if isinstance(got, dict) else type(got).__name__
+            raise ExerciseError(f"{what}: expected (d_losses, g_loss), got {shown}")
         d_losses, g_loss = got
         if not isinstance(d_losses, tuple | list) or len(d_losses) != k:
             size = f" of {len(d_losses)}" if isinstance(d_losses, tuple | list) else ""
             raise ExerciseError(f"{what}: expected d_losses to be a list of the {k} discriminator losses, got "
                                 f"{type(d_losses).__name__}{size}")
         for i, (g, w) in enumerate(zip(d_losses, want[0]), 1):
-            check_close(as_scalar(g, f"{what}: d_losses[{i - 1}]", meaning=_LOSS), float(w),
+            check_close(_scalar(g, f"{what}: d_losses[{i - 1}]"), float(w),
                         what=f"{what}: d_losses[{i - 1}] (the loss d_step returned at step {i})", rtol=1e-5, atol=1e-6)
-        check_close(as_scalar(g_loss, f"{what}: g_loss", meaning=_LOSS), float(want[1]),
+        check_close(_scalar(g_loss, f"{what}: g_loss"), float(want[1]),
                     what=f"{what}: g_loss (the loss g_step returned)", rtol=1e-5, atol=1e-6)
-        for network, model, ref_model in (("discriminator", rec.discriminator, ref.discriminator),
-                                          ("generator", rec.generator, ref.generator)):
-            for got_w, want_w in zip(model.get_weights(), ref_model.get_weights()):
+        for network, weights, ref_model in (("discriminator", rec["d_weights"], ref.discriminator),
+                                            ("generator", rec["g_weights"], ref.generator)):
+            for got_w, want_w in zip(weights, ref_model.get_weights()):
                 if not np.allclose(got_w, want_w, atol=1e-6):
                     raise ExerciseError(f"{what}: the {network}'s weights differ from k discriminator steps and one "
                                         "generator step taken with d_step and g_step: update through them only")
@@ -758,23 +641,6 @@ def check_alternating_update(fn: Callable[..., Any], *, hidden: bool = False) ->
 # ---------------------------------------------------------------------------------------------
 # Exercise 5: the R1 penalty, with a tape inside the tape
 # ---------------------------------------------------------------------------------------------
-
-def _r1_discriminator(shape: tuple[int, int, int], rng: np.random.Generator) -> Any:
-    """A small seeded discriminator on ``shape`` images: conv 3x3/2 -> tanh -> dense -> one logit, plus a probe.
-
-    Each image's logit depends on that image only, and the logit is smooth in the weights and the input, so the
-    penalty's gradient with respect to every weight but the last bias (a second derivative) is non-zero."""
-    import keras
-    from keras import layers
-
-    model = keras.Sequential([keras.Input(shape), layers.Conv2D(3, 3, strides=2, padding="same", name="conv"),
-                              layers.Activation("tanh"), _probe_class()(name="probe"), layers.Flatten(),
-                              layers.Dense(4, activation="tanh", name="hidden"), layers.Dense(1, name="logit")],
-                             name="discriminator")
-    model.set_weights([rng.normal(0.0, 0.6, w.shape).astype(np.float32) for w in model.get_weights()])
-    model.get_layer("probe").seen.clear()
-    return model
-
 
 def reference_r1_penalty(discriminator: Any, real_images: Any, gamma: float) -> Any:
     """``gamma / 2 * mean_i |grad_x l(x_i)|^2``, with one input tape per image: the reference for exercise 5.
@@ -888,12 +754,11 @@ def check_r1_penalty(fn: Callable[..., Any], *, hidden: bool = False) -> bool:
     """
     import tensorflow as tf
 
+    _require_function(fn)
     forbid_calls(fn, _FORBIDDEN_R1, what="r1_penalty")
     answers, expected, mistakes, whats, grads = [], [], [], [], []
     for case, shape, n, gamma, dtype, seed in _r1_cases(hidden):
-        rng = np.random.default_rng(seed)
-        disc = _r1_discriminator(shape, rng)
-        real = rng.uniform(-1.0, 1.0, (n, *shape)).astype(dtype)
+        disc, real = harness.r1_case(shape, n, dtype, seed)
         what = f"r1_penalty({case})"
         norms, probs = _r1_parts(disc, real)
         variables = disc.trainable_variables
@@ -902,26 +767,21 @@ def check_r1_penalty(fn: Callable[..., Any], *, hidden: bool = False) -> bool:
         # (UnconnectedGradients.ZERO fails on Keras variables, whose dtype is a string: None is read as 0 below)
         want_grads = [np.zeros(v.shape) if g is None else np.asarray(g, np.float64)
                       for v, g in zip(variables, tape.gradient(want, variables))]
-        disc.get_layer("probe").seen.clear()
-        before = disc.get_weights()
-        with tf.GradientTape() as tape:
-            got = call_safely(fn, disc, tf.constant(real), gamma, what=what)
-        value = as_scalar(got, what, meaning="the penalty (one number)")
-        _check_training_flag(disc, "discriminator", what)
-        if not all(np.array_equal(a, b) for a, b in zip(before, disc.get_weights())):
+        # the learner's function runs inside an outer tape in the harness; value, gradients and flags come back
+        got = call_safely(harness.run, fn, "dcgan.r1_penalty", shape=list(shape), n=n, dtype=dtype, seed=seed,
+                          gamma=gamma, what=what)
+        if isinstance(got["value"], dict):
+            raise ExerciseError(f"{what}: expected the penalty (one number, a tensor), got a {got['value'].get('not_data')}")
+        value = as_scalar(got["value"], what, meaning="the penalty (one number)")
+        _check_training_flag(got["flags"], "discriminator", what)
+        if got["weights_changed"]:
             raise ExerciseError(f"{what}: the discriminator's weights changed. r1_penalty only computes the penalty; "
                                 "D's optimizer applies its gradient in the training step.")
-        got_grads = None
-        if tf.is_tensor(got) or isinstance(got, tf.Variable):
-            try:
-                got_grads = tape.gradient(got, variables)
-            except (TypeError, ValueError, LookupError):
-                got_grads = None
         answers.append(value)
         expected.append(float(want))
         mistakes.append(_r1_mistakes(norms, probs, gamma, int(np.prod(shape))))
         whats.append(what)
-        grads.append((got_grads, want_grads))
+        grads.append((got["grads"], want_grads))
     for what, value, want in zip(whats, answers, expected):
         if np.isfinite(value) and abs(value - want) <= 1e-4 * max(abs(want), 1e-6):
             continue
