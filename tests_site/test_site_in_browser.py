@@ -96,9 +96,15 @@ def _open(browser: Browser, url: str):
 def test_site_has_every_page_in_lesson_order():
     assert len(PAGES) >= len(LESSONS) + 3, PAGES
     assert {"index.html", "docs/teaching.html", "references.html"} <= set(PAGES)
-    nav = re.findall(r'href="(notebooks/\d\d_[a-z_]+)\.html"', (SITE / "index.html").read_text(encoding="utf-8"))
+    index = (SITE / "index.html").read_text(encoding="utf-8")
+    nav = re.findall(r'href="(notebooks/\d\d_[a-z0-9_]+)\.html"', index)
     ordered = list(dict.fromkeys(n.split("/")[1] for n in nav))
     assert ordered == LESSONS, f"the lessons are not in order in the navigation: {ordered}"
+    # Each lesson's entry is titled "NN title" (mkdocs.yml's short title, or its first heading's, made by the hook)
+    titles = dict(re.findall(r'<a href="notebooks/(\d\d_[a-z0-9_]+)\.html" class="md-nav__link">\s*'
+                             r'<span class="md-ellipsis">\s*([^<]*?)\s*</span>', index))
+    bad = {stem: titles.get(stem) for stem in LESSONS if not re.fullmatch(rf"{stem[:2]} \S.*", titles.get(stem, ""))}
+    assert not bad, f"lessons titled wrongly in the navigation: {bad}"
 
 
 @pytest.mark.parametrize("page_path", PAGES)
@@ -191,7 +197,8 @@ def test_search_finds_a_term_from_lesson_07(browser, server):
     try:
         page.locator("label.md-search__icon, .md-search__input").first.click()
         box = page.locator("input.md-search__input")
-        box.fill(term)
+        # Typed key by key, as a reader does: Material's search listens for keyup, which fill() never sends.
+        box.press_sequentially(term)
         page.wait_for_selector(".md-search-result__item a", timeout=30_000)
         hits = page.eval_on_selector_all(".md-search-result__item a", "els => els.map(e => e.href)")
         assert any("notebooks/07_trends_and_challenges.html" in h for h in hits), f"search for {term!r}: {hits}"

@@ -6,8 +6,8 @@ What is staged, in the repository's own layout so that relative links keep worki
 * ``notebooks/NN_topic.ipynb``: the committed lessons with their saved outputs (never executed). Widget views are
   left out (their static state needs the ipywidgets HTML manager, fetched from a CDN); each keeps its text
   fallback. Links between lessons and to the guides are rewritten to the site's pages;
-* ``docs/teaching.md``, ``CONTRIBUTING.md``, ``benchmarks/README.md``, ``data/README.md``, and the files they
-  link to (JSON records, images);
+* ``docs/teaching.md``, ``CONTRIBUTING.md``, ``benchmarks/README.md`` (and its ``archive/README.md``),
+  ``data/README.md``, and the files they link to (JSON records, images);
 * ``references.md``: the course's bibliography (``data/references.bib``) and the article's reference list checked
   (``data/article_references.json``), written through ``course_utils.references``;
 * ``assets/mathjax/``: MathJax 2.7 from the ``jupyter-server-mathjax`` package, so formulas render offline.
@@ -30,7 +30,9 @@ sys.path.insert(0, str(ROOT))
 from course_utils import references  # noqa: E402
 
 REPO_URL = "https://github.com/image-synthesis-course/gans-and-cnns"
-PAGES = ["README.md", "CONTRIBUTING.md", "docs/teaching.md", "benchmarks/README.md", "data/README.md"]
+# Every markdown page the site shows; a page one of them links to must be here too, or MkDocs refuses the link.
+PAGES = ["README.md", "CONTRIBUTING.md", "docs/teaching.md", "benchmarks/README.md", "benchmarks/archive/README.md",
+         "data/README.md"]
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 # The badges' images live on colab.research.google.com and mybinder.org: the site draws its own (same links).
 BADGES = {
