@@ -369,10 +369,12 @@ def r1_discriminator(shape: tuple[int, int, int], rng: np.random.Generator) -> A
     import keras
     from keras import layers
 
-    model = keras.Sequential([keras.Input(shape), layers.Conv2D(3, 3, strides=2, padding="same", name="conv"),
-                              layers.Activation("tanh"), probe_class()(name="probe"), layers.Flatten(),
-                              layers.Dense(4, activation="tanh", name="hidden"), layers.Dense(1, name="logit")],
-                             name="discriminator")
+    f32 = "float32"  # float32 under any global policy (mixed precision would make the references disagree)
+    model = keras.Sequential([keras.Input(shape),
+                              layers.Conv2D(3, 3, strides=2, padding="same", name="conv", dtype=f32),
+                              layers.Activation("tanh", dtype=f32), probe_class()(name="probe", dtype=f32),
+                              layers.Flatten(dtype=f32), layers.Dense(4, activation="tanh", name="hidden", dtype=f32),
+                              layers.Dense(1, name="logit", dtype=f32)], name="discriminator")
     model.set_weights([rng.normal(0.0, 0.6, w.shape).astype(np.float32) for w in model.get_weights()])
     model.get_layer("probe").seen.clear()
     return model
