@@ -20,6 +20,7 @@ Introduced in 05_gan_engineering (its two exercises).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -175,25 +176,21 @@ TINY_LEARNING_RATE = 2e-4
 TINY_BETA_1 = 0.5
 
 
-_PROBE: list[type] = []
-
-
+@cache
 def probe_class() -> type:
     """A layer that passes its input through and records the ``training`` flag of each call (``.seen``)."""
-    if not _PROBE:
-        import keras
+    import keras
 
-        class TrainingProbe(keras.layers.Layer):
-            def __init__(self, **kwargs: Any) -> None:
-                super().__init__(**kwargs)
-                self.seen: list[Any] = []
+    class TrainingProbe(keras.layers.Layer):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.seen: list[Any] = []
 
-            def call(self, inputs: Any, training: Any = None) -> Any:
-                self.seen.append(training)
-                return inputs
+        def call(self, inputs: Any, training: Any = None) -> Any:
+            self.seen.append(training)
+            return inputs
 
-        _PROBE.append(TrainingProbe)
-    return _PROBE[0]
+    return TrainingProbe
 
 
 def tiny_discriminator(weights: list[np.ndarray]) -> Any:

@@ -179,11 +179,14 @@ def _names(model: Any) -> list[str]:
     return [getattr(v, "path", v.name) for v in model.weights]
 
 
-def _scalar(value: Any, what: str) -> float:
-    """The loss that came back from the harness, as one float (a note when it was not data)."""
+_LOSS = "the loss (one number, the batch mean)"
+
+
+def _scalar(value: Any, what: str, meaning: str = _LOSS) -> float:
+    """A number that came back from the harness, as one float (a note when it was not data)."""
     if isinstance(value, dict) and "not_data" in value:
-        raise ExerciseError(f"{what}: expected {_LOSS}, got a {value['not_data']}")
-    return as_scalar(value, what, meaning=_LOSS)
+        raise ExerciseError(f"{what}: expected {meaning}, got a {value['not_data']}")
+    return as_scalar(value, what, meaning=meaning)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,8 +209,6 @@ def _call_step(fn: Callable[..., Any], *args: Any, what: str, no_gradients: str,
                                 f"not built for): {unknown_variable}") from cause
         raise
 
-
-_LOSS = "the loss (one number, the batch mean)"
 
 
 def _check_loss(got: float, expected: float, mistakes: dict[str, float], *, what: str, large_logits: bool) -> None:
@@ -770,9 +771,7 @@ def check_r1_penalty(fn: Callable[..., Any], *, hidden: bool = False) -> bool:
         # the learner's function runs inside an outer tape in the harness; value, gradients and flags come back
         got = call_safely(harness.run, fn, "dcgan.r1_penalty", shape=list(shape), n=n, dtype=dtype, seed=seed,
                           gamma=gamma, what=what)
-        if isinstance(got["value"], dict):
-            raise ExerciseError(f"{what}: expected the penalty (one number, a tensor), got a {got['value'].get('not_data')}")
-        value = as_scalar(got["value"], what, meaning="the penalty (one number)")
+        value = _scalar(got["value"], what, meaning="the penalty (one number)")
         _check_training_flag(got["flags"], "discriminator", what)
         if got["weights_changed"]:
             raise ExerciseError(f"{what}: the discriminator's weights changed. r1_penalty only computes the penalty; "
