@@ -8,6 +8,7 @@ deleted check and a hang, and one whose kernel dies.
 
 from __future__ import annotations
 
+import ast
 import csv
 import faulthandler
 import json
@@ -283,12 +284,22 @@ def test_every_attack_failed(trial):
     nb = json.loads((trial["out"] / "logs" / f"malicious_{TRIAL}.ipynb").read_text(encoding="utf-8"))
     printed = "".join(_src({"source": o.get("text", "")}) for c in nb["cells"] for o in c.get("outputs", []))
     assert "WROTE" not in printed and "CONNECTED" not in printed, printed
-    # What the sandbox may show: the stand-in of the checks module (no answers in it), the Python install under
-    # /root, and the job's own scratch folder under /tmp. Anything else that leaked fails here.
-    harmless = (re.compile(r"LEAK: \S*course_utils/exercises/convolution\.py b'\"\"\"Stand-in while grading"),
-                re.compile(r"LEAK: listed /root \['\.pyenv'\]$"),
-                re.compile(r"LEAK: listed /tmp \['course-grading-[a-z0-9_]+'\]$"))
-    leaks = [ln for ln in printed.splitlines() if "LEAK" in ln and not any(h.match(ln) for h in harmless)]
+    # What the sandbox may show: the stand-in of the checks module (no answers in it), and the empty folders that
+    # lead to what it mounts read-only (the course, the Python install): under /root or /tmp when the course or
+    # Python lives there, plus the job's own scratch folder under /tmp. Anything else that leaked fails here.
+    stand_in = re.compile(r"LEAK: \S*course_utils/exercises/convolution\.py b'\"\"\"Stand-in while grading")
+    mounted = [Path(p).resolve() for p in (ROOT, sys.prefix, sys.base_prefix)]
+    skeleton = {top: {m.relative_to(top).parts[0] for m in mounted if m.is_relative_to(top) and m != Path(top)}
+                for top in ("/root", "/tmp")}
+    leaks = []
+    for line in printed.splitlines():
+        listed = re.fullmatch(r"LEAK: listed (/root|/tmp) (\[.*\])", line)
+        names = set(ast.literal_eval(listed.group(2))) if listed else None
+        if listed and all(n in skeleton[listed.group(1)] or (listed.group(1) == "/tmp"
+                          and re.fullmatch(r"course-grading-[a-z0-9_]+", n)) for n in names):
+            continue
+        if "LEAK" in line and not stand_in.match(line):
+            leaks.append(line)
     assert leaks == [], leaks
     assert trial["heard"] == [], "the sandbox reached the teacher's network"
     assert trial["changed"] == [] and not trial["answers_changed"]
