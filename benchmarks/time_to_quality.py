@@ -53,13 +53,16 @@ DEFAULT_BUDGET_S = 300.0
 QUICK_BUDGET_S = 8.0
 LONG_BUDGET_S = 1800.0  # --long: the course against the canonical recipe until the canonical one gets there
 RECIPES = ("tutorial", "canonical", "course")
+# Run only when named in --recipes: the course recipe with the article's alternating update order (a D step, then a
+# G step on fresh noise through the updated D; benchmarks/ablations.py's arm), everything else the same.
+OPTIONAL_RECIPES = ("alternating",)
 DEFAULT_FID_SAMPLES = 2000
 QUICK_FID_SAMPLES = 500
 GENERATE_BATCH = 500
 GRID_SAMPLES = 64
 TARGET_FID = 10.0
 TARGETS = (10.0, 5.0)  # the thresholds of the headline: time to FID <= 10 and to FID <= 5
-PEERS = ("canonical", "tutorial")
+PEERS = ("canonical", "tutorial", "alternating")
 
 from canonical_dcgan import (  # noqa: E402  (the canonical DCGAN recipe, sized for 28x28, in its own file)
     CANONICAL,
@@ -123,11 +126,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.budget is None:
         args.budget = QUICK_BUDGET_S if args.quick else LONG_BUDGET_S if args.long else DEFAULT_BUDGET_S
     chosen = args.recipes if args.recipes is not None else ("canonical,course" if args.long else ",".join(RECIPES))
-    args.recipes = tuple(r for r in RECIPES if r in {x.strip() for x in chosen.split(",")})
-    unknown = {x.strip() for x in chosen.split(",")} - set(RECIPES)
+    known = RECIPES + OPTIONAL_RECIPES
+    args.recipes = tuple(r for r in known if r in {x.strip() for x in chosen.split(",")})
+    unknown = {x.strip() for x in chosen.split(",")} - set(known)
     if unknown or "course" not in args.recipes or len(args.recipes) < 2:
-        parser.error(f"--recipes must name the course and at least one of tutorial, canonical (from {RECIPES}), "
-                     f"got {chosen!r}")
+        parser.error(f"--recipes must name the course and at least one of {', '.join(r for r in known if r != 'course')}"
+                     f" (from {known}), got {chosen!r}")
     if not (math.isfinite(args.budget) and args.budget > 0):
         parser.error(f"--budget must be a positive number of seconds, got {args.budget}")
     if args.fid_samples is None:
@@ -488,9 +492,10 @@ def plot_curves(record: dict[str, Any], path: Path) -> Path:
                     label=rec["label"])
     for t, style in zip(TARGETS, (":", "--")):
         ax.axhline(t, color="grey", ls=style, lw=1, label=f"FID = {t:g}")
-    eq = record["equal_quality"]["course"]["canonical"][f"{TARGETS[0]:g}"]
+    peer = next(p for p in PEERS if p in record["equal_quality"]["course"])
+    eq = record["equal_quality"]["course"][peer][f"{TARGETS[0]:g}"]
     if eq["speedup"]:
-        ax.annotate(f"FID <= {eq['target_fid']:g}: course at {eq['course_s']:.0f} s, canonical at "
+        ax.annotate(f"FID <= {eq['target_fid']:g}: course at {eq['course_s']:.0f} s, {peer} at "
                     f"{eq['peer_s']:.0f} s ({eq['speedup']:.1f}x)", xy=(eq["course_s"], eq["target_fid"]),
                     xytext=(0.35, 0.75), textcoords="axes fraction", arrowprops={"arrowstyle": "->", "color": "grey"},
                     fontsize=9)
@@ -597,7 +602,32 @@ def build_runners(args: argparse.Namespace, x: np.ndarray, device_kind: str) -> 
     if "canonical" in args.recipes:
         _add_canonical(runners, args, x, noise)
     _add_course(runners, args, x, noise, course, device_kind)
+    if "alternating" in args.recipes:
+        _add_alternating(runners, args, x, noise)
     return runners
+
+
+def _add_alternating(runners: dict[str, Runner], args: argparse.Namespace, x: np.ndarray, noise: Callable) -> None:
+    """The course recipe with the article's update order (ablations.py's ``alternating`` arm), same seed and noise."""
+    import functools
+
+    from ablations import alternating_update
+
+    from course_utils import device, lessons
+
+    device.setup(args.seed, mixed_precision=False, xla=False)
+    L = lessons.load_lesson_code(LESSON)  # a fresh copy: the course runner keeps the simultaneous update
+    L["gan_update"] = functools.partial(alternating_update, L)
+    g, d = L.build_generator(), L.build_discriminator()
+    g_opt, d_opt = L.make_optimizers()
+    ema = L.make_ema(g)
+    bs, nd = int(L.RECIPE["batch_size"]), int(L.NOISE_DIM)
+    runners["alternating"] = Runner(
+        "alternating", "course recipe, alternating updates", g, d, (g_opt, d_opt),
+        L.make_train_step(g, d, g_opt, d_opt, ema=ema), Batches(x, bs, args.seed), noise(nd, 2),
+        {"recipe": dict(L.RECIPE), "update": "alternating (benchmarks/ablations.py alternating_update)",
+         "batch_size": bs, "noise_dim": nd, "precision": "float32", "jit_compile": False,
+         "samples_from": "weight-averaged generator (make_ema)"}, sampler=ema)
 
 
 def _add_tutorial(runners: dict[str, Runner], args: argparse.Namespace, x: np.ndarray, noise: Callable) -> None:
@@ -803,7 +833,7 @@ def markdown_table(paths: Sequence[Path] | None = None) -> str:
     """
     paths = sorted(FIGURES.glob("*/time_to_quality.json")) if not paths else list(paths)
     records = [(Path(p), json.loads(Path(p).read_text())) for p in paths]
-    records = [(p, r) for p, r in records if r.get("schema") == SCHEMA]
+    records = [(p, r) for p, r in records if r.get("schema") == SCHEMA and "canonical" in r["recipes"]]
     if not records:
         raise SystemExit(f"no {SCHEMA} records found under {FIGURES}/*/time_to_quality.json")
     lines = ["| configuration (measured) | course ms/step | course: FID ≤ 10 / ≤ 5 | canonical ms/step "
