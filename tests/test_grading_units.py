@@ -73,6 +73,45 @@ def test_serve_call_reports_errors_by_name(tmp_path):
     np.testing.assert_array_equal(rpc.decode(doc["result"], arr), [2.0, 2.0])
 
 
+def test_an_error_raised_on_purpose_reaches_the_check_as_the_same_builtin(tmp_path):
+    """A check that expects ValueError for bad input (07's class_mean_direction) sees a ValueError from the kernel."""
+    def refuses(x):
+        raise ValueError("no sample of class 5")
+
+    arrays: dict = {}
+    rpc.save(tmp_path / "req.npz", {"args": rpc.encode([np.ones(2)], arrays), "kwargs": rpc.encode({}, arrays)}, arrays)
+    rpc.serve_call({"f": refuses}, "f", str(tmp_path / "req.npz"), str(tmp_path / "res.npz"))
+    err = grading.reply_error(rpc.load(tmp_path / "res.npz")[0])
+    assert type(err) is ValueError and str(err) == "no sample of class 5"
+    for name in ("SystemExit", "KeyboardInterrupt", "GeneratorExit", "os.system", "Exception"):
+        err = grading.reply_error({"error": name, "message": "m"})
+        assert type(err) not in (SystemExit, KeyboardInterrupt, GeneratorExit, Exception)
+        assert isinstance(err, Exception) and not isinstance(err, ValueError)
+
+
+def test_a_check_that_expects_a_refusal_passes_a_right_answer_through_the_grader(tmp_path):
+    """Lesson 07's exercise 4 wants ValueError for a class with no sample: as data, through rpc, it still passes."""
+    from course_utils.exercises import trends
+
+    def direction(z, labels, source, target):
+        z, labels = np.asarray(z, np.float64), np.asarray(labels)
+        if not (labels == source).any() or not (labels == target).any():
+            raise ValueError("no sample of that class")
+        d = z[labels == target].mean(axis=0) - z[labels == source].mean(axis=0)
+        return d / np.linalg.norm(d)
+
+    def proxy(*args):
+        arrays: dict = {}
+        rpc.save(tmp_path / "q.npz", {"args": rpc.encode(list(args), arrays), "kwargs": rpc.encode({}, arrays)}, arrays)
+        rpc.serve_call({"f": direction}, "f", str(tmp_path / "q.npz"), str(tmp_path / "r.npz"))
+        reply, out = rpc.load(tmp_path / "r.npz")
+        if "error" in reply:
+            raise grading.reply_error(reply)
+        return rpc.decode(reply["result"], out, tensors=False)
+
+    assert trends.check_class_mean_direction(proxy) is True
+
+
 def test_forbidden_names_come_from_the_submitted_source():
     class Remote:
         __course_names__ = {"np", "tf", "zeros"}

@@ -415,11 +415,25 @@ class _Remote:
             for p in (req, res):
                 p.unlink(missing_ok=True)
         if "error" in reply:
-            kind, message = str(reply.get("error")), str(reply.get("message", ""))
-            if kind == "NotImplementedError":
-                raise NotImplementedError(message)
-            raise type(kind if kind.isidentifier() else "Error", (Exception,), {})(message)
+            raise reply_error(reply)
         return rpc.decode(reply.get("result"), out)
+
+
+# Errors a student's function may raise on purpose (a check can expect one, e.g. a ValueError for bad input): they
+# come back as these builtins, so the check's ``except ValueError`` sees what the kernel raised. Any other name comes
+# back as a plain Exception subclass of that name: never a class the grader would treat specially (SystemExit...).
+RAISED_AS_BUILTIN = {cls.__name__: cls for cls in (
+    ValueError, TypeError, KeyError, IndexError, LookupError, ArithmeticError, ZeroDivisionError, OverflowError,
+    FloatingPointError, AssertionError, RuntimeError, NotImplementedError, AttributeError, NameError, RecursionError,
+    MemoryError)}
+
+
+def reply_error(reply: dict) -> Exception:
+    """The exception to raise in the grader for an ``rpc.serve_call`` reply that reports one."""
+    kind, message = str(reply.get("error")), str(reply.get("message", ""))
+    if kind in RAISED_AS_BUILTIN:
+        return RAISED_AS_BUILTIN[kind](message)
+    return type(kind if kind.isidentifier() else "Error", (Exception,), {})(message)
 
 
 def _judge_outside(kernel: _Kernel, module: Any, ex: Exercise, used: dict[str, set[str]]) -> None:
