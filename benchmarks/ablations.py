@@ -13,8 +13,9 @@ Arms:
 - ``no label smoothing``: real label 1.0 instead of 0.9;
 - ``2-pixel shifts``: random translations of D's inputs by up to 2 pixels (the recipe's ``translate`` is 0);
 - ``no R1``: no R1 penalty on D's gradient at the real digits (``r1_gamma`` 0);
-- ``alternating``: the article's order (a D step on fakes, then a G step on fresh noise through D again) instead of
-  one simultaneous update from one forward pass; its steps cost more, so the record also has ms/step.
+- ``simultaneous``: both players step from one forward pass (the TensorFlow tutorial's order) instead of the
+  recipe's alternating one (a D step on fakes, then a G step on fresh noise through the updated D); its steps
+  cost less, so the record also has ms/step.
 
 Usage: ``python benchmarks/ablations.py [--steps 3000] [--seeds 0 1] [--add] [--out benchmarks/figures/ablations.json]``
 (about 2 minutes per arm and seed on 2 CPU cores; ``--add`` keeps the seeds already recorded), or one seed per core
@@ -40,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from course_utils import atomic, device  # noqa: E402
 
-ARMS = ("recipe", "two D convolutions", "no label smoothing", "2-pixel shifts", "no R1", "alternating")
+ARMS = ("recipe", "two D convolutions", "no label smoothing", "2-pixel shifts", "no R1", "simultaneous")
 EXTRA_ARMS = ("longer average",)  # explorations, run only when asked for by name
 
 
@@ -59,30 +60,6 @@ def two_conv_discriminator(L):
     ], name="discriminator")
 
 
-def alternating_update(L, generator, discriminator, g_opt, d_opt, real, noise):
-    """The article's order: D updates on a batch of fakes, then G updates through the updated D on fresh noise.
-
-    D's loss carries the recipe's R1 penalty, as in gan_update, so the order is the only change."""
-    import tensorflow as tf
-
-    seed = tf.stack([tf.cast(d_opt.iterations, tf.int32), 0])
-    fake = generator(noise, training=True)
-    with tf.GradientTape() as d_tape:
-        real_logits, r1 = L.real_logits_and_r1(discriminator, L.translate(real, seed))
-        fake_logits = discriminator(L.translate(fake, seed + [0, 1]), training=True)
-        d_loss = L.discriminator_loss(real_logits, fake_logits)
-        d_total = d_loss + 0.5 * L.RECIPE["r1_gamma"] * r1
-    d_opt.apply_gradients(zip(d_tape.gradient(d_total, discriminator.trainable_variables),
-                              discriminator.trainable_variables))
-    noise2 = tf.random.stateless_normal(tf.shape(noise), seed + [0, 2])
-    with tf.GradientTape() as g_tape:
-        fake_logits2 = discriminator(L.translate(generator(noise2, training=True), seed + [0, 3]), training=True)
-        g_loss = L.generator_loss(fake_logits2)
-    g_opt.apply_gradients(zip(g_tape.gradient(g_loss, generator.trainable_variables), generator.trainable_variables))
-    return {"d_loss": d_loss, "g_loss": g_loss, "d_real": tf.reduce_mean(tf.sigmoid(real_logits)),
-            "d_fake": tf.reduce_mean(tf.sigmoid(fake_logits))}
-
-
 def run_arm(arm: str, seed: int, steps: int, eval_every: int, x_train, judge, fid_samples: int) -> dict[str, Any]:
     """Train one arm from `seed` for `steps` steps; return its curve and timings."""
     import keras
@@ -98,6 +75,8 @@ def run_arm(arm: str, seed: int, steps: int, eval_every: int, x_train, judge, fi
         L["translate"] = functools.partial(L.translate, shift=2)
     if arm == "no R1":
         L["gan_update"] = functools.partial(L.gan_update, r1_gamma=0.0)
+    if arm == "simultaneous":
+        L["gan_update"] = functools.partial(L.gan_update, update="simultaneous")
     if arm == "longer average":  # a weight average over ~1,000 steps instead of ~200
         L["update_ema"] = functools.partial(L.update_ema, decay=0.999)
     keras.utils.set_random_seed(seed)
@@ -105,12 +84,11 @@ def run_arm(arm: str, seed: int, steps: int, eval_every: int, x_train, judge, fi
     discriminator = two_conv_discriminator(L) if arm == "two D convolutions" else L.build_discriminator()
     ema = L.make_ema(generator)
     g_opt, d_opt = L.make_optimizers()
-    update = functools.partial(alternating_update, L) if arm == "alternating" else L.gan_update
 
     @tf.function
     def step(real):
         noise = tf.random.normal([tf.shape(real)[0], L.NOISE_DIM])
-        out = update(generator, discriminator, g_opt, d_opt, real, noise)
+        out = L.gan_update(generator, discriminator, g_opt, d_opt, real, noise)
         L.update_ema(ema, generator, g_opt.iterations)
         return out
 

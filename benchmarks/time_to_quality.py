@@ -53,16 +53,16 @@ DEFAULT_BUDGET_S = 300.0
 QUICK_BUDGET_S = 8.0
 LONG_BUDGET_S = 1800.0  # --long: the course against the canonical recipe until the canonical one gets there
 RECIPES = ("tutorial", "canonical", "course")
-# Run only when named in --recipes: the course recipe with the article's alternating update order (a D step, then a
-# G step on fresh noise through the updated D; benchmarks/ablations.py's arm), everything else the same.
-OPTIONAL_RECIPES = ("alternating",)
+# Run only when named in --recipes: the course recipe with the simultaneous update (both players from one forward
+# pass) instead of its alternating one, everything else the same (benchmarks/figures/update_order/).
+OPTIONAL_RECIPES = ("simultaneous",)
 DEFAULT_FID_SAMPLES = 2000
 QUICK_FID_SAMPLES = 500
 GENERATE_BATCH = 500
 GRID_SAMPLES = 64
 TARGET_FID = 10.0
 TARGETS = (10.0, 5.0)  # the thresholds of the headline: time to FID <= 10 and to FID <= 5
-PEERS = ("canonical", "tutorial", "alternating")
+PEERS = ("canonical", "tutorial", "simultaneous")
 
 from canonical_dcgan import (  # noqa: E402  (the canonical DCGAN recipe, sized for 28x28, in its own file)
     CANONICAL,
@@ -602,30 +602,28 @@ def build_runners(args: argparse.Namespace, x: np.ndarray, device_kind: str) -> 
     if "canonical" in args.recipes:
         _add_canonical(runners, args, x, noise)
     _add_course(runners, args, x, noise, course, device_kind)
-    if "alternating" in args.recipes:
-        _add_alternating(runners, args, x, noise)
+    if "simultaneous" in args.recipes:
+        _add_simultaneous(runners, args, x, noise)
     return runners
 
 
-def _add_alternating(runners: dict[str, Runner], args: argparse.Namespace, x: np.ndarray, noise: Callable) -> None:
-    """The course recipe with the article's update order (ablations.py's ``alternating`` arm), same seed and noise."""
+def _add_simultaneous(runners: dict[str, Runner], args: argparse.Namespace, x: np.ndarray, noise: Callable) -> None:
+    """The course recipe with the simultaneous update instead of the alternating one, same seed and noise."""
     import functools
-
-    from ablations import alternating_update
 
     from course_utils import device, lessons
 
     device.setup(args.seed, mixed_precision=False, xla=False)
-    L = lessons.load_lesson_code(LESSON)  # a fresh copy: the course runner keeps the simultaneous update
-    L["gan_update"] = functools.partial(alternating_update, L)
+    L = lessons.load_lesson_code(LESSON)  # a fresh copy: the course runner keeps the recipe's update
+    L["gan_update"] = functools.partial(L.gan_update, update="simultaneous")
     g, d = L.build_generator(), L.build_discriminator()
     g_opt, d_opt = L.make_optimizers()
     ema = L.make_ema(g)
     bs, nd = int(L.RECIPE["batch_size"]), int(L.NOISE_DIM)
-    runners["alternating"] = Runner(
-        "alternating", "course recipe, alternating updates", g, d, (g_opt, d_opt),
+    runners["simultaneous"] = Runner(
+        "simultaneous", "course recipe, simultaneous update", g, d, (g_opt, d_opt),
         L.make_train_step(g, d, g_opt, d_opt, ema=ema), Batches(x, bs, args.seed), noise(nd, 2),
-        {"recipe": dict(L.RECIPE), "update": "alternating (benchmarks/ablations.py alternating_update)",
+        {"recipe": dict(L.RECIPE, update="simultaneous"),
          "batch_size": bs, "noise_dim": nd, "precision": "float32", "jit_compile": False,
          "samples_from": "weight-averaged generator (make_ema)"}, sampler=ema)
 
@@ -845,7 +843,8 @@ def markdown_table(paths: Sequence[Path] | None = None) -> str:
         course, canon, tut = r["course"], r["canonical"], r.get("tutorial")
         eq = rec["equal_quality"]["course"]["canonical"]
         lines.append(
-            f"| {configuration_label(rec)}; {rec['created_utc'][:10]}, {budget:g} s per recipe "
+            f"| {configuration_label(rec)}; {rec['created_utc'][:10]}, {budget:g} s per recipe"
+            f"{'' if course['recipe'].get('update') == 'alternating' else ', simultaneous update (before 2026-12-06)'} "
             f"([JSON]({_link(path)})) "
             f"| {_fmt(course['ms_per_step'])} "
             f"| {_reach_cell(course, 10, budget)} / {_reach_cell(course, 5, budget)} "

@@ -26,7 +26,7 @@ MODEL_FIELDS = ("schema", "name", "file", "sha256", "params", "recipe", "steps",
                 "versions")
 """The fields every shipped model's record has (the generator's record has FID fields instead of ``metrics``)."""
 SHIPPED_SHA256 = {
-    "dcgan_generator": "23f17bf164dd2ce6887712e599cc89976b82e4fcc65428c618da530fd3c31ce2",
+    "dcgan_generator": "969cf9438d99292871ca99caef7a472781e85bb5157f431482f2fa2e1d15d8a7",
     "restore_denoise": "2c220ee8c81d9a927c6b9bc5708315070486deb6ce3326d197d8d9a6c2328c38",
     "restore_inpaint": "f7ef4d9de3cd11e400c51f38dca042713a0082a6d83e153e4be520c8301367fd",
     "restore_inpaint_gan": "31099cd1c69af92f5f96c533222025f430f97547c5920b0a037e9d5aca5fee82",

@@ -264,7 +264,7 @@ plt.show()
 # | 2 核心概念与联系 | core concepts and links | 00 (this lesson, §3) |
 # | 3.1 生成对抗网络（GANs）: 3.1.1 基本概念, 3.1.2 算法原理 | GANs: concept, principle | 01_gan_objective |
 # | 3.1.3 数学模型公式 | the GAN objective | 01_gan_objective (derived and checked; the article's "maximize L(G), minimize L(D)" corrected) |
-# | 3.1.4 具体操作步骤 | the alternating training steps | 01_gan_objective (pseudocode + live 1-D GAN); 04_dcgan (its simultaneous update measured against the article's alternating one; exercise 4 writes the alternating one) |
+# | 3.1.4 具体操作步骤 | the alternating training steps | 01_gan_objective (pseudocode + live 1-D GAN); 04_dcgan (the article's alternating update, measured against a simultaneous one and adopted; exercise 4 writes it with k D steps) |
 # | 3.2 卷积神经网络（CNNs）: 3.2.1–3.2.3 | convolution and pooling, their math | 02_convolution_and_pooling |
 # | 3.2.4 具体操作步骤 | a CNN's forward pass step by step | 02_convolution_and_pooling, 03_cnn_classifier |
 # | 4.1 生成对抗网络（GANs）代码实例 | the GAN code listing | 04_dcgan (the broken listing diagnosed, then a working DCGAN), 05_gan_engineering (checkpoints, saved models, `fit()`, GPUs, the latent space) |

@@ -302,7 +302,8 @@ def generator_loss(fake_logits):
 
 # %% tags=["export"]
 def gan_update(generator, discriminator, g_opt, d_opt, real, noise, policy=(), labels=None):
-    """One simultaneous update of both players (lesson 04), with DiffAugment `policy` on real AND fake images.
+    """One simultaneous update of both players (lesson 04's `update="simultaneous"`), with DiffAugment `policy`
+    on real AND fake images.
 
     With `labels` (one-hot), both networks are conditioned on them: the fakes are drawn for the real batch's labels."""
     seed = tf.stack([tf.cast(d_opt.iterations, tf.int32), 0])

@@ -66,4 +66,4 @@ def test_merge_refuses_a_seed_twice_and_other_data(tmp_path):
 def test_every_departure_of_the_recipe_has_an_arm():
     text = (ROOT / "notebooks" / "04_dcgan.py").read_text()
     assert '"r1_gamma"' in text and "no R1" in ablations.ARMS
-    assert {"two D convolutions", "no label smoothing", "2-pixel shifts", "alternating"} <= set(ablations.ARMS)
+    assert {"two D convolutions", "no label smoothing", "2-pixel shifts", "simultaneous"} <= set(ablations.ARMS)

@@ -98,15 +98,15 @@ def test_long_mode_pits_the_course_against_the_canonical_recipe_for_longer():
     assert args.out.name == "long"
     assert ttq.parse_args([]).recipes == ("tutorial", "canonical", "course")
     assert ttq.parse_args(["--recipes", "course,tutorial"]).recipes == ("tutorial", "course")
-    # The alternating-update arm runs only when named, against the course (it is a peer, not the headline).
-    assert ttq.parse_args(["--recipes", "course,alternating"]).recipes == ("course", "alternating")
+    # The simultaneous-update arm runs only when named, against the course (it is a peer, not the headline).
+    assert ttq.parse_args(["--recipes", "course,simultaneous"]).recipes == ("course", "simultaneous")
     long = ttq.eval_schedule(1800.0, quick=False)
     assert long[-1] == 1800.0 and max(b - a for a, b in zip(long, long[1:])) <= 30 and len(long) < 100
 
 
 @pytest.mark.parametrize("argv", [["--recipes", "canonical,tutorial"], ["--recipes", "course"],
                                   ["--recipes", "course,gan"], ["--quick", "--long"],
-                                  ["--recipes", "alternating"], ["--recipes", "alternating,canonical"]])
+                                  ["--recipes", "simultaneous"], ["--recipes", "simultaneous,canonical"]])
 def test_a_run_without_the_course_and_a_peer_is_refused(argv, capsys):
     with pytest.raises(SystemExit) as err:
         ttq.parse_args(argv)

@@ -135,7 +135,8 @@ def test_r1_penalty_is_the_mean_squared_input_gradient_of_each_image(L, tiny_rea
     assert np.allclose(logits.numpy(), d(x, training=True).numpy(), atol=1e-6)
 
 
-def test_d_step_minimizes_its_loss_plus_half_gamma_r1(L, tiny_real):
+@pytest.mark.parametrize("update", ["alternating", "simultaneous"])
+def test_d_step_minimizes_its_loss_plus_half_gamma_r1(L, tiny_real, update):
     """gan_update's D step equals Adam applied to grad(L_D + gamma/2 * R1), computed here independently."""
     import keras
     import tensorflow as tf
@@ -161,11 +162,42 @@ def test_d_step_minimizes_its_loss_plus_half_gamma_r1(L, tiny_real):
             objective = L.discriminator_loss(rl, fl) + 0.5 * gamma * r1
         ref_opt = L.make_optimizers()[1]
         ref_opt.apply_gradients(zip(tape.gradient(objective, d_ref.trainable_variables), d_ref.trainable_variables))
-        L.gan_update(g, d, g_opt, d_opt, real, noise, r1_gamma=gamma)
+        L.gan_update(g, d, g_opt, d_opt, real, noise, r1_gamma=gamma, update=update)
         for a, b in zip(d.get_weights(), d_ref.get_weights()):
             assert np.allclose(a, b, atol=1e-6)
         after[gamma] = d.get_weights()
     assert any(not np.allclose(a, b) for a, b in zip(*after.values()))  # the penalty changes the step
+
+
+def test_the_recipes_g_step_goes_through_the_updated_d_on_fresh_noise(L, tiny_real):
+    """Alternating (the recipe): G's step equals Adam on grad of -log D'(G(z')), with D' the discriminator after its
+    step and z' the fresh noise seeded by D's step counter; the simultaneous order gives another step."""
+    import keras
+    import tensorflow as tf
+
+    assert L.RECIPE["update"] == "alternating"
+    real, noise = tf.constant(tiny_real[:16]), tf.random.normal([16, L.NOISE_DIM], seed=5)
+    after = {}
+    for update in ("alternating", "simultaneous"):
+        keras.utils.set_random_seed(3)
+        g, d = L.build_generator(), L.build_discriminator()
+        g_opt, d_opt = L.make_optimizers()
+        g_ref = keras.models.clone_model(g)
+        g_ref.set_weights(g.get_weights())
+        L.gan_update(g, d, g_opt, d_opt, real, noise, update=update)  # d is now the updated discriminator
+        after[update] = g.get_weights()
+        if update == "alternating":
+            fresh = tf.random.stateless_normal([16, L.NOISE_DIM], [0, 2])  # seed [D's step 0, 0] + [0, 2]
+            with tf.GradientTape() as tape:
+                loss = L.generator_loss(d(L.translate(g_ref(fresh, training=True), tf.constant([0, 3])),
+                                          training=True))
+            ref_opt = L.make_optimizers()[0]
+            ref_opt.apply_gradients(zip(tape.gradient(loss, g_ref.trainable_variables), g_ref.trainable_variables))
+            for a, b in zip(g.trainable_variables, g_ref.trainable_variables):  # not BN's moving statistics
+                assert np.allclose(a.numpy(), b.numpy(), atol=1e-6)
+    assert any(not np.allclose(a, b) for a, b in zip(*after.values()))
+    with pytest.raises(ValueError, match="alternating' or 'simultaneous"):
+        L.gan_update(g, d, g_opt, d_opt, real, noise, update="interleaved")
 
 
 # ---- one update, two front ends -------------------------------------------------------------------------------

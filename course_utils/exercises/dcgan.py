@@ -726,7 +726,7 @@ _R1_NOT_DIFFERENTIABLE = (
     "(the inner tape's gradient call is itself recorded), and do not stop the gradient.")
 
 _FORBIDDEN_R1 = {name: "that is the lesson's own R1 code; write the nested tape yourself"
-                 for name in ("real_logits_and_r1", "gan_update", "make_train_step")}
+                 for name in ("real_logits_and_r1", "discriminator_terms", "gan_update", "make_train_step")}
 
 
 @exercise(5, "r1_penalty")
