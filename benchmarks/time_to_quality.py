@@ -602,30 +602,7 @@ def build_runners(args: argparse.Namespace, x: np.ndarray, device_kind: str) -> 
     if "canonical" in args.recipes:
         _add_canonical(runners, args, x, noise)
     _add_course(runners, args, x, noise, course, device_kind)
-    if "simultaneous" in args.recipes:
-        _add_simultaneous(runners, args, x, noise)
     return runners
-
-
-def _add_simultaneous(runners: dict[str, Runner], args: argparse.Namespace, x: np.ndarray, noise: Callable) -> None:
-    """The course recipe with the simultaneous update instead of the alternating one, same seed and noise."""
-    import functools
-
-    from course_utils import device, lessons
-
-    device.setup(args.seed, mixed_precision=False, xla=False)
-    L = lessons.load_lesson_code(LESSON)  # a fresh copy: the course runner keeps the recipe's update
-    L["gan_update"] = functools.partial(L.gan_update, update="simultaneous")
-    g, d = L.build_generator(), L.build_discriminator()
-    g_opt, d_opt = L.make_optimizers()
-    ema = L.make_ema(g)
-    bs, nd = int(L.RECIPE["batch_size"]), int(L.NOISE_DIM)
-    runners["simultaneous"] = Runner(
-        "simultaneous", "course recipe, simultaneous update", g, d, (g_opt, d_opt),
-        L.make_train_step(g, d, g_opt, d_opt, ema=ema), Batches(x, bs, args.seed), noise(nd, 2),
-        {"recipe": dict(L.RECIPE, update="simultaneous"),
-         "batch_size": bs, "noise_dim": nd, "precision": "float32", "jit_compile": False,
-         "samples_from": "weight-averaged generator (make_ema)"}, sampler=ema)
 
 
 def _add_tutorial(runners: dict[str, Runner], args: argparse.Namespace, x: np.ndarray, noise: Callable) -> None:
@@ -666,22 +643,25 @@ def _add_course(runners: dict[str, Runner], args: argparse.Namespace, x: np.ndar
 
     from course_utils import device
 
-    variants = [("course", "course recipe", False)]
+    update = course["RECIPE"]["update"]
+    variants = [("course", "course recipe", False, update)]
+    if "simultaneous" in args.recipes:  # the recipe with the other update order, same seed and noise
+        variants.append(("simultaneous", "course recipe, simultaneous update", False, "simultaneous"))
     if device_kind == "gpu" or args.gpu_variants:
-        variants.append(("course_mp_xla", "course recipe, mixed precision + XLA", True))
-    for key, label, fast in variants:
+        variants.append(("course_mp_xla", "course recipe, mixed precision + XLA", True, update))
+    for key, label, fast, order in variants:
         device.setup(args.seed, mixed_precision=fast, xla=fast)
         try:
             g, d = course["build_generator"](), course["build_discriminator"]()
             g_opt, d_opt = course["make_optimizers"]()
             ema = course["make_ema"](g) if "make_ema" in course else None  # sample as the lesson does
             kwargs = {"ema": ema} if ema is not None else {}
-            step = course["make_train_step"](g, d, g_opt, d_opt, jit_compile=fast, **kwargs)
+            step = course["make_train_step"](g, d, g_opt, d_opt, jit_compile=fast, update=order, **kwargs)
         finally:
             keras.config.set_dtype_policy("float32")
         bs, nd = int(course["RECIPE"]["batch_size"]), int(course["NOISE_DIM"])
         runners[key] = Runner(key, label, g, d, (g_opt, d_opt), step, Batches(x, bs, args.seed), noise(nd, 2),
-                              {"recipe": dict(course["RECIPE"]), "batch_size": bs, "noise_dim": nd,
+                              {"recipe": dict(course["RECIPE"], update=order), "batch_size": bs, "noise_dim": nd,
                                "precision": "mixed_float16" if fast else "float32", "jit_compile": fast,
                                "source": f"notebooks/{LESSON}.py (cells tagged export)",
                                "samples_from": "weight-averaged generator (make_ema)" if ema is not None

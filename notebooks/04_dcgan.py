@@ -824,16 +824,17 @@ def update_ema(ema, generator, step, decay=RECIPE["ema_decay"]):
         average.assign_sub((1.0 - b) * (average - current))  # = b * average + (1 - b) * current
 
 
-def make_train_step(generator, discriminator, g_opt, d_opt, *, ema=None, jit_compile=False):
+def make_train_step(generator, discriminator, g_opt, d_opt, *, ema=None, jit_compile=False,
+                    update=RECIPE["update"]):
     """The explicit loop's step: a tf.function (XLA-compiled if asked) taking a batch of real images.
 
     It draws its own noise unless given some (a test hands two front ends the same noise). If `ema` (from
-    make_ema) is given, it is updated after every step."""
+    make_ema) is given, it is updated after every step. `update`: gan_update's order."""
     @tf.function(jit_compile=jit_compile)
     def train_step(real, noise=None):
         if noise is None:
             noise = tf.random.normal([tf.shape(real)[0], NOISE_DIM])
-        metrics = gan_update(generator, discriminator, g_opt, d_opt, real, noise)
+        metrics = gan_update(generator, discriminator, g_opt, d_opt, real, noise, update=update)
         if ema is not None:
             update_ema(ema, generator, g_opt.iterations)
         return metrics

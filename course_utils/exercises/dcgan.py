@@ -210,7 +210,6 @@ def _call_step(fn: Callable[..., Any], *args: Any, what: str, no_gradients: str,
         raise
 
 
-
 def _check_loss(got: float, expected: float, mistakes: dict[str, float], *, what: str, large_logits: bool) -> None:
     """Compare a loss with the reference; name the mistake when the value is that of a known wrong answer."""
     scale = max(1.0, abs(expected))
