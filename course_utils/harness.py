@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from .validate import int_at_least, positive_number
+
 __all__ = ["HARNESSES", "TRAINING_LOOP_SOURCE", "harness", "run", "show_training_loop"]
 
 HARNESSES: dict[str, Callable[..., Any]] = {}
@@ -450,3 +452,112 @@ def show_training_loop() -> None:
     width = len(str(len(lines)))
     for i, line in enumerate(lines, 1):
         print(f"{i:>{width}} | {line}".rstrip())
+
+
+# ---------------------------------------------------------------------------------------------
+# Lesson 08: a tiny critic, and the harnesses of its three exercises
+# ---------------------------------------------------------------------------------------------
+# spectral_norm and hinge_losses take arrays; their harnesses build the inputs from plain data like the others, as
+# float32 NumPy arrays or as tensors (a layer's kernel and a critic's scores are tensors in the lesson).
+
+CRITIC_IMAGE_SHAPE = (8, 8, 3)
+CRITICS = ("linear", "conv")
+
+
+def colour_critic(kind: str, seed: int, w_norm: float = 1.0) -> Any:
+    """A tiny seeded critic on 8x8x3 images (float32 under any global policy), the same for the same arguments.
+
+    ``"linear"``: Flatten -> Dense(1), its kernel drawn from ``seed`` and scaled to the norm ``w_norm``, so that its
+    input gradient is that kernel for every image. ``"conv"``: Conv2D(4, 3x3, stride 2) -> tanh -> Flatten ->
+    Dense(1): each image's score depends on that image only, and its input gradient changes with the image.
+
+    Raises:
+        ValueError: for a kind not in :data:`CRITICS` or a ``w_norm`` that is not a positive number.
+    """
+    import keras
+    from keras import layers
+
+    if kind not in CRITICS:
+        raise ValueError(f"expected a critic in {CRITICS}, got {kind!r}")
+    w_norm = positive_number(w_norm, "w_norm", expected="a positive number (the norm of the linear critic's kernel)")
+    rng = np.random.default_rng(seed)
+    f32 = "float32"  # float32 under any global policy (mixed precision would make the references disagree)
+    if kind == "linear":
+        model = keras.Sequential([keras.Input(CRITIC_IMAGE_SHAPE), layers.Flatten(dtype=f32),
+                                  layers.Dense(1, name="score", dtype=f32)], name="critic")
+        kernel = rng.normal(0.0, 1.0, (int(np.prod(CRITIC_IMAGE_SHAPE)), 1))
+        model.set_weights([(kernel * (w_norm / np.linalg.norm(kernel))).astype(np.float32),
+                           rng.normal(0.0, 0.5, 1).astype(np.float32)])
+        return model
+    model = keras.Sequential([keras.Input(CRITIC_IMAGE_SHAPE),
+                              layers.Conv2D(4, 3, strides=2, padding="same", name="conv", dtype=f32),
+                              layers.Activation("tanh", dtype=f32), layers.Flatten(dtype=f32),
+                              layers.Dense(1, name="score", dtype=f32)], name="critic")
+    model.set_weights([rng.normal(0.0, scale, w.shape).astype(np.float32)
+                       for w, scale in zip(model.get_weights(), (0.5, 0.1, 0.09, 0.1))])
+    return model
+
+
+def critic_case(critic: str, n: int, seed: int, alpha: Any, w_norm: float = 1.0
+                ) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+    """The critic, real images, fake images and ``alpha`` (shape ``(n, 1, 1, 1)``, float32) of one gradient-penalty
+    case, the same on both sides for the same arguments (:func:`colour_critic` for ``critic`` and ``w_norm``)."""
+    n = int_at_least(n, 1, "n", expected="a number of images (an int >= 1)")
+    alpha = np.asarray(alpha, np.float32)
+    if alpha.size != n:
+        raise ValueError(f"expected one alpha per image ({n}), got {alpha.size}")
+    rng = np.random.default_rng(seed)
+    model = colour_critic(critic, int(rng.integers(2**31)), w_norm)
+    real = rng.uniform(-1.0, 1.0, (n, *CRITIC_IMAGE_SHAPE)).astype(np.float32)
+    fake = np.tanh(rng.normal(0.0, 1.0, (n, *CRITIC_IMAGE_SHAPE))).astype(np.float32)
+    return model, real, fake, alpha.reshape(n, 1, 1, 1)
+
+
+@harness("colour.gradient_penalty")
+def gradient_penalty_case(fn: Callable[..., Any], critic: str, n: int, seed: int, alpha: Any, w_norm: float = 1.0
+                          ) -> dict[str, Any]:
+    """``fn(critic, real, fake, alpha)`` (tensors) inside an outer tape, as a training step calls it: its value, the
+    value's gradient with respect to the critic's weights (None where the tape found no path), the value of a
+    second call on the same inputs, and whether the critic's weights changed."""
+    import tensorflow as tf
+
+    model, real, fake, alpha = critic_case(critic, n, seed, alpha, w_norm)
+    before = model.get_weights()
+    variables = model.trainable_variables
+    args = (tf.constant(real), tf.constant(fake), tf.constant(alpha))
+    with tf.GradientTape() as tape:
+        got = fn(model, *args)
+    grads = None
+    if tf.is_tensor(got) or isinstance(got, tf.Variable):
+        try:
+            grads = [None if g is None else np.asarray(g) for g in tape.gradient(got, variables)]
+        except (TypeError, ValueError, LookupError):
+            grads = None
+    again = fn(model, *args)
+    return {"value": _as_data(got), "again": _as_data(again), "grads": grads,
+            "weights_changed": not all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))}
+
+
+@harness("colour.spectral_norm")
+def spectral_norm_case(fn: Callable[..., Any], kernel: Any, u: Any, iterations: int, tensors: bool = False) -> Any:
+    """``fn(kernel, u, iterations)`` with float32 NumPy arrays, or tensors when ``tensors`` (a layer's kernel is
+    one); what it returned, as data."""
+    kernel, u = np.asarray(kernel, np.float32), np.asarray(u, np.float32)
+    iterations = int_at_least(iterations, 1, "iterations", expected="a number of power iterations (an int >= 1)")
+    if tensors:
+        import tensorflow as tf
+
+        kernel, u = tf.constant(kernel), tf.constant(u)
+    return _as_data(fn(kernel, u, iterations))
+
+
+@harness("colour.hinge_losses")
+def hinge_losses_case(fn: Callable[..., Any], real_logits: Any, fake_logits: Any, tensors: bool = False) -> Any:
+    """``fn(real_logits, fake_logits)`` with float32 NumPy arrays, or tensors when ``tensors`` (a critic's output
+    is one); what it returned, as data."""
+    real, fake = np.asarray(real_logits, np.float32), np.asarray(fake_logits, np.float32)
+    if tensors:
+        import tensorflow as tf
+
+        real, fake = tf.constant(real), tf.constant(fake)
+    return _as_data(fn(real, fake))
