@@ -1,5 +1,5 @@
 """The course's colour evaluator: a small CNN that sorts 64x64 emoji into their 9 Unicode categories, used as a
-measuring instrument for generated colour images (issue 25's colour lesson).
+measuring instrument for generated colour images (lesson 08, 08_colour_gans).
 
 It is the colour sibling of lesson 03's digit evaluator (:mod:`course_utils.evaluator`) and shares its machinery:
 the :class:`~course_utils.evaluator.Evaluator` class (features, FID, class coverage), the input checks, the file
@@ -65,7 +65,7 @@ _REBUILD = ("Restore it from the repository (git checkout -- data/{name}) or reb
 class Recipe:
     """The fixed training recipe of the shipped colour evaluator.
 
-    Introduced in a later lesson (issue 25's colour lesson, not written yet).
+    Introduced in 08_colour_gans.
 
     Attributes:
         seed: seeds Keras, NumPy and TensorFlow, and the augmentation's generator.
@@ -101,7 +101,7 @@ def build_model(dropout: float = RECIPE.dropout):
     pooling after the first three, so 64 -> 8 pixels), global average pooling, a 64-unit ReLU layer named
     ``"features"`` (the features of :func:`fid`), dropout and a 9-way softmax. Input: float ``(64, 64, 3)`` in [0, 1].
 
-    Introduced in a later lesson (issue 25's colour lesson, not written yet).
+    Introduced in 08_colour_gans.
 
     Args:
         dropout: dropout rate before the last layer (active only in training).
@@ -135,7 +135,7 @@ def preprocess(images: Any, value_range: str | tuple[float, float] = "auto") -> 
 
     The same rules as the digit evaluator's ``preprocess`` (``course_utils.evaluator.preprocess``), for RGB images.
 
-    Introduced in a later lesson (issue 25's colour lesson, not written yet).
+    Introduced in 08_colour_gans.
 
     Args:
         images: shape ``(n, 64, 64, 3)``; uint8 in [0, 255] or float in [-1, 1] (a generator's ``tanh``
@@ -167,7 +167,7 @@ def preprocess(images: Any, value_range: str | tuple[float, float] = "auto") -> 
 def augment(x: np.ndarray, rng: np.random.Generator, recipe: Recipe = RECIPE) -> np.ndarray:
     """Randomly flip, shift and colour-jitter float images in [0, 1] on a white background (training only).
 
-    Introduced in a later lesson (issue 25's colour lesson, not written yet).
+    Introduced in 08_colour_gans.
 
     Args:
         x: float32 ``(n, h, w, 3)`` in [0, 1].
@@ -201,7 +201,7 @@ class ColourEvaluator(Evaluator):
     :class:`~course_utils.evaluator.Evaluator`: ``features`` ``(n, 64)``, ``predict`` ``(n, 9)``, ``stats``,
     ``accuracy``, ``class_coverage`` (over the 9 categories). :meth:`fid` also takes a style name as reference.
 
-    Introduced in a later lesson (issue 25's colour lesson, not written yet).
+    Introduced in 08_colour_gans.
     """
 
     num_classes = NUM_CLASSES
@@ -240,7 +240,7 @@ def save_colour_evaluator(evaluator: ColourEvaluator,
                           directory: str | os.PathLike | None = None) -> tuple[Path, Path]:
     """Write the weights and the reference statistics of every style into ``directory`` (default ``data/``), atomically.
 
-    Introduced in a later lesson (issue 25's colour lesson, not written yet).
+    Introduced in 08_colour_gans.
 
     Returns:
         The paths of the weights file and the statistics file.
@@ -286,7 +286,7 @@ def load_colour_evaluator(directory: str | os.PathLike | None = None, *,
                           check_sha256: bool = True) -> ColourEvaluator:
     """Load the shipped colour evaluator (cached: later calls return the same object at no cost).
 
-    Introduced in a later lesson (issue 25's colour lesson, not written yet).
+    Introduced in 08_colour_gans.
 
     Args:
         directory: folder holding ``emoji_evaluator.weights.h5`` and ``emoji_evaluator_stats.npz`` (default: the
@@ -326,7 +326,7 @@ def load_colour_evaluator(directory: str | os.PathLike | None = None, *,
 def features(images: Any, value_range: str | tuple[float, float] = "auto") -> np.ndarray:
     """Features of the penultimate layer (64 ReLU units) for a batch of colour images, float64 ``(n, 64)``.
 
-    Introduced in a later lesson (issue 25's colour lesson, not written yet).
+    Introduced in 08_colour_gans.
 
     Args:
         images: ``(n, 64, 64, 3)``; uint8 in [0, 255] or float in [-1, 1].
@@ -341,7 +341,7 @@ def features(images: Any, value_range: str | tuple[float, float] = "auto") -> np
 def predict(images: Any, value_range: str | tuple[float, float] = "auto") -> np.ndarray:
     """Category probabilities ``(n, 9)`` (rows sum to 1; columns in :data:`CATEGORIES` order).
 
-    Introduced in a later lesson (issue 25's colour lesson, not written yet).
+    Introduced in 08_colour_gans.
 
     Raises:
         ValueError: on bad images (see :func:`preprocess`) or a damaged evaluator file.
@@ -357,7 +357,7 @@ def fid(images: Any, reference: Any = None, value_range: str | tuple[float, floa
     values computed on the same number of images, e.g. 282, the size of one style's held-out split, whose score is
     the real-vs-real floor (``data/emoji_evaluator.json`` records it, and how it changes with n).
 
-    Introduced in a later lesson (issue 25's colour lesson, not written yet).
+    Introduced in 08_colour_gans.
 
     Args:
         images: the batch to score, ``(n, 64, 64, 3)``, n >= 2; uint8 in [0, 255] or float in [-1, 1].
@@ -378,7 +378,7 @@ def class_coverage(images: Any, value_range: str | tuple[float, float] = "auto",
                    min_share: float = 0.025) -> ClassCoverage:
     """How many of the 9 emoji categories a batch covers according to the evaluator: a mode-collapse meter.
 
-    Introduced in a later lesson (issue 25's colour lesson, not written yet).
+    Introduced in 08_colour_gans.
 
     Args:
         images: ``(n, 64, 64, 3)``; uint8 in [0, 255] or float in [-1, 1].
@@ -398,7 +398,7 @@ def class_coverage(images: Any, value_range: str | tuple[float, float] = "auto",
 def reference_stats(style: str = "both") -> ReferenceStats:
     """The shipped reference statistics of the real training emoji of ``style``, with metadata.
 
-    Introduced in a later lesson (issue 25's colour lesson, not written yet).
+    Introduced in 08_colour_gans.
 
     Raises:
         ValueError: for an unknown style, or if the statistics file is missing or damaged.

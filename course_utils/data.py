@@ -763,7 +763,7 @@ class EmojiDataset:
     Row ``i`` of ``google``, ``twitter``, ``categories``, ``codepoints`` and ``names`` is the same emoji, so with
     ``style="both"`` the two arrays are aligned pairs (one emoji, two drawings).
 
-    Introduced in a later lesson (issue 25's colour lesson, not written yet).
+    Introduced in 08_colour_gans.
 
     Attributes:
         google: uint8 images (n, size, size, 3) in Noto Emoji's style, or None when not asked for.
@@ -856,7 +856,7 @@ def area_downsample(x: np.ndarray, factor: int) -> np.ndarray:
     """Shrink uint8 images (n, h, w, c) by ``factor`` with area averaging: each output pixel is the rounded mean
     of a ``factor`` x ``factor`` block (as ``cv2.INTER_AREA`` or ``tf.image.resize(..., "area")`` for whole factors).
 
-    Introduced in a later lesson (issue 25's colour lesson, not written yet; ``load_emoji(size=32)`` uses it).
+    Introduced in 08_colour_gans (``load_emoji(size=32)`` uses it).
 
     Raises:
         ValueError: if ``x`` is not uint8 (n, h, w, c), ``factor`` is not a positive int, or does not divide h and w.
@@ -882,7 +882,7 @@ def load_emoji(style: str = "google", split: str = "train", size: int = 64) -> E
     shuffled order (so a first batch mixes categories), ``"held_out"`` and ``"all"`` in Unicode's emoji order.
     The file is checked (SHA-256, shapes, types, the styles' alignment) before use. Nothing is downloaded.
 
-    Introduced in a later lesson (issue 25's colour lesson, not written yet).
+    Introduced in 08_colour_gans.
 
     Args:
         style: ``"google"``, ``"twitter"`` or ``"both"`` (aligned pairs: ``.google[i]`` and ``.twitter[i]``).

@@ -267,10 +267,10 @@ plt.show()
 # | 3.1.4 具体操作步骤 | the alternating training steps | 01_gan_objective (pseudocode + live 1-D GAN); 04_dcgan (the article's alternating update, measured against a simultaneous one and adopted; exercise 4 writes it with k D steps) |
 # | 3.2 卷积神经网络（CNNs）: 3.2.1–3.2.3 | convolution and pooling, their math | 02_convolution_and_pooling |
 # | 3.2.4 具体操作步骤 | a CNN's forward pass step by step | 02_convolution_and_pooling, 03_cnn_classifier |
-# | 4.1 生成对抗网络（GANs）代码实例 | the GAN code listing | 04_dcgan (the broken listing diagnosed, then a working DCGAN), 05_gan_engineering (checkpoints, saved models, `fit()`, GPUs, the latent space) |
+# | 4.1 生成对抗网络（GANs）代码实例 | the GAN code listing | 04_dcgan (the broken listing diagnosed, then a working DCGAN), 05_gan_engineering (checkpoints, saved models, `fit()`, GPUs, the latent space), 08_colour_gans (the listing at its own size, 64×64×3: colour emoji) |
 # | 4.2 卷积神经网络（CNNs）代码实例 | the CNN code listing | 03_cnn_classifier (made to run on real data; becomes the course's evaluator) |
 # | 2 and 5: restoration, and its link with GANs | restoration with CNNs, pix2pix, SRGAN, Deep Image Prior | 06_image_restoration |
-# | 5 未来发展趋势与挑战 | trends and challenges | 07_trends_and_challenges (each challenge as an experiment) |
+# | 5 未来发展趋势与挑战 | trends and challenges | 07_trends_and_challenges (each challenge as an experiment); 08_colour_gans (更强大的生成模型: the Wasserstein family, spectral normalization, a colour evaluator) |
 # | 6 结论 | conclusion | 07_trends_and_challenges |
 # | 参考文献 | references | 07_trends_and_challenges (all 50 entries checked), `data/references.bib` |
 #

@@ -1,0 +1,132 @@
+#!/usr/bin/env python
+"""Lesson 08's loss comparison at equal wall-clock: DCGAN loss, WGAN-GP and hinge + spectral norm, two seeds each,
+plus the recipe without DiffAugment (the small-data question of section 5).
+
+Every arm is lesson 08's code (its cells tagged ``export``): the unconditional 32x32 DCGAN on the training emoji of
+one style, trained for ``--seconds`` of training time (evaluation excluded) and scored every ``--eval-every``
+seconds: FID of the weight-averaged generator's samples (enlarged 2x2 to the evaluator's 64x64) against the style's
+training statistics, at n = the held-out count (so the floor printed in the lesson compares), and category
+coverage. The record, ``benchmarks/figures/colour_losses.json``, is what lesson 08 prints its table and its
+conclusion from:
+
+    python benchmarks/colour_losses.py                  # 4 arms x 2 seeds x 120 s, about 17 minutes on one core
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from course_utils import device  # noqa: E402
+
+OUT = ROOT / "benchmarks" / "figures" / "colour_losses.json"
+ARMS = {  # name -> (loss, DiffAugment policy)
+    "dcgan": ("dcgan", None),
+    "wgan-gp": ("wgan-gp", None),
+    "hinge + SN": ("hinge", None),
+    "hinge + SN, no DiffAugment": ("hinge", ()),
+}
+"""None takes the recipe's policy (RECIPE['augment'])."""
+
+
+def run_arm(lesson, name, seed, seconds, eval_every, images, judge, style, n, cfg):
+    """Train one arm from scratch for `seconds`; return its curve and summary."""
+    import keras
+    import numpy as np
+
+    loss, augment = ARMS[name]
+    augment = lesson.RECIPE["augment"] if augment is None else augment
+    keras.utils.clear_session()
+    keras.utils.set_random_seed(seed)
+    g = lesson.build_generator(32, n_classes=0)
+    d = lesson.build_discriminator(32, n_classes=0, spectral_norm=lesson.RECIPE["spectral_norm"][loss])
+    ema = lesson.LESSON_04.make_ema(g)
+    g_opt, d_opt = lesson.make_optimizers(loss)
+    step = lesson.make_train_step(g, d, g_opt, d_opt, ema=ema, loss=loss, augment=augment,
+                                  jit_compile=cfg.jit_compile)
+    batches = iter(lesson.emoji_batches(images, seed=seed))
+    z = np.random.default_rng(seed + 100).standard_normal((n, lesson.NOISE_DIM)).astype("float32")
+
+    def score():
+        fake = lesson.sample(ema, z)
+        fake = np.repeat(np.repeat(fake, 2, axis=1), 2, axis=2)
+        return float(judge.fid(fake, reference=style)), int(judge.class_coverage(fake).n_covered)
+
+    start = time.perf_counter()
+    float(step(next(batches))["d_loss"])
+    spent, steps, next_eval, curve = time.perf_counter() - start, 1, eval_every, []
+    while spent < seconds:
+        start = time.perf_counter()
+        out = step(next(batches))
+        float(out["d_loss"])
+        spent += time.perf_counter() - start
+        steps += 1
+        if spent >= next_eval or spent >= seconds:
+            fid, cov = score()
+            curve.append({"time_s": round(spent, 1), "step": steps, "fid": round(fid, 3), "coverage": cov,
+                          "d_loss": round(float(out["d_loss"]), 4)})
+            print(f"{name:28s} seed {seed}  t={spent:5.0f} s  step {steps:5d}  FID {fid:7.2f}  coverage {cov}/9",
+                  flush=True)
+            next_eval += eval_every
+    fids = [c["fid"] for c in curve]
+    return {"seed": seed, "steps": steps, "train_s": round(spent, 1), "ms_per_step": round(1000 * spent / steps, 1),
+            "final_fid": fids[-1], "best_fid": min(fids), "final_coverage": curve[-1]["coverage"],
+            "rise_after_best": round(fids[-1] - min(fids), 3), "curve": curve}
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=120.0, help="training seconds per run")
+    parser.add_argument("--eval-every", type=float, default=20.0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--arms", nargs="+", choices=sorted(ARMS), default=list(ARMS))
+    parser.add_argument("--style", choices=("google", "twitter"), default="google")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    if not args.seconds > 0 or not args.eval_every > 0:
+        parser.error("--seconds and --eval-every must be positive")
+
+    tf = device.quiet_tensorflow_startup()
+    import keras
+
+    from course_utils import atomic, colour_evaluator, data, lessons
+
+    cfg = device.setup(0, training=True)
+    lesson = lessons.load_lesson_code("08_colour_gans")
+    images = getattr(data.load_emoji(args.style, "train", size=32), args.style)
+    n = len(data.load_emoji(args.style, "held_out").categories)
+    judge = colour_evaluator.load_colour_evaluator()
+    arms = {name: {"loss": ARMS[name][0], "augment": list(lesson.RECIPE["augment"] if ARMS[name][1] is None
+                                                         else ARMS[name][1]),
+                   "runs": [run_arm(lesson, name, seed, args.seconds, args.eval_every, images, judge, args.style, n,
+                                    cfg) for seed in args.seeds]}
+            for name in args.arms}
+    cpu = device.cpu_config()
+    record = {
+        "description": "Lesson 08's losses at equal training time: unconditional 32x32 DCGAN on one emoji style, "
+                       "FID (samples enlarged 2x2) against the style's training statistics at n = fid_samples",
+        "seconds": args.seconds, "eval_every": args.eval_every, "seeds": args.seeds, "style": args.style,
+        "fid_samples": n, "recipe": dict(lesson.RECIPE), "arms": arms,
+        "machine": {"cpu_model": cpu.model, "usable_cpus": cpu.usable_cpus, "onednn": device.onednn_active(),
+                    "platform": platform.platform(terse=True)},
+        "versions": {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__},
+        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": "python benchmarks/colour_losses.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    }
+    atomic.write_text(args.out, json.dumps(record, indent=1) + "\n")
+    print(f"wrote {args.out}")
+    return record
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+#!/usr/bin/env python
+"""Train the course's 64x64 colour generator (lesson 08) for longer than a lesson can, and ship it in data/.
+
+The recipe is lesson 08's, loaded from its cells tagged ``export`` (the code learners read): the class-conditional
+DCGAN at 64x64 with the recipe's loss (hinge + spectral normalization), DiffAugment and the weight average, on the
+1,589 training emoji of one style. Every ``--eval-every`` seconds of training the weight-averaged generator is
+scored on one batch of noise and categories (as many images as the held-out split has, so that its FID compares
+with the evaluator's real-vs-real floor at equal n); the best-scoring weights are kept. What ships is that
+generator, with the FID and coverage measured afterwards on *another* noise batch, the curve, the machine and the
+versions:
+
+    python tools/train_colour_generator.py --minutes 25     # writes data/colour_generator.{weights.h5,json}
+
+``course_utils.pretrained.load_trained_model(generator, "colour_generator")`` checks the weights against the record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from course_utils import device  # noqa: E402
+
+LESSON = "08_colour_gans"
+NAME = "colour_generator"
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=25.0, help="training time (evaluation excluded)")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--style", choices=("google", "twitter"), default="google")
+    parser.add_argument("--eval-every", type=float, default=60.0, help="seconds of training between evaluations")
+    parser.add_argument("--out", type=Path, default=None, help="folder to write to (default: data/)")
+    args = parser.parse_args(argv)
+    if not args.minutes > 0:
+        parser.error(f"--minutes must be positive, got {args.minutes}")
+
+    tf = device.quiet_tensorflow_startup()
+    import keras
+    import numpy as np
+
+    from course_utils import colour_evaluator, data, lessons, pretrained
+
+    cfg = device.setup(args.seed, training=True)
+    lesson = lessons.load_lesson_code(LESSON)
+    recipe = dict(lesson.RECIPE)
+    loss = recipe["loss"]
+    train = data.load_emoji(args.style, "train")
+    held = data.load_emoji(args.style, "held_out")
+    images = getattr(train, args.style)
+    g, d = lesson.build_generator(64), lesson.build_discriminator(64, spectral_norm=recipe["spectral_norm"][loss])
+    ema = lesson.LESSON_04.make_ema(g)
+    g_opt, d_opt = lesson.make_optimizers(loss)
+    step = lesson.make_train_step(g, d, g_opt, d_opt, ema=ema, loss=loss, jit_compile=cfg.jit_compile)
+    batches = iter(lesson.emoji_batches(images, train.categories, seed=args.seed))
+    judge = colour_evaluator.load_colour_evaluator()
+    n = len(held.categories)  # FID at the floor's sample count
+
+    def draw(seed):
+        rng = np.random.default_rng(seed)  # categories as often as in the training set
+        return (rng.standard_normal((n, lesson.NOISE_DIM)).astype("float32"),
+                rng.choice(train.categories, n).astype("int32"))
+
+    def score(z_and_labels):
+        fake = lesson.sample(ema, *z_and_labels)
+        return float(judge.fid(fake, reference=args.style)), int(judge.class_coverage(fake).n_covered)
+
+    select, report = draw(args.seed), draw(args.seed + 1)
+    float(step(next(batches))["d_loss"])  # trace once (counted as a step)
+    steps, spent, next_eval, curve, best = 1, 0.0, args.eval_every, [], {"fid": float("inf")}
+    budget = 60.0 * args.minutes
+    while spent < budget:
+        start = time.perf_counter()
+        float(step(next(batches))["d_loss"])
+        spent += time.perf_counter() - start
+        steps += 1
+        if spent >= next_eval or spent >= budget:
+            fid, cov = score(select)
+            curve.append({"time_s": round(spent, 1), "step": steps, "fid": round(fid, 3), "coverage": cov})
+            if fid < best["fid"]:
+                best = {"fid": fid, "step": steps, "time_s": round(spent, 1), "weights": ema.get_weights()}
+            print(f"t={spent:6.0f} s  step {steps:6d}  FID {fid:7.2f}  coverage {cov}/9", flush=True)
+            next_eval += args.eval_every
+    ema.set_weights(best["weights"])
+    fid, cov = score(report)
+    floor = float(judge.fid(getattr(held, args.style), reference=args.style))
+    cpu = device.cpu_config()
+    record = {
+        "description": "The course's 64x64 class-conditional colour generator (weight-averaged), trained with lesson "
+                       "08's recipe for longer than a lesson can; loaded by "
+                       "course_utils.pretrained.load_trained_model(generator, 'colour_generator').",
+        "recipe": recipe, "size": 64, "style": args.style, "n_classes": int(lesson.N_CLASSES),
+        "steps": best["step"], "train_time_s": best["time_s"], "trained_steps": steps, "trained_s": round(spent, 1),
+        "seed": args.seed,
+        "selection": "the EMA weights at the evaluation with the lowest FID on the selection noise and categories "
+                     "(seed); fid/coverage are measured afterwards on another draw (seed + 1)",
+        "fid": round(fid, 3), "coverage": cov, "fid_samples": n, "floor": round(floor, 3),
+        "metrics": {"fid": round(fid, 3), "coverage": cov, "floor": round(floor, 3), "fid_over_floor": round(fid / floor, 2)},
+        "floor_how": f"the {n} held-out emoji of the style against the evaluator's statistics of its training emoji",
+        "fid_evaluator": "course_utils.colour_evaluator (the course's emoji CNN), against the style's training "
+                         "statistics, at n = the held-out count",
+        "data": {"name": f"emoji ({args.style} style, training split)", "train_images": int(len(images))},
+        "curve": curve,
+        "machine": {"cpu_model": cpu.model, "cpu_flags": list(cpu.flags), "usable_cpus": cpu.usable_cpus,
+                    "onednn": device.onednn_active(), "gpus": list(cfg.gpus), "platform": platform.platform(terse=True)},
+        "versions": {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__},
+        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": "python tools/train_colour_generator.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    }
+    weights, path = pretrained.save_trained_generator(ema, record, name=NAME, directory=args.out)
+    print(f"wrote {weights} and {path}: FID {fid:.2f} (floor {floor:.2f}), {cov}/9 categories after {steps} steps "
+          f"({spent:.0f} s)")
+    return record
+
+
+if __name__ == "__main__":
+    main()
