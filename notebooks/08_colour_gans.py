@@ -205,6 +205,7 @@ RECIPE = {
 }
 
 
+# %% tags=["export"]
 def _check_size(size):
     if isinstance(size, bool) or size not in SIZES:
         raise ValueError(f"size must be one of {SIZES} (pixels a side), got {size!r}")
@@ -237,6 +238,7 @@ def build_generator(size=64, n_classes=N_CLASSES, noise_dim=NOISE_DIM, width=REC
     return keras.Model(inputs if n_classes else noise, out, name=f"generator_{size}")
 
 
+# %% tags=["export"]
 def build_discriminator(size=64, n_classes=N_CLASSES, width=RECIPE["width"], spectral_norm=False):
     """Colour images (n, size, size, 3) [and category ids (n,)] -> one score (logit) per image.
 
@@ -351,10 +353,9 @@ def gan_update(generator, discriminator, g_opt, d_opt, real, labels, *, loss=REC
                augment=RECIPE["augment"]):
     """One alternating step, as in lesson 04: D steps on fakes, then G steps on fresh noise through the updated D.
 
-    `labels` are category ids, or None for unconditional networks. D sees real and fake images through the same
-    kind of random DiffAugment transformation (`augment`, () for none); for 'wgan-gp' its loss adds
-    gp_weight times the penalty at random interpolates of the (augmented) real and fake images. The noise and
-    the augmentations are seeded by D's step counter, so two runs from the same state take the same steps."""
+    `labels`: category ids, or None (unconditional). D sees real and fakes through random DiffAugment (`augment`,
+    () for none); for 'wgan-gp' its loss adds gp_weight x the penalty at interpolates of the augmented images.
+    Noise and augmentations are seeded by D's step counter: two runs from one state take the same steps."""
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
     n = tf.shape(real)[0]
@@ -390,6 +391,7 @@ def gan_update(generator, discriminator, g_opt, d_opt, real, labels, *, loss=REC
             "fake_score": tf.reduce_mean(fake_scores), "penalty": penalty}
 
 
+# %% tags=["export"]
 def make_train_step(generator, discriminator, g_opt, d_opt, *, ema=None, loss=RECIPE["loss"],
                     augment=RECIPE["augment"], jit_compile=False):
     """The training loop's step: a tf.function taking one batch, (images, category ids) or images alone.
@@ -607,7 +609,8 @@ print("f(x) = -x attains W1 for every theta; f(x) = -2x (slope 2) doubles it")  
 
 # %%
 rng = np.random.default_rng(1)
-linear = keras.Sequential([keras.Input((8, 8, 3)), layers.Flatten(), layers.Dense(1, use_bias=False)])
+linear = keras.Sequential([keras.Input((8, 8, 3)), layers.Flatten(dtype="float32"),
+                          layers.Dense(1, use_bias=False, dtype="float32")])  # float32 under any policy
 w_vec = rng.normal(size=(8 * 8 * 3, 1)).astype("float32") * 0.2
 linear.set_weights([w_vec])
 real_8, fake_8 = (tf.constant(rng.uniform(-1, 1, (5, 8, 8, 3)), tf.float32) for _ in range(2))
@@ -629,7 +632,8 @@ print(f"|w| = {np.linalg.norm(w_vec):.4f}: penalty {penalty:.6f} = (|w| - 1)^2 =
 # Check the wrapper: after some training calls, the weight matrix it uses has largest singular value 1.
 
 # %%
-sn_layer = layers.SpectralNormalization(layers.Conv2D(16, 4, strides=2, padding="same"))
+sn_layer = layers.SpectralNormalization(layers.Conv2D(16, 4, strides=2, padding="same", dtype="float32"),
+                                        dtype="float32")
 x_sn = tf.constant(rng.normal(size=(2, 16, 16, 3)), tf.float32)
 for _ in range(30):
     sn_layer(x_sn, training=True)   # each training call does one power iteration
@@ -683,7 +687,7 @@ assert stretch > 1.0
 # two seeds each, and the table after it reads that record.
 
 # %%
-ARM_SECONDS = profiles.pick(full=25, smoke=2)
+ARM_SECONDS = profiles.pick(full=25, smoke=1)
 FID_N = n_held
 score_z = np.random.default_rng(43).standard_normal((FID_N, NOISE_DIM)).astype("float32")
 x32 = data.area_downsample(train.google, 2)
