@@ -763,7 +763,7 @@ class EmojiDataset:
     Row ``i`` of ``google``, ``twitter``, ``categories``, ``codepoints`` and ``names`` is the same emoji, so with
     ``style="both"`` the two arrays are aligned pairs (one emoji, two drawings).
 
-    Introduced in 08_colour_gans.
+    Introduced in 08_colour_gans (through ``data.load_emoji``).
 
     Attributes:
         google: uint8 images (n, size, size, 3) in Noto Emoji's style, or None when not asked for.
