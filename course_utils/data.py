@@ -256,26 +256,33 @@ def sha256_of(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def verify_file(path: str | os.PathLike, sha256: str, *,
-                remedy: str = "Delete it (or fix the mirror) and load again.") -> Path:
-    """Check that a file exists and has the expected SHA-256.
+def verify_file(path: str | os.PathLike, sha256: str | None, *, what: str = "a data file",
+                remedy: str = "Delete it (or fix the mirror) and load again.", missing: str = "") -> Path:
+    """Check that a file exists and has the expected SHA-256: the course's one "present, digest matches" check.
 
     Introduced in 00_start_here.
 
     Args:
         path: the file.
-        sha256: expected hexadecimal digest.
-        remedy: the sentence that ends the error message, saying how to get a good copy.
+        sha256: expected hexadecimal digest; None checks only that the file is there (a file the caller was told
+            not to pin, e.g. an evaluator the learner retrained).
+        what: how the missing-file message names the file (``"the evaluator file"``).
+        remedy: the sentence that ends the wrong-digest message, saying how to get a good copy.
+        missing: the sentence that ends the missing-file message (default: none).
 
     Returns:
         The path, as a ``Path``.
 
     Raises:
-        ValueError: if the file is missing or its digest differs (corrupt, partial or a different file).
+        ValueError: if the file is missing (``"expected {what} at {path}, found none. {missing}"``) or its digest
+            differs (corrupt, partial or a different file: ``"{path} is corrupt or incomplete: SHA-256 is ...,
+            expected .... {remedy}"``).
     """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"expected a data file at {path}, found none")
+        raise ValueError(f"expected {what} at {path}, found none" + (f". {missing}" if missing else ""))
+    if sha256 is None:
+        return path
     actual = sha256_of(path)
     if actual != sha256:
         raise ValueError(

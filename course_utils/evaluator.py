@@ -403,13 +403,10 @@ def load_evaluator(directory: str | os.PathLike | None = None, *, check_sha256: 
     if key in _CACHE:
         return _CACHE[key]
     for path, sha in ((weights_path, WEIGHTS_SHA256), (stats_path, STATS_SHA256)):
-        if not path.is_file():
-            raise ValueError(f"expected the evaluator file {path}, found none; regenerate it with "
-                             "`python -m course_utils.evaluator --train`")
-        if check_sha256:
-            data.verify_file(path, sha, remedy=f"It is not the shipped evaluator file: restore it from the repository "
-                                               f"(git checkout -- {path.name}) or regenerate it with "
-                                               "`python -m course_utils.evaluator --train`.")
+        restore = (f"restore it from the repository (git checkout -- {path.name}) or regenerate it with "
+                   "`python -m course_utils.evaluator --train`.")
+        data.verify_file(path, sha if check_sha256 else None, what="the evaluator file",
+                         remedy=f"It is not the shipped evaluator file: {restore}", missing=restore.capitalize())
     reference = _read_stats(stats_path)
     model = build_model()
     _load_weights(model, weights_path)

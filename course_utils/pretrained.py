@@ -150,10 +150,10 @@ def _load_checked(model, name: str, record: dict[str, Any], what: str, how: str)
     path = data.data_dir() / record["file"]
     if path.resolve().parent != folder:
         raise ValueError(f"{record_path(name)} names the file {record['file']!r}, expected a file inside {folder}")
-    if not path.is_file():
-        raise ValueError(f"the course's trained {name} is missing ({path}); restore it with `git checkout -- data/`")
-    data.verify_file(path, record["sha256"], remedy=f"It is not the course's file (the record {record_path(name).name} "
-                                                    "pins that digest): restore it with `git checkout -- data/`.")
+    data.verify_file(path, record["sha256"], what=f"the course's trained {name}",
+                     remedy=f"It is not the course's file (the record {record_path(name).name} pins that digest): "
+                            "restore it with `git checkout -- data/`.",
+                     missing="Restore it with `git checkout -- data/`.")
     count = getattr(model, "count_params", None)
     if count is None:
         raise ValueError(f"{what} must be a Keras model built by {how}, got {type(model).__name__}")
