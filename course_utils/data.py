@@ -43,6 +43,7 @@ from urllib.request import url2pathname
 import numpy as np
 
 from . import atomic
+from .validate import int_at_least
 
 ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 
@@ -871,8 +872,7 @@ def area_downsample(x: np.ndarray, factor: int) -> np.ndarray:
     x = np.asarray(x)
     if x.dtype != np.uint8 or x.ndim != 4:
         raise ValueError(f"expected uint8 images (n, h, w, c), got {x.dtype} {x.shape}")
-    if isinstance(factor, (bool, np.bool_)) or not isinstance(factor, (int, np.integer)) or factor < 1:
-        raise ValueError(f"factor must be a positive int, got {factor!r}")
+    factor = int_at_least(factor, 1, "factor", expected="a positive int")
     n, h, w, c = x.shape
     if h % factor or w % factor:
         raise ValueError(f"factor must divide the image size, got factor {factor} for {h}x{w}")

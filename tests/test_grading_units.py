@@ -331,3 +331,11 @@ def test_the_sandbox_gets_lessons_without_solutions_and_exercises_without_answer
     with pytest.raises(ValueError, match="not closed"):
         (tmp_path / "open.py").write_text(f"def f():\n    {grading.SOLUTION_BEGIN}\n    return 1\n")
         grading.student_lesson_source(tmp_path / "open.py", tmp_path / "out.py")
+
+
+@pytest.mark.parametrize("field", ["memory_mb", "processes", "file_mb"])
+@pytest.mark.parametrize("bad", [0, -1, True, 1.5, "300"])
+def test_sandbox_limits_refuse_what_is_not_a_positive_int(field, bad):
+    with pytest.raises(ValueError, match=rf"^{field} must be an int >= 1, got {bad!r}$"):
+        grading.sandbox.Limits(**{field: bad})
+    assert grading.sandbox.Limits(**{field: np.int64(7)}) == grading.sandbox.Limits(**{field: 7})
