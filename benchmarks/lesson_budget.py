@@ -460,7 +460,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any] | None:
         record = json.loads(args.json.read_text(encoding="utf-8")) if args.json.is_file() else None
         table = render_markdown(record)
         if args.update_readme:
-            README.write_text(replace_between_markers(README.read_text(encoding="utf-8"), table), encoding="utf-8")
+            from course_utils import atomic
+
+            atomic.write_text(README, replace_between_markers(README.read_text(encoding="utf-8"), table))
             print(f"updated {README.relative_to(REPO)}")
         else:
             print(table)

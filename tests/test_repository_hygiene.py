@@ -1,0 +1,75 @@
+"""Repository hygiene: the scripts of ``benchmarks/`` and ``tools/`` write their records through one atomic writer."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = sorted([*(ROOT / "benchmarks").glob("*.py"), *(ROOT / "tools").glob("*.py")])
+
+# Files written in place on purpose: scratch that the same run creates and throws away, build output, or a log.
+# A record (JSON results, a README or docs table, grades, feedback) goes through course_utils.atomic instead.
+SCRATCH = {
+    ("benchmarks/lesson_budget.py", "kernel_spec_dir"): "a kernel spec in a temporary folder",
+    ("tools/sandbox.py", "write_kernel_spec"): "a kernel spec in the job's scratch folder",
+    ("tools/build_site.py", "stage_notebook"): "build/site-src, rebuilt from scratch by make site",
+    ("tools/build_site.py", "copy_mathjax"): "build/site-src",
+    ("tools/build_site.py", "write_badges"): "build/site-src",
+    ("tools/build_site.py", "stage"): "build/site-src",
+    ("tools/classroom.py", "_run"): "nbgrader's log of one command",
+    ("tools/classroom.py", "write_course"): "the nbgrader course folder, rebuilt from scratch by make student",
+    ("tools/grading.py", "student_lesson_source"): "a lesson's source for the sandbox, in the job's scratch folder",
+    ("tools/grading.py", "stub_exercises"): "the exercises stand-in for the sandbox, in the job's scratch folder",
+    ("tools/grading.py", "_invoke"): "one call's arguments for the sandboxed kernel (course_utils.rpc)",
+    ("tools/sync_lessons.py", "main"): "a lesson's .py source (make sync; git holds the last version)",
+}
+WRITERS = {"write_text", "write_bytes", "dump", "savefig", "write", "save"}
+
+
+def _writes(path: Path) -> list[tuple[str, int]]:
+    """(enclosing function, line) of every call that writes a file other than through ``atomic``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+
+    def visit(node: ast.AST, function: str) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            function = node.name
+        if isinstance(node, ast.Call):
+            func = node.func
+            mode = next((a.value for a in [*node.args, *(k.value for k in node.keywords if k.arg == "mode")]
+                         if isinstance(a, ast.Constant) and isinstance(a.value, str) and a.value[:1] in "wax"), None)
+            if isinstance(func, ast.Attribute) and func.attr in WRITERS and ast.unparse(func.value) != "atomic":
+                found.append((function, node.lineno))
+            elif mode and (isinstance(func, ast.Name) and func.id == "open"
+                           or isinstance(func, ast.Attribute) and func.attr == "open"):
+                found.append((function, node.lineno))
+        for child in ast.iter_child_nodes(node):
+            visit(child, function)
+
+    visit(tree, "<module>")
+    return found
+
+
+def test_the_scan_sees_every_kind_of_write(tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text("import json\nfrom course_utils import atomic\n"
+                      "def a(p):\n    p.write_text('x')\n"
+                      "def b(p):\n    with open(p, 'w') as f:\n        json.dump({}, f)\n"
+                      "def c(p):\n    with p.open(mode='a') as f:\n        f.write('x')\n"
+                      "def d(p):\n    atomic.write_text(p, 'x')\n    open(p).read()\n")
+    assert [f for f, _ in _writes(script)] == ["a", "b", "b", "c", "c"]
+
+
+def test_records_are_written_atomically():
+    """A crash, kill -9 or full disk while a benchmark or tool writes its record leaves the old record or the new."""
+    unlisted = [f"{path.relative_to(ROOT)}:{line} in {function}()" for path in SCRIPTS
+                for function, line in _writes(path)
+                if (str(path.relative_to(ROOT)), function) not in SCRATCH]
+    assert unlisted == [], ("write records with course_utils.atomic (write_text, write_bytes, atomic_path), or name the "
+                            f"scratch file in SCRATCH with why it may be written in place: {unlisted}")
+
+
+def test_every_scratch_exception_is_still_there():
+    present = {(str(path.relative_to(ROOT)), function) for path in SCRIPTS for function, _ in _writes(path)}
+    assert set(SCRATCH) <= present, f"remove from SCRATCH what no longer writes in place: {set(SCRATCH) - present}"
