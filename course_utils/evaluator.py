@@ -485,7 +485,8 @@ def train_evaluator(recipe: Recipe = RECIPE, *, epochs: int | None = None, verbo
 def features(images: Any, value_range: str | tuple[float, float] = "auto") -> np.ndarray:
     """Features of the evaluator's penultimate layer (64 ReLU units) for a batch of digits.
 
-    Introduced in 03_cnn_classifier.
+    Not in a lesson: the shipped evaluator's :meth:`Evaluator.features` as one call (lessons use the method, on
+    ``load_evaluator()``); tests/test_evaluator.py checks it.
 
     Args:
         images: ``(n, 28, 28)`` or ``(n, 28, 28, 1)``; uint8 in [0, 255] or float in [-1, 1].
@@ -503,7 +504,8 @@ def features(images: Any, value_range: str | tuple[float, float] = "auto") -> np
 def predict(images: Any, value_range: str | tuple[float, float] = "auto") -> np.ndarray:
     """Class probabilities from the shipped evaluator; ``predict(x).argmax(1)`` gives the digits.
 
-    Introduced in 03_cnn_classifier.
+    Not in a lesson: the shipped evaluator's :meth:`Evaluator.predict` as one call (lessons use the method, on
+    ``load_evaluator()``); tests/test_evaluator.py checks it.
 
     Args:
         images: ``(n, 28, 28)`` or ``(n, 28, 28, 1)``; uint8 in [0, 255] or float in [-1, 1].
@@ -572,7 +574,8 @@ def class_coverage(images: Any, value_range: str | tuple[float, float] = "auto",
 def reference_stats() -> ReferenceStats:
     """The shipped reference statistics: feature mean/covariance of the 4,000 real training digits, and metadata.
 
-    Introduced in 03_cnn_classifier.
+    Not in a lesson: the shipped evaluator's :meth:`Evaluator.reference_stats` as one call (lessons use the method, on
+    ``load_evaluator()``); tests/test_evaluator.py checks it.
 
     Raises:
         ValueError: if the statistics file is missing or damaged.

@@ -174,10 +174,11 @@ def save_trained_generator(generator, record: dict[str, Any], name: str = DCGAN_
                            directory: str | os.PathLike | None = None) -> tuple[Path, Path]:
     """Write the weights and the training record atomically (temporary files, then rename); weights first.
 
-    Used by ``tools/train_course_generator.py`` and ``tools/train_restoration_models.py`` (any model: ``name`` is
-    the file stem); ``record`` gets ``schema``, ``name``, ``file``, ``sha256`` and ``params`` filled in.
+    Any model: ``name`` is the file stem; ``record`` gets ``schema``, ``name``, ``file``, ``sha256`` and ``params``
+    filled in.
 
-    Introduced in 04_dcgan.
+    Not in a lesson: tools/train_course_generator.py and tools/train_restoration_models.py write the shipped models
+    with it (lessons 04 and 06 load them with :func:`load_trained_generator` and :func:`load_trained_model`).
 
     Returns:
         The paths of the weights file and of the record.
