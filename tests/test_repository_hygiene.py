@@ -1,4 +1,5 @@
-"""Repository hygiene: records written through one atomic writer, no path of one machine in the scripts."""
+"""Repository hygiene: records written through one atomic writer, no path of one machine in the scripts, and every
+benchmark script described, linted and run from somewhere."""
 
 from __future__ import annotations
 
@@ -92,3 +93,52 @@ def test_no_script_outside_the_archive_hard_codes_a_machine_path():
     found = [f"{path.relative_to(ROOT)}:{n}" for path in scripts
              for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if MACHINE_PATH.search(line)]
     assert found == [], f"find files relative to the repository (Path(__file__)), not at a path of one machine: {found}"
+
+
+# Every script left in benchmarks/ (the exploration code lives in benchmarks/archive) is described in
+# benchmarks/README.md, linted, and run from somewhere a reader starts: the Makefile, a lesson, the README, or a
+# script that is (a recipe file the benchmark imports).
+BENCHMARKS = sorted((ROOT / "benchmarks").glob("*.py"))
+ENTRY_POINTS = [ROOT / "Makefile", ROOT / "README.md", *sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))]
+
+
+def _imports(path: Path) -> set[str]:
+    """Stems of the benchmarks/ scripts ``path`` imports (``import x`` / ``from x import ...``, any scope)."""
+    stems = {p.stem for p in BENCHMARKS}
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+    return found & stems
+
+
+def test_every_benchmark_is_described_in_benchmarks_readme():
+    readme = (ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8")
+    missing = [p.name for p in BENCHMARKS if f"benchmarks/{p.name}" not in readme]
+    assert BENCHMARKS and missing == [], f"say what these do in benchmarks/README.md: {missing}"
+
+
+def test_every_benchmark_is_reachable_from_the_makefile_a_lesson_or_the_readme():
+    text = "\n".join(path.read_text(encoding="utf-8") for path in ENTRY_POINTS)
+    reached = {p.stem for p in BENCHMARKS if f"benchmarks/{p.name}" in text}
+    while True:  # and what those scripts import
+        more = set().union(*(_imports(ROOT / "benchmarks" / f"{stem}.py") for stem in reached)) - reached
+        if not more:
+            break
+        reached |= more
+    unreached = sorted(p.name for p in BENCHMARKS if p.stem not in reached)
+    assert {"time_to_quality", "canonical_dcgan"} <= reached and unreached == [], (
+        f"no Makefile target, lesson or README line runs {unreached}: name it there, or move it to benchmarks/archive")
+
+
+def test_everything_left_in_benchmarks_is_linted():
+    """ruff's excludes leave out the archive only (and notebooks' outputs, the venv)."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["ruff"]
+    excluded = set(config.get("exclude", [])) | set(config.get("extend-exclude", []))
+    assert "benchmarks/archive" in excluded
+    assert not [e for e in excluded if e.startswith("benchmarks") and e != "benchmarks/archive"], excluded
+    assert not [k for k in config.get("lint", {}).get("per-file-ignores", {}) if k.startswith("benchmarks")]
