@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from course_utils import atomic, device  # noqa: E402
+from course_utils.validate import int_option  # noqa: E402
 
 ARMS = ("recipe", "two D convolutions", "no label smoothing", "2-pixel shifts", "no R1", "simultaneous")
 EXTRA_ARMS = ("longer average",)  # explorations, run only when asked for by name
@@ -157,8 +158,8 @@ def merge(paths: list[Path], out: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--eval-every", type=int, default=500)
+    parser.add_argument("--steps", type=int_option(1), default=3000)
+    parser.add_argument("--eval-every", type=int_option(1), default=500)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS + EXTRA_ARMS)
     parser.add_argument("--fid-samples", type=int, default=2000)

@@ -24,14 +24,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
+from course_utils.validate import int_option
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=15, help="runs per timing; the minimum is reported")
+    parser.add_argument("--repeats", type=int_option(1), default=15, help="runs per timing; the minimum is reported")
     parser.add_argument("--full-loops", action="store_true", help="also run the loop version on the whole batch")
     args = parser.parse_args()
-    if args.repeats < 1:
-        parser.error(f"--repeats must be >= 1, got {args.repeats}")
 
     import tensorflow as tf
 

@@ -47,6 +47,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from course_utils.validate import int_at_least, int_option
+
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
 DEFAULT_JSON = REPO / "benchmarks" / "figures" / "lesson_budget.json"
@@ -261,7 +263,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--add", action="store_true",
                         help="keep the other lessons already in --out and replace only the lessons run now")
     # Whole seconds: nbclient's `timeout` trait is an Integer, and traitlets before 5.10 (Colab's 5.7.1) refuses a float.
-    parser.add_argument("--cell-timeout", type=int, default=1800, help="whole seconds a cell may take (default 1800)")
+    parser.add_argument("--cell-timeout", type=int_option(1), default=1800, help="whole seconds a cell may take (default 1800)")
     parser.add_argument("--markdown", action="store_true", help="print the README table from --json and exit")
     parser.add_argument("--update-readme", action="store_true",
                         help="write the table from --json into benchmarks/README.md (between its markers) and exit")
@@ -273,8 +275,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error(str(err))
     if hasattr(os, "sched_getaffinity") and not set(args.cpu_list) <= os.sched_getaffinity(0):
         parser.error(f"--cpus {args.cpus}: this process may only use CPUs {sorted(os.sched_getaffinity(0))}")
-    if not (args.cell_timeout > 0):
-        parser.error(f"--cell-timeout must be > 0 seconds, got {args.cell_timeout}")
     try:
         args.notebooks = resolve_lessons(args.lessons)
     except ValueError as err:
@@ -369,8 +369,7 @@ def run_lesson(notebook: Path, *, profile: str, cpus: Sequence[int], cell_timeou
         ValueError: if ``cell_timeout`` is not a positive whole number of seconds (nbclient's ``timeout`` is an
             Integer trait, and traitlets 5.7 refuses a float such as ``1800.0``).
     """
-    if isinstance(cell_timeout, bool) or not isinstance(cell_timeout, int) or cell_timeout <= 0:
-        raise ValueError(f"cell_timeout: expected a positive whole number of seconds (int), got {cell_timeout!r}")
+    cell_timeout = int_at_least(cell_timeout, 1, "cell_timeout", expected="a positive whole number of seconds (int)")
     import nbformat
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
@@ -461,7 +460,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any] | None:
         record = json.loads(args.json.read_text(encoding="utf-8")) if args.json.is_file() else None
         table = render_markdown(record)
         if args.update_readme:
-            README.write_text(replace_between_markers(README.read_text(encoding="utf-8"), table), encoding="utf-8")
+            from course_utils import atomic
+
+            atomic.write_text(README, replace_between_markers(README.read_text(encoding="utf-8"), table))
             print(f"updated {README.relative_to(REPO)}")
         else:
             print(table)

@@ -40,6 +40,8 @@ if str(REPO_ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
+from course_utils.validate import int_option  # noqa: E402
+
 SCHEMA = "step_flops/1"
 MATMUL_LIKE = {"MatMul", "BatchMatMulV2", "BatchMatMulV3"}
 CONV_LIKE = {"Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"}
@@ -133,12 +135,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for step_flops.json")
     parser.add_argument("--quick", action="store_true", help="a few timed steps (plumbing only)")
-    parser.add_argument("--steps", type=int, default=None, help="timed steps (default 200, quick 5)")
+    parser.add_argument("--steps", type=int_option(1), default=None, help="timed steps (default 200, quick 5)")
     parser.add_argument("--threads", type=int, default=None, help="use only the first N CPUs")
     args = parser.parse_args(argv)
     steps = args.steps or (5 if args.quick else 200)
-    if steps < 1:
-        parser.error(f"--steps must be >= 1, got {steps}")
     if args.threads is not None:
         os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:args.threads])
     from course_utils import device

@@ -47,6 +47,8 @@ for _path in (REPO_ROOT, REPO_ROOT / "benchmarks"):
 
 import numpy as np
 
+from course_utils.validate import int_option, positive_option  # noqa: E402
+
 SCHEMA = "time_to_quality/2"
 LESSON = "04_dcgan"
 DEFAULT_BUDGET_S = 300.0
@@ -92,7 +94,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Time to quality: the course's DCGAN recipe vs the canonical DCGAN recipe and the TensorFlow "
                     "tutorial's.")
-    parser.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+    parser.add_argument("--budget", type=positive_option, default=None, metavar="SECONDS",
                         help=f"training time per recipe, clock paused during evaluation "
                              f"(default {DEFAULT_BUDGET_S:g}; {QUICK_BUDGET_S:g} with --quick)")
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
@@ -108,11 +110,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "canonical,course); the course recipe is always trained")
     parser.add_argument("--gpu-variants", action="store_true",
                         help="also train the course recipe with mixed precision + XLA (automatic with a GPU)")
-    parser.add_argument("--fid-samples", type=int, default=None,
+    parser.add_argument("--fid-samples", type=int_option(GRID_SAMPLES), default=None,
                         help=f"samples per FID evaluation (default {DEFAULT_FID_SAMPLES}; "
                              f"{QUICK_FID_SAMPLES} with --quick)")
-    parser.add_argument("--seed", type=int, default=42, help="seed for weights, noise and batch order")
-    parser.add_argument("--threads", type=int, default=None, metavar="N",
+    parser.add_argument("--seed", type=int_option(0), default=42, help="seed for weights, noise and batch order")
+    parser.add_argument("--threads", type=int_option(1), default=None, metavar="N",
                         help="use only the first N CPUs of this process (like `taskset`; 1 = the Binder case); "
                              "TensorFlow's thread pools follow (course_utils.device.configure_cpu)")
     parser.add_argument("--markdown", nargs="*", type=Path, default=None, metavar="JSON",
@@ -132,17 +134,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if unknown or "course" not in args.recipes or len(args.recipes) < 2:
         parser.error(f"--recipes must name the course and at least one of {', '.join(r for r in known if r != 'course')}"
                      f" (from {known}), got {chosen!r}")
-    if not (math.isfinite(args.budget) and args.budget > 0):
-        parser.error(f"--budget must be a positive number of seconds, got {args.budget}")
     if args.fid_samples is None:
         args.fid_samples = QUICK_FID_SAMPLES if args.quick else DEFAULT_FID_SAMPLES
-    if args.fid_samples < GRID_SAMPLES:
-        parser.error(f"--fid-samples must be at least {GRID_SAMPLES}, got {args.fid_samples}")
-    if args.seed < 0:
-        parser.error(f"--seed must be a non-negative int, got {args.seed}")
     if args.threads is not None:
         available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        if not 1 <= args.threads <= available:
+        if args.threads > available:
             parser.error(f"--threads must be between 1 and the {available} CPUs available, got {args.threads}")
     if args.out is None:
         args.out = REPO_ROOT / "benchmarks" / "results" / ("quick" if args.quick else "long" if args.long else "full")

@@ -89,7 +89,7 @@ def atomic_path(path: str | os.PathLike, *, suffix: str = ".part") -> Iterator[P
 def write_bytes(path: str | os.PathLike, payload: bytes) -> Path:
     """Write ``payload`` to ``path`` atomically (see :func:`atomic_path`).
 
-    Introduced in 00_start_here (through ``data.load_mnist``, which caches downloads with it).
+    Introduced in 00_start_here (through ``viz.show_images``, which saves its figure with it).
 
     Returns:
         ``path``, as a ``Path``.

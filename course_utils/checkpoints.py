@@ -81,10 +81,6 @@ _START_OVER = "delete {dir} to start over"
 _HELD_LOCKS: dict[str, int] = {}  # folder -> open file descriptor of its lock, for this process
 
 
-def _is_positive_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and value >= 1
-
-
 def _first_line(err: BaseException, limit: int = 300) -> str:
     text = str(err).strip().splitlines()
     line = text[0] if text else ""
@@ -208,10 +204,8 @@ class GANCheckpoint:
         if g_optimizer is d_optimizer:
             raise ValueError("g_optimizer and d_optimizer must be two different optimizer objects (each keeps "
                              "moments for its own network), got the same object twice")
-        if not _is_positive_int(every_n_steps):
-            raise ValueError(f"every_n_steps must be an int >= 1, got {every_n_steps!r}")
-        if not _is_positive_int(max_to_keep):
-            raise ValueError(f"max_to_keep must be an int >= 1, got {max_to_keep!r}")
+        int_at_least(every_n_steps, 1, "every_n_steps")
+        int_at_least(max_to_keep, 1, "max_to_keep")
         if extra is not None and not isinstance(extra, dict):
             raise ValueError(f"extra must be a dict of run history (or None), got {type(extra).__name__}")
         if recipe is not None and not isinstance(recipe, Mapping):
@@ -286,9 +280,7 @@ class GANCheckpoint:
         Raises:
             ValueError: if ``n_steps`` is not an int >= 1.
         """
-        if not _is_positive_int(n_steps):
-            raise ValueError(f"n_steps must be an int >= 1, got {n_steps!r}")
-        self.step.assign_add(int(n_steps))
+        self.step.assign_add(int_at_least(n_steps, 1, "n_steps"))
         return self.steps_done
 
     def advance_epoch(self, n_epochs: int = 1) -> int:
@@ -305,9 +297,7 @@ class GANCheckpoint:
         Raises:
             ValueError: if ``n_epochs`` is not an int >= 1.
         """
-        if not _is_positive_int(n_epochs):
-            raise ValueError(f"n_epochs must be an int >= 1, got {n_epochs!r}")
-        self.epoch.assign_add(int(n_epochs))
+        self.epoch.assign_add(int_at_least(n_epochs, 1, "n_epochs"))
         return self.epochs_done
 
     # -- restoring --------------------------------------------------------------------------------

@@ -306,11 +306,9 @@ def load_colour_evaluator(directory: str | os.PathLike | None = None, *,
     if key in _CACHE:
         return _CACHE[key]
     for path, sha in ((weights_path, WEIGHTS_SHA256), (stats_path, STATS_SHA256)):
-        if check_sha256:
-            data.verify_file(path, sha, remedy=_REBUILD.format(name=path.name))
-        elif not path.is_file():
-            raise ValueError(f"expected the colour evaluator file {path}, found none. "
-                             + _REBUILD.format(name=path.name))
+        rebuild = _REBUILD.format(name=path.name)
+        data.verify_file(path, sha if check_sha256 else None, what="the colour evaluator file", remedy=rebuild,
+                         missing=rebuild)
     references = _read_references(stats_path)
     model = build_model()
     _load_weights(model, weights_path)

@@ -43,6 +43,7 @@ from urllib.request import url2pathname
 import numpy as np
 
 from . import atomic
+from .validate import int_at_least
 
 ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 
@@ -256,26 +257,33 @@ def sha256_of(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def verify_file(path: str | os.PathLike, sha256: str, *,
-                remedy: str = "Delete it (or fix the mirror) and load again.") -> Path:
-    """Check that a file exists and has the expected SHA-256.
+def verify_file(path: str | os.PathLike, sha256: str | None, *, what: str = "a data file",
+                remedy: str = "Delete it (or fix the mirror) and load again.", missing: str = "") -> Path:
+    """Check that a file exists and has the expected SHA-256: the course's one "present, digest matches" check.
 
     Introduced in 00_start_here.
 
     Args:
         path: the file.
-        sha256: expected hexadecimal digest.
-        remedy: the sentence that ends the error message, saying how to get a good copy.
+        sha256: expected hexadecimal digest; None checks only that the file is there (a file the caller was told
+            not to pin, e.g. an evaluator the learner retrained).
+        what: how the missing-file message names the file (``"the evaluator file"``).
+        remedy: the sentence that ends the wrong-digest message, saying how to get a good copy.
+        missing: the sentence that ends the missing-file message (default: none).
 
     Returns:
         The path, as a ``Path``.
 
     Raises:
-        ValueError: if the file is missing or its digest differs (corrupt, partial or a different file).
+        ValueError: if the file is missing (``"expected {what} at {path}, found none. {missing}"``) or its digest
+            differs (corrupt, partial or a different file: ``"{path} is corrupt or incomplete: SHA-256 is ...,
+            expected .... {remedy}"``).
     """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"expected a data file at {path}, found none")
+        raise ValueError(f"expected {what} at {path}, found none" + (f". {missing}" if missing else ""))
+    if sha256 is None:
+        return path
     actual = sha256_of(path)
     if actual != sha256:
         raise ValueError(
@@ -864,8 +872,7 @@ def area_downsample(x: np.ndarray, factor: int) -> np.ndarray:
     x = np.asarray(x)
     if x.dtype != np.uint8 or x.ndim != 4:
         raise ValueError(f"expected uint8 images (n, h, w, c), got {x.dtype} {x.shape}")
-    if isinstance(factor, (bool, np.bool_)) or not isinstance(factor, (int, np.integer)) or factor < 1:
-        raise ValueError(f"factor must be a positive int, got {factor!r}")
+    factor = int_at_least(factor, 1, "factor", expected="a positive int")
     n, h, w, c = x.shape
     if h % factor or w % factor:
         raise ValueError(f"factor must divide the image size, got factor {factor} for {h}x{w}")

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from .validate import int_at_least
+
 __all__ = ["MASK_KINDS", "apply_mask", "downsample", "gaussian_blur", "gaussian_noise", "make_mask", "salt_and_pepper"]
 
 MASK_KINDS = ("box", "lines", "pixels")
@@ -55,9 +57,7 @@ def _spatial_axes(arr: np.ndarray) -> tuple[int, int]:
 def _rng(seed: Any) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
-    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int or a numpy.random.Generator, got {seed!r}")
-    return np.random.default_rng(int(seed))
+    return np.random.default_rng(int_at_least(seed, 0, "seed", expected="a non-negative int or a numpy.random.Generator"))
 
 
 def _number(value: Any, name: str, low: float, high: float, *, low_open: bool = False) -> float:
@@ -264,9 +264,7 @@ def downsample(images: Any, factor: int) -> np.ndarray:
         ValueError: on bad images, a factor that is not an int >= 2, or a size that is not a multiple of it.
     """
     arr = _check_images(images)
-    if isinstance(factor, bool) or not isinstance(factor, Integral) or factor < 2:
-        raise ValueError(f"factor must be an int >= 2, got {factor!r}")
-    factor = int(factor)
+    factor = int_at_least(factor, 2, "factor")
     a, b = _spatial_axes(arr)
     h, w = arr.shape[a], arr.shape[b]
     if h % factor or w % factor:

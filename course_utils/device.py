@@ -29,6 +29,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .validate import int_at_least
+
 
 @dataclass(frozen=True)
 class DeviceConfig:
@@ -511,8 +513,7 @@ def setup(seed: int = 42, *, training: bool = False, mixed_precision: bool | str
         ValueError: if ``seed`` is not a non-negative int, a flag is not True/False/"auto", ``training`` is not a
             bool, or ``COURSE_MIXED_PRECISION``/``COURSE_XLA`` hold something other than auto/on/off.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    seed = int_at_least(seed, 0, "seed", expected="a non-negative int")
     if not isinstance(training, bool):
         raise ValueError(f"training must be True or False, got {training!r}")
     mixed_precision = _resolve(mixed_precision, "mixed_precision")

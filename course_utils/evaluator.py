@@ -403,13 +403,10 @@ def load_evaluator(directory: str | os.PathLike | None = None, *, check_sha256: 
     if key in _CACHE:
         return _CACHE[key]
     for path, sha in ((weights_path, WEIGHTS_SHA256), (stats_path, STATS_SHA256)):
-        if not path.is_file():
-            raise ValueError(f"expected the evaluator file {path}, found none; regenerate it with "
-                             "`python -m course_utils.evaluator --train`")
-        if check_sha256:
-            data.verify_file(path, sha, remedy=f"It is not the shipped evaluator file: restore it from the repository "
-                                               f"(git checkout -- {path.name}) or regenerate it with "
-                                               "`python -m course_utils.evaluator --train`.")
+        restore = (f"restore it from the repository (git checkout -- {path.name}) or regenerate it with "
+                   "`python -m course_utils.evaluator --train`.")
+        data.verify_file(path, sha if check_sha256 else None, what="the evaluator file",
+                         remedy=f"It is not the shipped evaluator file: {restore}", missing=restore.capitalize())
     reference = _read_stats(stats_path)
     model = build_model()
     _load_weights(model, weights_path)
@@ -488,7 +485,8 @@ def train_evaluator(recipe: Recipe = RECIPE, *, epochs: int | None = None, verbo
 def features(images: Any, value_range: str | tuple[float, float] = "auto") -> np.ndarray:
     """Features of the evaluator's penultimate layer (64 ReLU units) for a batch of digits.
 
-    Introduced in 03_cnn_classifier.
+    Not in a lesson: the shipped evaluator's :meth:`Evaluator.features` as one call (lessons use the method, on
+    ``load_evaluator()``); tests/test_evaluator.py checks it.
 
     Args:
         images: ``(n, 28, 28)`` or ``(n, 28, 28, 1)``; uint8 in [0, 255] or float in [-1, 1].
@@ -506,7 +504,8 @@ def features(images: Any, value_range: str | tuple[float, float] = "auto") -> np
 def predict(images: Any, value_range: str | tuple[float, float] = "auto") -> np.ndarray:
     """Class probabilities from the shipped evaluator; ``predict(x).argmax(1)`` gives the digits.
 
-    Introduced in 03_cnn_classifier.
+    Not in a lesson: the shipped evaluator's :meth:`Evaluator.predict` as one call (lessons use the method, on
+    ``load_evaluator()``); tests/test_evaluator.py checks it.
 
     Args:
         images: ``(n, 28, 28)`` or ``(n, 28, 28, 1)``; uint8 in [0, 255] or float in [-1, 1].
@@ -575,7 +574,8 @@ def class_coverage(images: Any, value_range: str | tuple[float, float] = "auto",
 def reference_stats() -> ReferenceStats:
     """The shipped reference statistics: feature mean/covariance of the 4,000 real training digits, and metadata.
 
-    Introduced in 03_cnn_classifier.
+    Not in a lesson: the shipped evaluator's :meth:`Evaluator.reference_stats` as one call (lessons use the method, on
+    ``load_evaluator()``); tests/test_evaluator.py checks it.
 
     Raises:
         ValueError: if the statistics file is missing or damaged.

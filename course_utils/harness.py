@@ -299,8 +299,7 @@ class Recorder:
             yield self._tf.constant(batch)
 
     def sample_noise(self, n: Any) -> Any:
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or int(n) < 1:
-            raise ValueError(f"sample_noise(n) expects a number of noise vectors (an int >= 1), got {n!r}")
+        int_at_least(n, 1, "sample_noise(n)", expected="a number of noise vectors (an int >= 1)")
         noise = self.rng.normal(0.0, 1.0, (int(n), TINY_NOISE_DIM)).astype(np.float32)
         self.noises.append(noise)
         self.events.append(("noise", len(self.noises) - 1, int(n)))

@@ -111,12 +111,10 @@ def held_out_fid(images: Any, *, train_images: Any = None, held_out_images: Any 
         ValueError: on bad images, ``n_reference`` not an int >= 65, or fewer than ``n_reference`` samples,
             training digits or held-out digits.
     """
-    if isinstance(n_reference, bool) or not isinstance(n_reference, (int, np.integer)) or \
-            n_reference <= ev.FEATURE_DIM:
-        raise ValueError(f"n_reference must be an int >= {ev.FEATURE_DIM + 1} (more images than the evaluator's "
-                         f"{ev.FEATURE_DIM} features, or the covariances are singular and the FIDs meaningless; "
-                         f"1,000 keeps the small-sample bias low), got {n_reference!r}")
-    n_reference = int(n_reference)
+    n_reference = int_at_least(n_reference, ev.FEATURE_DIM + 1, "n_reference",
+                               expected=f"an int >= {ev.FEATURE_DIM + 1} (more images than the evaluator's "
+                                        f"{ev.FEATURE_DIM} features, or the covariances are singular and the FIDs "
+                                        "meaningless; 1,000 keeps the small-sample bias low)")
     train_images, held_out_images = _default_split(train_images, held_out_images)
     judge = evaluator if evaluator is not None else ev.load_evaluator()
     sets = {"samples": (images, value_range), "train_images": (train_images, "auto"),

@@ -150,10 +150,10 @@ def _load_checked(model, name: str, record: dict[str, Any], what: str, how: str)
     path = data.data_dir() / record["file"]
     if path.resolve().parent != folder:
         raise ValueError(f"{record_path(name)} names the file {record['file']!r}, expected a file inside {folder}")
-    if not path.is_file():
-        raise ValueError(f"the course's trained {name} is missing ({path}); restore it with `git checkout -- data/`")
-    data.verify_file(path, record["sha256"], remedy=f"It is not the course's file (the record {record_path(name).name} "
-                                                    "pins that digest): restore it with `git checkout -- data/`.")
+    data.verify_file(path, record["sha256"], what=f"the course's trained {name}",
+                     remedy=f"It is not the course's file (the record {record_path(name).name} pins that digest): "
+                            "restore it with `git checkout -- data/`.",
+                     missing="Restore it with `git checkout -- data/`.")
     count = getattr(model, "count_params", None)
     if count is None:
         raise ValueError(f"{what} must be a Keras model built by {how}, got {type(model).__name__}")
@@ -174,10 +174,11 @@ def save_trained_generator(generator, record: dict[str, Any], name: str = DCGAN_
                            directory: str | os.PathLike | None = None) -> tuple[Path, Path]:
     """Write the weights and the training record atomically (temporary files, then rename); weights first.
 
-    Used by ``tools/train_course_generator.py`` and ``tools/train_restoration_models.py`` (any model: ``name`` is
-    the file stem); ``record`` gets ``schema``, ``name``, ``file``, ``sha256`` and ``params`` filled in.
+    Any model: ``name`` is the file stem; ``record`` gets ``schema``, ``name``, ``file``, ``sha256`` and ``params``
+    filled in.
 
-    Introduced in 04_dcgan.
+    Not in a lesson: tools/train_course_generator.py and tools/train_restoration_models.py write the shipped models
+    with it (lessons 04 and 06 load them with :func:`load_trained_generator` and :func:`load_trained_model`).
 
     Returns:
         The paths of the weights file and of the record.

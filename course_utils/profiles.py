@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from typing import TypeVar
 
+from .validate import positive_number
+
 T = TypeVar("T")
 
 PROFILES = ("smoke", "full")
@@ -81,8 +83,7 @@ def train_minutes(*, full: float, smoke: float) -> float:
             number of minutes.
     """
     for name, value in (("full", full), ("smoke", smoke)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
-            raise ValueError(f"{name} must be a positive number of minutes, got {value!r}")
+        positive_number(value, name, expected="a positive number of minutes")
     raw = os.environ.get(TRAIN_MINUTES_ENV, "").strip()
     if not raw:
         return float(pick(full=full, smoke=smoke))

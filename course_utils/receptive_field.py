@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
+from .validate import int_at_least
 
 
 @dataclass(frozen=True)
@@ -43,18 +43,10 @@ class LayerSpec:
     name: str = ""
 
     def __post_init__(self) -> None:
-        for field_name in ("kernel", "stride", "dilation", "padding"):  # NumPy integers (np.int64(3)) become ints
-            value = getattr(self, field_name)
-            if isinstance(value, np.integer) and not isinstance(value, np.bool_):
-                object.__setattr__(self, field_name, int(value))
-        for field_name in ("kernel", "stride", "dilation"):
-            value = getattr(self, field_name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{field_name} must be an int >= 1, got {value!r}"
-                                 + (f" (layer {self.name!r})" if self.name else ""))
-        if not isinstance(self.padding, int) or isinstance(self.padding, bool) or self.padding < 0:
-            raise ValueError(f"padding must be an int >= 0, got {self.padding!r}"
-                             + (f" (layer {self.name!r})" if self.name else ""))
+        note = f"layer {self.name!r}" if self.name else ""
+        for field_name, at_least in (("kernel", 1), ("stride", 1), ("dilation", 1), ("padding", 0)):
+            value = int_at_least(getattr(self, field_name), at_least, field_name, note=note)
+            object.__setattr__(self, field_name, value)  # NumPy integers (np.int64(3)) become ints
 
 
 @dataclass(frozen=True)

@@ -527,7 +527,7 @@ def article_table_markdown(references: list[dict] | None = None,
 def citation_keys_in(text: str) -> set[str]:
     """The citation keys of pandoc-style citations in markdown: ``[@key]``, ``[@key1; @key2]``, ``[see @key, p. 3]``.
 
-    Introduced in 07_trends_and_challenges.
+    Not in a lesson: tests/test_references.py checks with it that every key a lesson cites is in the bibliography.
 
     Only ``@key`` inside square brackets counts, and only where ``@`` starts a word (so an e-mail address in
     brackets is not a citation).

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import atomic
 from .ranges import check_value_range
+from .validate import int_at_least, positive_number
 
 MAX_GIF_SIDE = 4096
 """Largest width or height, in pixels, of a GIF frame after scaling (GIF itself stops at 65,535)."""
@@ -23,9 +24,7 @@ MAX_GIF_BYTES = 512 << 20
 
 
 def _check_ncols(ncols) -> int:
-    if isinstance(ncols, bool) or not isinstance(ncols, (int, np.integer)) or ncols < 1:
-        raise ValueError(f"ncols must be a positive int, got {ncols!r} (images per row; None for about sqrt(n))")
-    return int(ncols)
+    return int_at_least(ncols, 1, "ncols", expected="a positive int", note="images per row; None for about sqrt(n)")
 
 
 def _as_image_batch(images: np.ndarray) -> np.ndarray:
@@ -247,9 +246,8 @@ def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, *, duration_
 
     if len(frames) == 0:
         raise ValueError("expected at least one frame, got none")
-    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1 or duration_ms <= 0:
-        raise ValueError(f"scale must be a positive int and duration_ms > 0, got {scale!r}, {duration_ms!r}")
-    scale = int(scale)
+    scale = int_at_least(scale, 1, "scale", expected="a positive int")
+    positive_number(duration_ms, "duration_ms", expected="a positive number of milliseconds")
     shape = np.shape(frames[0])
     if len(shape) in (2, 3):  # checked before anything is allocated: a huge scale must not exhaust memory
         height, width = shape[0] * scale, shape[1] * scale
@@ -293,11 +291,6 @@ def show_gif(path: str | os.PathLike):
 
 # ---- Diagrams of convolution (lesson 02) -------------------------------------------------------------------------
 
-def _check_int(value, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return int(value)
-
 
 def conv_taps(n: int, k: int, *, stride: int = 1, padding: int = 0, dilation: int = 1,
               position: tuple[int, int] = (0, 0)) -> tuple[list[tuple[int, int]], int]:
@@ -325,9 +318,9 @@ def conv_taps(n: int, k: int, *, stride: int = 1, padding: int = 0, dilation: in
         ValueError: if an argument is not an int in range, the kernel does not fit the padded input, or
             ``position`` lies outside the output.
     """
-    n, k = _check_int(n, "n", 1), _check_int(k, "k", 1)
-    stride, dilation = _check_int(stride, "stride", 1), _check_int(dilation, "dilation", 1)
-    padding = _check_int(padding, "padding", 0)
+    n, k = int_at_least(n, 1, "n"), int_at_least(k, 1, "k")
+    stride, dilation = int_at_least(stride, 1, "stride"), int_at_least(dilation, 1, "dilation")
+    padding = int_at_least(padding, 0, "padding")
     span = dilation * (k - 1) + 1
     if span > n + 2 * padding:
         raise ValueError(f"a kernel spanning {span} cells does not fit an input of {n} cells padded by {padding}")

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .validate import int_at_least
+
 __all__ = ["latent_explorer"]
 
 
@@ -34,8 +36,7 @@ def latent_explorer(generators: Mapping[str, Any], draw_samples: Callable[..., A
         raise ValueError(f"generators must be a non-empty mapping of label -> generator, got {generators!r}")
     if not callable(draw_samples) or not callable(walk_latent):
         raise ValueError(f"draw_samples and walk_latent must be callables, got {draw_samples!r} and {walk_latent!r}")
-    if isinstance(max_seed, bool) or not isinstance(max_seed, int) or max_seed < 2:
-        raise ValueError(f"max_seed must be an int >= 2, got {max_seed!r}")
+    max_seed = int_at_least(max_seed, 2, "max_seed")
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 from pathlib import Path
 
+import jupytext
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +65,48 @@ def test_merge_refuses_a_seed_twice_and_other_data(tmp_path):
     assert not (tmp_path / "m.json").exists()
 
 
-def test_every_departure_of_the_recipe_has_an_arm():
-    text = (ROOT / "notebooks" / "04_dcgan.py").read_text()
-    assert '"r1_gamma"' in text and "no R1" in ablations.ARMS
-    assert {"two D convolutions", "no label smoothing", "2-pixel shifts", "simultaneous"} <= set(ablations.ARMS)
+def _run_arm_tree() -> ast.FunctionDef:
+    tree = ast.parse((ROOT / "benchmarks" / "ablations.py").read_text(encoding="utf-8"))
+    return next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "run_arm")
+
+
+def _arms_run_arm_handles() -> set[str]:
+    """The arm names run_arm tests for (``arm == "..."``): each is a change it makes to the recipe."""
+    return {node.comparators[0].value for node in ast.walk(_run_arm_tree())
+            if isinstance(node, ast.Compare) and isinstance(node.left, ast.Name) and node.left.id == "arm"
+            and isinstance(node.ops[0], ast.Eq) and isinstance(node.comparators[0], ast.Constant)}
+
+
+def _lesson_parameters() -> dict[str, set[str]]:
+    """Parameters of every function in lesson 04's ``export`` cells (what load_lesson_code gives the script)."""
+    cells = [c.source for c in jupytext.read(ROOT / "notebooks" / "04_dcgan.py").cells
+             if c.cell_type == "code" and "export" in c.metadata.get("tags", [])]
+    functions = [n for n in ast.walk(ast.parse("\n\n".join(cells))) if isinstance(n, ast.FunctionDef)]
+    return {f.name: {a.arg for a in f.args.args + f.args.kwonlyargs} for f in functions}
+
+
+def test_every_arm_of_the_table_changes_the_recipe_and_no_other_arm_exists():
+    """The arm table (ARMS, EXTRA_ARMS) and run_arm's changes name the same arms; 'recipe' is the one unchanged."""
+    table = set(ablations.ARMS + ablations.EXTRA_ARMS)
+    assert len(table) == len(ablations.ARMS + ablations.EXTRA_ARMS) and "recipe" in ablations.ARMS
+    assert _arms_run_arm_handles() - {"recipe"} == table - {"recipe"}  # ("recipe" is also scored without EMA)
+
+
+def test_each_arm_changes_an_option_the_lesson_really_has():
+    """``L["f"] = functools.partial(L.f, option=...)``: lesson 04 exports f, and f takes that option."""
+    lesson = _lesson_parameters()
+    patches = [node.value for node in ast.walk(_run_arm_tree())
+               if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+               and ast.unparse(node.value.func) == "functools.partial"]
+    assert patches, "run_arm changes the recipe with functools.partial"
+    for call in patches:
+        name = ast.unparse(call.args[0]).removeprefix("L.")
+        assert name in lesson, f"lesson 04 exports no {name}()"
+        assert {k.arg for k in call.keywords} <= lesson[name], f"{name}() has no option {[k.arg for k in call.keywords]}"
+
+
+def test_the_committed_record_measured_every_arm_of_the_table():
+    """Lesson 04 prints its ablation table from this record: one row per arm of ARMS, then the recipe without EMA."""
+    record = json.loads((ROOT / "benchmarks" / "figures" / "ablations.json").read_text(encoding="utf-8"))
+    assert [row["arm"] for row in record["rows"]] == [*ablations.ARMS, "recipe, no EMA"]
+    assert record["rows"] == json.loads(json.dumps(ablations.summarize(record["runs"])))  # rows are the runs' summary

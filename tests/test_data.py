@@ -596,3 +596,14 @@ def test_verify_file_ends_with_the_remedy_it_is_given(tmp_path):
         data.verify_file(path, "0" * 64)
     with pytest.raises(ValueError, match=r"expected 0{64}\. Rebuild it with make\.$"):
         data.verify_file(path, "0" * 64, remedy="Rebuild it with make.")
+
+
+def test_verify_file_names_what_is_missing_and_how_to_get_it(tmp_path):
+    path = tmp_path / "f.bin"
+    with pytest.raises(ValueError, match=r"^expected a data file at .*f\.bin, found none$"):
+        data.verify_file(path, "0" * 64)
+    with pytest.raises(ValueError, match=r"^expected the model file at .*f\.bin, found none\. Rebuild it\.$"):
+        data.verify_file(path, None, what="the model file", missing="Rebuild it.")
+    path.write_bytes(b"abc")
+    assert data.verify_file(path, None) == path  # None: present is enough (a file the caller chose not to pin)
+    assert data.verify_file(str(path), data.sha256_of(path)) == path

@@ -258,8 +258,10 @@ def test_flipped_byte_is_caught_by_the_checksum(tmp_path):
 def test_missing_file_is_a_clear_error(tmp_path):
     folder = _copy_shipped(tmp_path)
     os.remove(folder / ev.STATS_NAME)
-    with pytest.raises(ValueError, match="expected the evaluator file .*mnist_evaluator_stats.npz, found none"):
-        ev.load_evaluator(folder)
+    for check_sha256 in (True, False):
+        with pytest.raises(ValueError, match=r"expected the evaluator file at .*mnist_evaluator_stats.npz, found none\. "
+                                             r"Restore it .*git checkout -- mnist_evaluator_stats.npz.*--train"):
+            ev.load_evaluator(folder, check_sha256=check_sha256)
 
 
 def test_copy_in_another_folder_loads(tmp_path, digits):

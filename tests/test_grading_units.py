@@ -331,3 +331,33 @@ def test_the_sandbox_gets_lessons_without_solutions_and_exercises_without_answer
     with pytest.raises(ValueError, match="not closed"):
         (tmp_path / "open.py").write_text(f"def f():\n    {grading.SOLUTION_BEGIN}\n    return 1\n")
         grading.student_lesson_source(tmp_path / "open.py", tmp_path / "out.py")
+
+
+@pytest.mark.parametrize("field", ["memory_mb", "processes", "file_mb"])
+@pytest.mark.parametrize("bad", [0, -1, True, 1.5, "300"])
+def test_sandbox_limits_refuse_what_is_not_a_positive_int(field, bad):
+    with pytest.raises(ValueError, match=rf"^{field} must be an int >= 1, got {bad!r}$"):
+        grading.sandbox.Limits(**{field: bad})
+    assert grading.sandbox.Limits(**{field: np.int64(7)}) == grading.sandbox.Limits(**{field: 7})
+
+
+def test_reports_are_written_whole_with_the_same_bytes_as_the_csv_module(tmp_path, monkeypatch):
+    """scores.csv, scores.md and the feedback go through course_utils.atomic (a crash leaves the old file or the new)."""
+    import csv
+
+    from course_utils import atomic
+
+    written = []
+    real = atomic.write_text
+    monkeypatch.setattr(atomic, "write_text", lambda path, text, *a, **k: written.append(path) or real(path, text, *a, **k))
+    sources = {"04_dcgan": {"cells": [{"metadata": {"nbgrader": {"grade": True, "grade_id": "ex1"}}}]}}
+    results = [grading.JobResult("ana", "04_dcgan", [grading.Exercise("ex1", "", 1.0)]),
+               grading.JobResult("bo, jr", "04_dcgan", [grading.Exercise("ex1", "", 0.0, "wrong sign")])]
+    (tmp_path / "scores.csv").write_text("stale\n")
+    csv_path, md_path = grading.write_reports(results, {}, sources, tmp_path, 1.0)
+    with open(tmp_path / "expected.csv", "w", newline="", encoding="utf-8") as fh:  # what the csv module writes
+        csv.writer(fh).writerows([["student", "04_dcgan:ex1", "total", "max"], ["ana", "1", "1", "1"],
+                                  ["bo, jr", "0", "0", "1"]])
+    assert csv_path.read_bytes() == (tmp_path / "expected.csv").read_bytes()
+    assert "0/1: wrong sign" in md_path.read_text(encoding="utf-8")
+    assert set(written) == {csv_path, md_path, *tmp_path.glob("feedback/*/04_dcgan.md")} and len(written) == 4

@@ -71,7 +71,8 @@ def test_a_damaged_or_replaced_weights_file_is_refused(data_dir):
     for a, b in zip(before, fresh.get_weights()):
         np.testing.assert_array_equal(a, b)  # nothing was loaded
     path.unlink()
-    with pytest.raises(ValueError, match="is missing"):
+    with pytest.raises(ValueError, match=r"expected the course's trained tiny at .*tiny.weights.h5, found none\. "
+                                         r"Restore it with `git checkout -- data/`"):
         pretrained.load_trained_generator(fresh, name="tiny")
 
 

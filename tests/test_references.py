@@ -27,7 +27,9 @@ from course_utils.references import (
 ROOT = Path(__file__).resolve().parent.parent
 BIB = ROOT / "data" / "references.bib"
 ARTICLE = ROOT / "data" / "article_references.json"
-SEED = Path("/work/shared/seed/000_aaba7a94b639e994.txt")  # the source article, where this checkout has it
+# The source article, where the workspace has it: a shared/ folder inside the checkout or beside it (not in git).
+SEED = next((folder / "shared" / "seed" / "000_aaba7a94b639e994.txt" for folder in (ROOT, ROOT.parent)
+             if (folder / "shared" / "seed" / "000_aaba7a94b639e994.txt").is_file()), ROOT / "shared" / "seed" / "absent")
 LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
 
 # The keys agreed for lesson markdown (issue 13): each must be in the bibliography under exactly this name.

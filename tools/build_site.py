@@ -29,7 +29,6 @@ sys.path.insert(0, str(ROOT))
 
 from course_utils import references  # noqa: E402
 
-REPO_URL = "https://github.com/image-synthesis-course/gans-and-cnns"
 # Every markdown page the site shows; a page one of them links to must be here too, or MkDocs refuses the link.
 PAGES = ["README.md", "CONTRIBUTING.md", "docs/teaching.md", "benchmarks/README.md", "benchmarks/archive/README.md",
          "data/README.md"]

@@ -368,7 +368,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.monotonic()
     if args.command == "docs":
-        DOC.write_text(render_doc(DOC.read_text(encoding="utf-8")), encoding="utf-8")
+        from course_utils import atomic
+
+        atomic.write_text(DOC, render_doc(DOC.read_text(encoding="utf-8")))
         print(f"refreshed {DOC.relative_to(ROOT)}")
         return 0
     if args.command == "student":

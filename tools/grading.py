@@ -43,6 +43,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sandbox  # noqa: E402
 
+from course_utils import atomic  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 MAX_NOTEBOOK_BYTES = 20 * 2**20
@@ -628,7 +630,7 @@ def run_job(student: str, lesson: str, submission: Path, source_nb: dict, work: 
     log = out / "logs" / f"{_safe_id(student)}_{lesson}.ipynb"
     log.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(Exception):
-        log.write_text(json.dumps(dict(assembled, cells=kernel.nb["cells"]), default=str), encoding="utf-8")
+        atomic.write_text(log, json.dumps(dict(assembled, cells=kernel.nb["cells"]), default=str))
     shutil.rmtree(job_dir, ignore_errors=True)
     result.wall_s = time.monotonic() - started
     return result
@@ -726,8 +728,9 @@ def write_reports(results: list[JobResult], notes: dict[str, list[str]], sources
                      f"{sum(1 for lesson, _ in columns if lesson in submitted):g}"])
     out.mkdir(parents=True, exist_ok=True)
     csv_path, md_path = out / "scores.csv", out / "scores.md"
-    with csv_path.open("w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows([header, *rows])
+    table_csv = io.StringIO(newline="")
+    csv.writer(table_csv).writerows([header, *rows])
+    atomic.write_text(csv_path, table_csv.getvalue())
     lines = ["# Scores", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     lines += ["", "An empty cell: that lesson was not submitted (or could not be read).", "",
@@ -745,7 +748,7 @@ def write_reports(results: list[JobResult], notes: dict[str, list[str]], sources
               "|---|---|---|---|---|"]
     lines += [f"| {r.student} | {r.lesson} | {r.wall_s:.1f} | {r.peak_mb:.0f} | "
               f"{', '.join(e.grade_id for e in r.exercises if e.where == 'kernel') or '-'} |" for r in results]
-    md_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    atomic.write_text(md_path, "\n".join(lines) + "\n")
     for r in results:
         fb = out / "feedback" / _safe_id(r.student) / f"{r.lesson}.md"
         fb.parent.mkdir(parents=True, exist_ok=True)
@@ -755,5 +758,5 @@ def write_reports(results: list[JobResult], notes: dict[str, list[str]], sources
             text += [f"## {ex.grade_id}: {ex.points:g}/1", "", ex.reason or "(no message)", ""]
         if r.notes:
             text += ["## Notes", "", *[f"- {n}" for n in r.notes], ""]
-        fb.write_text("\n".join(text), encoding="utf-8")
+        atomic.write_text(fb, "\n".join(text))
     return csv_path, md_path

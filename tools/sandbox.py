@@ -35,6 +35,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from course_utils.validate import int_at_least
+
 ROOT = Path(__file__).resolve().parent.parent
 KERNEL_NAME = "image-synthesis-course"
 FIRST_UID = 62000  # the sandbox uids are FIRST_UID + 1 ... FIRST_UID + 9999
@@ -51,9 +53,7 @@ class Limits:
 
     def __post_init__(self) -> None:
         for name in ("memory_mb", "processes", "file_mb"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"expected {name} to be an int >= 1, got {value!r}")
+            object.__setattr__(self, name, int_at_least(getattr(self, name), 1, name))
 
 
 def bwrap_path() -> str | None:

@@ -31,6 +31,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from course_utils.validate import int_option  # noqa: E402
+
 SAMPLE_SIZES = (50, 100, 200, 282, 500, 794)
 """Numbers of images for the FID-versus-n table (794 is half of one style's training split)."""
 DRAWS = 10
@@ -212,7 +214,7 @@ def validate(evaluator, train, held) -> dict:
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs (not the shipped file)")
+    parser.add_argument("--epochs", type=int_option(1), default=None, help="override the recipe's epochs (not the shipped file)")
     parser.add_argument("--out", type=Path, default=None, help="folder to write to (default: data/)")
     args = parser.parse_args(argv)
 
@@ -225,8 +227,6 @@ def main(argv=None) -> dict:
 
     recipe = ce.RECIPE
     epochs = recipe.epochs if args.epochs is None else args.epochs
-    if epochs < 1:
-        parser.error(f"--epochs must be a positive int, got {epochs}")
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -28,20 +28,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from course_utils import device  # noqa: E402
+from course_utils.validate import positive_option  # noqa: E402
 
 LESSON = "04_dcgan"
 
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=10.0, help="training time (evaluation excluded)")
+    parser.add_argument("--minutes", type=positive_option, default=10.0, help="training time (evaluation excluded)")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--eval-every", type=float, default=30.0, help="seconds of training between evaluations")
     parser.add_argument("--fid-samples", type=int, default=2000)
     parser.add_argument("--out", type=Path, default=None, help="folder to write to (default: data/)")
     args = parser.parse_args(argv)
-    if not args.minutes > 0:
-        parser.error(f"--minutes must be positive, got {args.minutes}")
 
     tf = device.quiet_tensorflow_startup()  # oneDNN and threads chosen first, as in the lessons
     import keras

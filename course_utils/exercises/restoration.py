@@ -40,6 +40,7 @@ from ..checks import (
     softplus,
     tolerance_for,
 )
+from ..validate import positive_number
 
 __all__ = ["check_patchgan_inputs", "check_pix2pix_losses", "check_unet_shapes", "reference_patchgan_inputs",
            "reference_pix2pix_losses", "reference_psnr", "reference_unet_shapes"]
@@ -71,9 +72,7 @@ def reference_psnr(clean: Any, restored: Any, data_range: float) -> float:
     a, b = np.asarray(clean), np.asarray(restored)
     if a.shape != b.shape:
         raise ValueError(f"expected clean and restored images of the same shape, got {a.shape} and {b.shape}")
-    if isinstance(data_range, bool) or not isinstance(data_range, int | float | np.number) \
-            or not np.isfinite(data_range) or data_range <= 0:
-        raise ValueError(f"expected data_range to be a finite number > 0, got {data_range!r}")
+    positive_number(data_range, "data_range", expected="a finite number > 0")
     for name, arr in (("clean", a), ("restored", b)):
         if np.issubdtype(arr.dtype, np.integer) and arr.size and np.max(np.abs(arr.astype(np.int64))) > data_range:
             raise ValueError(f"expected {name} pixels within data_range={data_range} for {arr.dtype} images, got values "
