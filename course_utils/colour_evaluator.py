@@ -65,8 +65,6 @@ _REBUILD = ("Restore it from the repository (git checkout -- data/{name}) or reb
 class Recipe:
     """The fixed training recipe of the shipped colour evaluator.
 
-    Introduced in 08_colour_gans.
-
     Attributes:
         seed: seeds Keras, NumPy and TensorFlow, and the augmentation's generator.
         epochs, batch_size, learning_rate: Adam with a cosine decay of the learning rate to 0 over all steps.
@@ -167,7 +165,7 @@ def preprocess(images: Any, value_range: str | tuple[float, float] = "auto") -> 
 def augment(x: np.ndarray, rng: np.random.Generator, recipe: Recipe = RECIPE) -> np.ndarray:
     """Randomly flip, shift and colour-jitter float images in [0, 1] on a white background (training only).
 
-    Introduced in 08_colour_gans.
+    Not in a lesson: the training augmentation of tools/train_colour_evaluator.py; tests/test_colour_evaluator.py checks it.
 
     Args:
         x: float32 ``(n, h, w, 3)`` in [0, 1].
@@ -240,7 +238,8 @@ def save_colour_evaluator(evaluator: ColourEvaluator,
                           directory: str | os.PathLike | None = None) -> tuple[Path, Path]:
     """Write the weights and the reference statistics of every style into ``directory`` (default ``data/``), atomically.
 
-    Introduced in 08_colour_gans.
+    Not in a lesson: tools/train_colour_evaluator.py writes the shipped files with it;
+    tests/test_colour_evaluator.py checks it.
 
     Returns:
         The paths of the weights file and the statistics file.
@@ -324,7 +323,8 @@ def load_colour_evaluator(directory: str | os.PathLike | None = None, *,
 def features(images: Any, value_range: str | tuple[float, float] = "auto") -> np.ndarray:
     """Features of the penultimate layer (64 ReLU units) for a batch of colour images, float64 ``(n, 64)``.
 
-    Introduced in 08_colour_gans.
+    Not in a lesson: the shipped evaluator's :meth:`Evaluator.features` as one call (lesson 08 uses the method);
+    tests/test_colour_evaluator.py checks it.
 
     Args:
         images: ``(n, 64, 64, 3)``; uint8 in [0, 255] or float in [-1, 1].
@@ -339,7 +339,8 @@ def features(images: Any, value_range: str | tuple[float, float] = "auto") -> np
 def predict(images: Any, value_range: str | tuple[float, float] = "auto") -> np.ndarray:
     """Category probabilities ``(n, 9)`` (rows sum to 1; columns in :data:`CATEGORIES` order).
 
-    Introduced in 08_colour_gans.
+    Not in a lesson: the shipped evaluator's :meth:`Evaluator.predict` as one call (lesson 08 uses the method);
+    tests/test_colour_evaluator.py checks it.
 
     Raises:
         ValueError: on bad images (see :func:`preprocess`) or a damaged evaluator file.
@@ -355,7 +356,8 @@ def fid(images: Any, reference: Any = None, value_range: str | tuple[float, floa
     values computed on the same number of images, e.g. 282, the size of one style's held-out split, whose score is
     the real-vs-real floor (``data/emoji_evaluator.json`` records it, and how it changes with n).
 
-    Introduced in 08_colour_gans.
+    Not in a lesson: the shipped evaluator's :meth:`ColourEvaluator.fid` as one call (lesson 08 uses the method);
+    tests/test_colour_evaluator.py checks it.
 
     Args:
         images: the batch to score, ``(n, 64, 64, 3)``, n >= 2; uint8 in [0, 255] or float in [-1, 1].
@@ -376,7 +378,8 @@ def class_coverage(images: Any, value_range: str | tuple[float, float] = "auto",
                    min_share: float = 0.025) -> ClassCoverage:
     """How many of the 9 emoji categories a batch covers according to the evaluator: a mode-collapse meter.
 
-    Introduced in 08_colour_gans.
+    Not in a lesson: the shipped evaluator's :meth:`ColourEvaluator.class_coverage` as one call (lesson 08 uses the
+    method, on ``load_colour_evaluator()``); tests/test_colour_evaluator.py checks it.
 
     Args:
         images: ``(n, 64, 64, 3)``; uint8 in [0, 255] or float in [-1, 1].
@@ -396,7 +399,8 @@ def class_coverage(images: Any, value_range: str | tuple[float, float] = "auto",
 def reference_stats(style: str = "both") -> ReferenceStats:
     """The shipped reference statistics of the real training emoji of ``style``, with metadata.
 
-    Introduced in 08_colour_gans.
+    Not in a lesson: the shipped evaluator's :meth:`ColourEvaluator.reference_stats` as one call;
+    tests/test_colour_evaluator.py checks it.
 
     Raises:
         ValueError: for an unknown style, or if the statistics file is missing or damaged.

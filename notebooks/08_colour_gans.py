@@ -80,7 +80,6 @@ tf = quiet_tensorflow_startup()  # import TensorFlow once, without its C++ start
 
 # %%
 import json
-import time
 from pathlib import Path
 
 import ipywidgets as widgets
