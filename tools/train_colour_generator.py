@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from course_utils import device  # noqa: E402
+from course_utils.validate import int_option, positive_option  # noqa: E402
 
 LESSON = "08_colour_gans"
 NAME = "colour_generator"
@@ -36,14 +37,12 @@ NAME = "colour_generator"
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=25.0, help="training time (evaluation excluded)")
-    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--minutes", type=positive_option, default=25.0, help="training time (evaluation excluded)")
+    parser.add_argument("--seed", type=int_option(0), default=2026)
     parser.add_argument("--style", choices=("google", "twitter"), default="google")
-    parser.add_argument("--eval-every", type=float, default=60.0, help="seconds of training between evaluations")
+    parser.add_argument("--eval-every", type=positive_option, default=60.0, help="seconds of training between evaluations")
     parser.add_argument("--out", type=Path, default=None, help="folder to write to (default: data/)")
     args = parser.parse_args(argv)
-    if not args.minutes > 0:
-        parser.error(f"--minutes must be positive, got {args.minutes}")
 
     tf = device.quiet_tensorflow_startup()
     import keras
