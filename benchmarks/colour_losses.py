@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Lesson 08's loss comparison at equal wall-clock: DCGAN loss, WGAN-GP and hinge + spectral norm, two seeds each,
-plus the recipe without DiffAugment (the small-data question of section 5).
+plus the recipe with DiffAugment (the small-data question of section 5).
 
 Every arm is lesson 08's code (its cells tagged ``export``): the unconditional 32x32 DCGAN on the training emoji of
 one style, trained for ``--seconds`` of training time (evaluation excluded) and scored every ``--eval-every``
@@ -31,13 +31,18 @@ from course_utils import device  # noqa: E402
 from course_utils.validate import int_option, positive_option  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "figures" / "colour_losses.json"
-ARMS = {  # name -> (loss, DiffAugment policy)
-    "dcgan": ("dcgan", None),
-    "wgan-gp": ("wgan-gp", None),
-    "hinge + SN": ("hinge", None),
-    "hinge + SN, no DiffAugment": ("hinge", ()),
+ARMS = {  # name -> (loss, augmentation)
+    "dcgan": ("dcgan", "recipe"),
+    "wgan-gp": ("wgan-gp", "recipe"),
+    "hinge + SN": ("hinge", "recipe"),
+    "hinge + SN, DiffAugment": ("hinge", "diffaugment"),
 }
-"""None takes the recipe's policy (RECIPE['augment'])."""
+"""'recipe': the recipe's policy (RECIPE['augment']); 'diffaugment': DiffAugment's full policy (DIFFAUGMENT)."""
+
+
+def policy(lesson, name):
+    """The augmentation policy of arm `name`, from the lesson's own constants."""
+    return tuple(lesson.RECIPE["augment"] if ARMS[name][1] == "recipe" else lesson.DIFFAUGMENT)
 
 
 def run_arm(lesson, name, seed, seconds, eval_every, images, judge, style, n, cfg):
@@ -45,8 +50,7 @@ def run_arm(lesson, name, seed, seconds, eval_every, images, judge, style, n, cf
     import keras
     import numpy as np
 
-    loss, augment = ARMS[name]
-    augment = lesson.RECIPE["augment"] if augment is None else augment
+    loss, augment = ARMS[name][0], policy(lesson, name)
     keras.utils.clear_session()
     keras.utils.set_random_seed(seed)
     g = lesson.build_generator(32, n_classes=0)
@@ -110,8 +114,7 @@ def main(argv=None) -> dict:
     images = getattr(data.load_emoji(args.style, "train", size=32), args.style)
     n = len(data.load_emoji(args.style, "held_out").categories)
     judge = colour_evaluator.load_colour_evaluator()
-    arms = {name: {"loss": ARMS[name][0], "augment": list(lesson.RECIPE["augment"] if ARMS[name][1] is None
-                                                         else ARMS[name][1]),
+    arms = {name: {"loss": ARMS[name][0], "augment": list(policy(lesson, name)),
                    "runs": [run_arm(lesson, name, seed, args.seconds, args.eval_every, images, judge, args.style, n,
                                     cfg) for seed in args.seeds]}
             for name in args.arms}

@@ -76,8 +76,8 @@ class HeldOutFID:
         return self.held_out_fid - self.train_fid
 
     def __str__(self) -> str:
-        return (f"FID vs training digits {self.train_fid:.2f}, vs held-out digits {self.held_out_fid:.2f} "
-                f"(gap {self.gap:+.2f}); real held-out digits vs the same training digits {self.real_baseline:.2f}; "
+        return (f"FID vs training images {self.train_fid:.2f}, vs held-out images {self.held_out_fid:.2f} "
+                f"(gap {self.gap:+.2f}); real held-out images vs the same training images {self.real_baseline:.2f}; "
                 f"{self.n_reference} images on every side")
 
 
@@ -176,9 +176,9 @@ class Memorization:
 
     def __str__(self) -> str:
         med = QUANTILE_LEVELS.index(0.5)
-        return (f"{self.space}: median distance to the nearest training digit {self.sample_quantiles[med]:.3f} for "
+        return (f"{self.space}: median distance to the nearest training image {self.sample_quantiles[med]:.3f} for "
                 f"{len(self.sample_distances)} samples vs {self.held_out_quantiles[med]:.3f} for "
-                f"{len(self.held_out_distances)} held-out digits; samples closer than the held-out 1st/5th "
+                f"{len(self.held_out_distances)} held-out images; samples closer than the held-out 1st/5th "
                 f"percentile: {self.frac_below_p1:.1%} / {self.frac_below_p5:.1%} (about 1% / 5% if not copies)")
 
 

@@ -2,12 +2,12 @@
 """Train the course's 64x64 colour generator (lesson 08) for longer than a lesson can, and ship it in data/.
 
 The recipe is lesson 08's, loaded from its cells tagged ``export`` (the code learners read): the class-conditional
-DCGAN at 64x64 with the recipe's loss (hinge + spectral normalization), DiffAugment and the weight average, on the
-1,589 training emoji of one style. Every ``--eval-every`` seconds of training the weight-averaged generator is
-scored on one batch of noise and categories (as many images as the held-out split has, so that its FID compares
-with the evaluator's real-vs-real floor at equal n); the best-scoring weights are kept. What ships is that
-generator, with the FID and coverage measured afterwards on *another* noise batch, the curve, the machine and the
-versions:
+DCGAN at 64x64 with the recipe's loss (hinge + spectral normalization), its augmentation (none; lesson 08, section
+5) and the weight average, on the 1,589 training emoji of one style. Every ``--eval-every`` seconds of training the
+weight-averaged generator is scored on one batch of noise and categories (as many images as the held-out split has,
+so that its FID compares with the evaluator's real-vs-real floor at equal n); the best-scoring weights are kept.
+What ships is that generator, with the FID and coverage measured afterwards on *another* noise batch, the curve, the
+machine and the versions:
 
     python tools/train_colour_generator.py --minutes 25     # writes data/colour_generator.{weights.h5,json}
 
@@ -41,6 +41,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--seed", type=int_option(0), default=2026)
     parser.add_argument("--style", choices=("google", "twitter"), default="google")
     parser.add_argument("--eval-every", type=positive_option, default=60.0, help="seconds of training between evaluations")
+    parser.add_argument("--augment", nargs="*", choices=("colour", "translation", "cutout"), default=None,
+                        help="DiffAugment policy (default: the recipe's; give no name for none)")
     parser.add_argument("--out", type=Path, default=None, help="folder to write to (default: data/)")
     args = parser.parse_args(argv)
 
@@ -53,6 +55,8 @@ def main(argv=None) -> dict:
     cfg = device.setup(args.seed, training=True)
     lesson = lessons.load_lesson_code(LESSON)
     recipe = dict(lesson.RECIPE)
+    if args.augment is not None:
+        recipe["augment"] = tuple(args.augment)
     loss = recipe["loss"]
     train = data.load_emoji(args.style, "train")
     held = data.load_emoji(args.style, "held_out")
@@ -60,7 +64,8 @@ def main(argv=None) -> dict:
     g, d = lesson.build_generator(64), lesson.build_discriminator(64, spectral_norm=recipe["spectral_norm"][loss])
     ema = lesson.LESSON_04.make_ema(g)
     g_opt, d_opt = lesson.make_optimizers(loss)
-    step = lesson.make_train_step(g, d, g_opt, d_opt, ema=ema, loss=loss, jit_compile=cfg.jit_compile)
+    step = lesson.make_train_step(g, d, g_opt, d_opt, ema=ema, loss=loss, augment=recipe["augment"],
+                                  jit_compile=cfg.jit_compile)
     batches = iter(lesson.emoji_batches(images, train.categories, seed=args.seed))
     judge = colour_evaluator.load_colour_evaluator()
     n = len(held.categories)  # FID at the floor's sample count
