@@ -174,6 +174,21 @@ def format_duration(seconds: float | None) -> str:
     return f"{total // 60}:{total % 60:02d}"
 
 
+def kept_note(record: dict[str, Any]) -> str:
+    """The sentence naming the lessons an --add run kept, with when and on which CPU each was measured (if known)."""
+    names = record.get("earlier", {}).get("lessons") or []
+    if not names:
+        return ""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for lesson in record["lessons"]:
+        if lesson.get("lesson") in names:
+            measured = lesson.get("measured") or {}
+            key = (str(measured.get("date") or record["earlier"].get("date"))[:10], measured.get("cpu_model") or "")
+            groups.setdefault(key, []).append(f"`{lesson['lesson']}`")
+    parts = [", ".join(group) + f" ({date}" + (f", {cpu}" if cpu else "") + ")" for (date, cpu), group in groups.items()]
+    return " Kept from earlier runs of the same script: " + "; ".join(parts) + "."
+
+
 def render_markdown(record: dict[str, Any] | None) -> str:
     """The README's table (and the sentence that says how it was measured) from a JSON record.
 
@@ -197,9 +212,7 @@ def render_markdown(record: dict[str, Any] | None) -> str:
         f"TensorFlow {record['versions'].get('tensorflow', '?')}, Python {record['versions']['python']}; "
         f"load average {machine['load_avg_start']:.2f} at the start, {machine['load_avg_end']:.2f} at the end. "
         f"Targets: ≤ {format_duration(targets['wall_s'])} wall, ≤ {targets['rss_mib']:,.0f} MiB peak kernel RSS."
-        + (f" Kept from an earlier run ({str(record['earlier'].get('date'))[:10]}, same script): "
-           + ", ".join(f"`{name}`" for name in record["earlier"]["lessons"]) + "."
-           if record.get("earlier", {}).get("lessons") else ""),
+        + kept_note(record),
         "",
         "| lesson | wall time (min:s) | of which kernel start | peak kernel RSS | slowest cell | target |",
         "|---|---|---|---|---|---|",
@@ -479,6 +492,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any] | None:
         old = json.loads(args.out.read_text(encoding="utf-8"))
         now = {n.stem for n in args.notebooks}
         kept = [lesson for lesson in old.get("lessons", []) if lesson.get("lesson") not in now]
+        before = old.get("earlier", {})
+        for lesson in kept:  # where and when each kept lesson was measured, carried from run to run
+            if "measured" not in lesson:
+                was_earlier = lesson.get("lesson") in before.get("lessons", [])
+                lesson["measured"] = {"date": before.get("date") if was_earlier else old.get("date"),
+                                      "cpu_model": old.get("machine", {}).get("cpu_model")}
         record["earlier"] = {"date": old.get("date"), "command": old.get("command"),
                              "lessons": [lesson["lesson"] for lesson in kept]}
     record["lessons"] = list(kept)

@@ -199,3 +199,15 @@ def test_smoke_run_of_lesson_00_pins_the_kernel_to_one_cpu(tmp_path):
     assert lesson["slowest_cells"] and lesson["within_target"] == {"wall": True, "rss": True}
     assert "| `00_start_here` |" in proc.stdout
     assert lesson_00.read_bytes() == committed, "the benchmark must run a copy, never rewrite the lesson"
+
+
+def test_kept_lessons_say_when_and_on_which_cpu_they_were_measured():
+    from lesson_budget import kept_note
+    record = {"earlier": {"date": "2026-12-06T05:00:00", "lessons": ["00_a", "01_b", "02_c"]},
+              "lessons": [{"lesson": "00_a", "measured": {"date": "2026-12-05T01:00:00", "cpu_model": "Intel Xeon"}},
+                          {"lesson": "01_b", "measured": {"date": "2026-12-05T01:00:00", "cpu_model": "Intel Xeon"}},
+                          {"lesson": "02_c"}, {"lesson": "08_new"}]}
+    note = kept_note(record)
+    assert note == (" Kept from earlier runs of the same script: `00_a`, `01_b` (2026-12-05, Intel Xeon); "
+                    "`02_c` (2026-12-06).")
+    assert "08_new" not in note and kept_note({"lessons": []}) == ""
