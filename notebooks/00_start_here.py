@@ -98,7 +98,7 @@ report = device.environment_report(config)
 # |---|---|---|
 # | your laptop (Linux/macOS, Python 3.11+, `make`) | `make lab` in the repository | creates `.venv` once, registers the kernel *Python (image synthesis course)*, opens this notebook |
 # | Binder | the Binder badge above | a ready environment from `environment.yml`; 1 CPU, 2 GB RAM: every lesson fits |
-# | Colab | the Colab badge above | the set-up cell clones the course and installs its helpers, keeping Colab's TensorFlow; a GPU makes training faster. Lessons 00–03 and 06 stay float32: the same numbers up to rounding. The training lessons 04, 05 and 07 use mixed precision and XLA there: other samples and curves, equal only statistically |
+# | Colab | the Colab badge above | the set-up cell clones the course and installs its helpers, keeping Colab's TensorFlow; a GPU makes training faster. Lessons 00–03 and 06 stay float32: the same numbers up to rounding. The training lessons 04, 05, 07 and 08 use mixed precision and XLA there: other samples and curves, equal only statistically |
 # | classroom without internet | set `COURSE_DATA_MIRROR` to a shared folder or a local web server holding `mnist.npz` (and the four Fashion-MNIST `.gz` files) | every file is checked against its SHA-256 before use |
 # | fully offline | nothing to do | lessons use the 5,000 real MNIST digits bundled in `data/` and print a notice saying so |
 #
@@ -277,13 +277,15 @@ plt.show()
 # ## 5. Trends and challenges (the article's section 5)
 #
 # The article predicts "more powerful generative models", "smarter synthesis", "better image quality" and "stronger
-# image processing", and names three challenges: too little data (数据不足), limited compute (计算资源限制) and
-# opaque models (模型解释性问题). Lesson 07 turns each challenge into a measured experiment (a GAN on 500 digits
-# with and without augmentation, a cost table of the course's models, a class-conditional GAN and latent
-# directions) and shows where the field went since: StyleGAN, BigGAN, text-to-image models and diffusion models,
-# with a diffusion model trained where lesson 01's GAN collapses. One challenge the article omits runs through the
-# whole course: **evaluation**. A GAN's loss does not say how good its images are, so lesson 03 builds a Fréchet
-# distance and a class-coverage check, and lesson 04 adds checks for memorization.
+# image processing", and names three challenges: too little data (数据不足), limited compute (计算资源限制) and opaque models
+# (模型解释性问题). Lesson 07 turns each challenge into a measured experiment (a GAN on 500 digits with and without
+# augmentation, a cost table of the course's models, a class-conditional GAN and latent directions) and shows where
+# the field went since: StyleGAN, BigGAN, text-to-image models and diffusion models, with a diffusion model trained
+# where lesson 01's GAN collapses. Lesson 08 takes the first trend, 更强大的生成模型 (stronger generative models), to colour
+# images at the article's own 64×64×3: the Wasserstein distance, the gradient penalty and spectral normalization
+# that made GANs train at larger sizes. One challenge the article omits runs through the whole course:
+# **evaluation**. A GAN's loss does not say how good its images are, so lesson 03 builds a Fréchet distance and a
+# class-coverage check, and lesson 04 adds checks for memorization.
 #
 # ## 6. The reference list
 #
