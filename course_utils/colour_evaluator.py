@@ -204,6 +204,7 @@ class ColourEvaluator(Evaluator):
 
     num_classes = NUM_CLASSES
     feature_layer = FEATURE_LAYER
+    batch_size = 64  # 64x64x3 inputs: a pass of 500 held ~0.5 GB of activations, too much for Binder's 2 GB
 
     def __init__(self, model, references: dict[str, ReferenceStats] | None = None):
         references = dict(references or {})

@@ -155,6 +155,8 @@ class Evaluator:
 
     num_classes: int = NUM_CLASSES
     feature_layer: str = FEATURE_LAYER
+    batch_size: int = BATCH_SIZE
+    """Images per forward pass: larger is faster, smaller holds less memory (the activations of one pass)."""
 
     def __init__(self, model, reference: ReferenceStats | None = None):
         import keras
@@ -171,8 +173,8 @@ class Evaluator:
     def _run(self, images: Any, value_range: str | tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
         x = self._preprocess(images, value_range)
         feats, probs = [], []
-        for start in range(0, len(x), BATCH_SIZE):
-            f, p = self._two_heads(x[start:start + BATCH_SIZE], training=False)
+        for start in range(0, len(x), self.batch_size):
+            f, p = self._two_heads(x[start:start + self.batch_size], training=False)
             feats.append(np.asarray(f))
             probs.append(np.asarray(p))
         return np.concatenate(feats).astype(np.float64), np.concatenate(probs).astype(np.float64)
@@ -296,11 +298,11 @@ def _to_unit_range(arr: np.ndarray, value_range: str | tuple[float, float]) -> n
                              f"{arr.dtype}; pass value_range=(low, high)")
     else:
         low, high = check_value_range(value_range)
-    x = arr.astype(np.float32)
-    if not np.all(np.isfinite(x)):
+    x = arr.astype(np.float32)  # the one copy: everything below works in place (a batch of 64x64x3 emoji is large)
+    lo_got, hi_got = float(x.min()), float(x.max())  # NaN anywhere makes min and max NaN; inf shows in them too
+    if not (np.isfinite(lo_got) and np.isfinite(hi_got)):
         raise ValueError("expected finite pixel values, got NaN or infinity (did training diverge?)")
     tol = 1e-3 * (high - low)
-    lo_got, hi_got = float(x.min()), float(x.max())
     if lo_got < low - tol or hi_got > high + tol:
         raise ValueError(f"expected pixel values in [{low:g}, {high:g}], got values in [{lo_got:g}, {hi_got:g}]; "
                          "pass value_range=(low, high) if your images use another range")
@@ -309,7 +311,9 @@ def _to_unit_range(arr: np.ndarray, value_range: str | tuple[float, float]) -> n
                          f"no negative value (they lie in [{lo_got:g}, {hi_got:g}]): they look like "
                          "images in [0, 1], which would be scored wrongly. Pass value_range=(0, 1) for images in "
                          "[0, 1], or value_range=(-1, 1) if they really are in [-1, 1]")
-    return np.clip((x - low) / (high - low), 0.0, 1.0)
+    x -= low
+    x /= high - low
+    return np.clip(x, 0.0, 1.0, out=x)
 
 
 # ---------------------------------------------------------------------------------------------
