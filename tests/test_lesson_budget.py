@@ -191,7 +191,9 @@ def test_smoke_run_of_lesson_00_pins_the_kernel_to_one_cpu(tmp_path):
     assert set(record["machine"]) >= {"cpu_model", "cpu_flags", "cores", "load_avg_start", "load_avg_end"}
     assert record["versions"]["tensorflow"]
     lesson, kept = record["lessons"]  # --add: the other lesson is kept, lesson 00's earlier entry replaced
-    assert kept == earlier and record["earlier"]["lessons"] == ["99_measured_before"]
+    assert {k: v for k, v in kept.items() if k != "measured"} == earlier
+    assert kept["measured"] == {"date": "2026-01-01", "cpu_model": None}  # when and where it was measured
+    assert record["earlier"]["lessons"] == ["99_measured_before"]
     assert lesson["lesson"] == "00_start_here" and lesson["status"] == "ok", lesson
     assert lesson["kernel"]["affinity"] == [0] and lesson["kernel"]["cpus_allowed"] == "0"
     assert lesson["kernel"]["env"]["COURSE_PROFILE"] == "smoke" and lesson["kernel"]["env"]["COURSE_OFFLINE"] == "1"

@@ -88,8 +88,11 @@ def test_the_machine_path_pattern():
 
 
 def test_no_script_outside_the_archive_hard_codes_a_machine_path():
-    scripts = [path for path in ROOT.rglob("*.py") if not ({".venv", ".git", "build", "archive"} & set(
-        path.relative_to(ROOT).parts[:-1])) and path != Path(__file__).resolve()] + [ROOT / "Makefile"]  # (its examples)
+    def skipped(folders: tuple[str, ...]) -> bool:  # virtual environments (.venv, .venv-colab), git, build output
+        return bool({".git", "build", "archive"} & set(folders)) or any(f.startswith(".venv") for f in folders)
+
+    scripts = [path for path in ROOT.rglob("*.py") if not skipped(path.relative_to(ROOT).parts[:-1])
+               and path != Path(__file__).resolve()] + [ROOT / "Makefile"]  # (its examples)
     found = [f"{path.relative_to(ROOT)}:{n}" for path in scripts
              for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if MACHINE_PATH.search(line)]
     assert found == [], f"find files relative to the repository (Path(__file__)), not at a path of one machine: {found}"
