@@ -560,3 +560,105 @@ def hinge_losses_case(fn: Callable[..., Any], real_logits: Any, fake_logits: Any
 
         real, fake = tf.constant(real), tf.constant(fake)
     return _as_data(fn(real, fake))
+
+
+# ---------------------------------------------------------------------------------------------
+# Lesson 09: stand-ins for the translators and the PatchGAN, and the harnesses of its three exercises
+# ---------------------------------------------------------------------------------------------
+
+def _is_tensor(value: Any) -> bool:
+    return type(value).__module__.startswith("tensorflow")
+
+
+def colour_map(scale: Any, shift: Any) -> Callable[[Any], Any]:
+    """A stand-in translator for lesson 09's cycle loss: ``tanh(scale * images + shift)``, one scale and one shift
+    per channel, float32; NumPy in, NumPy out; a tensor in (eager or in a ``tf.function``), a tensor out."""
+    scale, shift = np.asarray(scale, np.float32), np.asarray(shift, np.float32)
+    if scale.shape != (3,) or shift.shape != (3,):
+        raise ValueError(f"expected one scale and one shift per channel (3 each), got shapes {scale.shape} and "
+                         f"{shift.shape}")
+
+    def translate(images: Any) -> Any:
+        if _is_tensor(images):
+            import tensorflow as tf
+
+            return tf.tanh(tf.cast(images, tf.float32) * scale + shift)
+        return np.tanh(np.asarray(images, np.float32) * scale + shift).astype(np.float32)
+
+    return translate
+
+
+@harness("translation.cycle_loss")
+def cycle_loss_case(fn: Callable[..., Any], x: Any, y: Any, g: Any, f: Any, tensors: bool = False) -> Any:
+    """``fn(x, y, g, f)`` with float32 batches (tensors when ``tensors``) and the translators ``colour_map(*g)``
+    and ``colour_map(*f)``; what it returned, as data."""
+    x, y = np.asarray(x, np.float32), np.asarray(y, np.float32)
+    if tensors:
+        import tensorflow as tf
+
+        x, y = tf.constant(x), tf.constant(y)
+    return _as_data(fn(x, y, colour_map(*g), colour_map(*f)))
+
+
+def patch_logits(images: Any, weights: Any, bias: float) -> np.ndarray:
+    """A linear PatchGAN in float64: one logit per 2x2 patch (stride 2), ``(n, h, w, c)`` -> ``(n, h/2, w/2, 1)``,
+    ``weights`` of shape ``(2, 2, c)``."""
+    x = np.asarray(images, np.float64)
+    n, h, w, c = x.shape
+    patches = x[:, :h - h % 2, :w - w % 2].reshape(n, h // 2, 2, w // 2, 2, c)
+    return (np.einsum("npiqjc,ijc->npq", patches, np.asarray(weights, np.float64)) + bias)[..., None]
+
+
+class RecordingPatchGAN:
+    """Lesson 09's stand-in discriminator: :func:`patch_logits` on the condition and the image concatenated on the
+    last axis (6 channels), or on 3 channels with the image's weights, so that an output judged alone gets logits
+    too; every input it is given is kept in ``fed`` (float32). Arrays in, float32 arrays out; tensors in, tensors
+    out (eager only: it reads its input)."""
+
+    def __init__(self, weights: Any, bias: float) -> None:
+        self.weights, self.bias = np.asarray(weights, np.float32), float(bias)
+        if self.weights.shape != (2, 2, 6):
+            raise ValueError(f"expected weights of shape (2, 2, 6), got {self.weights.shape}")
+        self.fed: list[np.ndarray] = []
+
+    def __call__(self, images: Any, training: Any = None) -> Any:
+        try:
+            x = np.asarray(images, np.float32)
+        except (NotImplementedError, TypeError, ValueError):
+            raise TypeError("this PatchGAN is a Python function that reads its input: call conditional_d_loss "
+                            "eagerly (not inside a tf.function)") from None
+        if x.ndim != 4 or x.shape[-1] not in (3, 6):
+            raise ValueError(f"the PatchGAN takes a batch of condition-image pairs of shape (n, h, w, 6), got shape "
+                             f"{x.shape}")
+        self.fed.append(x)
+        logits = patch_logits(x, self.weights if x.shape[-1] == 6 else self.weights[..., 3:], self.bias)
+        if _is_tensor(images):
+            import tensorflow as tf
+
+            return tf.constant(logits, tf.float32)
+        return logits.astype(np.float32)
+
+
+@harness("translation.conditional_d_loss")
+def conditional_d_loss_case(fn: Callable[..., Any], source: Any, target: Any, fake: Any, weights: Any, bias: float,
+                            tensors: bool = False) -> dict[str, Any]:
+    """``fn(disc, source, target, fake)`` with a :class:`RecordingPatchGAN` and float32 batches (tensors when
+    ``tensors``): what it returned and every input the discriminator was given."""
+    disc = RecordingPatchGAN(weights, bias)
+    batches = [np.asarray(b, np.float32) for b in (source, target, fake)]
+    if tensors:
+        import tensorflow as tf
+
+        batches = [tf.constant(b) for b in batches]
+    return {"value": _as_data(fn(disc, *batches)), "fed": disc.fed}
+
+
+@harness("translation.lsgan_losses")
+def lsgan_losses_case(fn: Callable[..., Any], real_scores: Any, fake_scores: Any, tensors: bool = False) -> Any:
+    """``fn(real_scores, fake_scores)`` with float32 arrays, or tensors when ``tensors``; what it returned, as data."""
+    real, fake = np.asarray(real_scores, np.float32), np.asarray(fake_scores, np.float32)
+    if tensors:
+        import tensorflow as tf
+
+        real, fake = tf.constant(real), tf.constant(fake)
+    return _as_data(fn(real, fake))

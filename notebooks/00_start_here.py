@@ -98,7 +98,7 @@ report = device.environment_report(config)
 # |---|---|---|
 # | your laptop (Linux/macOS, Python 3.11+, `make`) | `make lab` in the repository | creates `.venv` once, registers the kernel *Python (image synthesis course)*, opens this notebook |
 # | Binder | the Binder badge above | a ready environment from `environment.yml`; 1 CPU, 2 GB RAM: every lesson fits |
-# | Colab | the Colab badge above | the set-up cell clones the course and installs its helpers, keeping Colab's TensorFlow; a GPU makes training faster. Lessons 00–03 and 06 stay float32: the same numbers up to rounding. The training lessons 04, 05, 07 and 08 use mixed precision and XLA there: other samples and curves, equal only statistically |
+# | Colab | the Colab badge above | the set-up cell clones the course and installs its helpers, keeping Colab's TensorFlow; a GPU makes training faster. Lessons 00–03 and 06 stay float32: the same numbers up to rounding. The training lessons 04, 05, 07, 08 and 09 use mixed precision and XLA there: other samples and curves, equal only statistically |
 # | classroom without internet | set `COURSE_DATA_MIRROR` to a shared folder or a local web server holding `mnist.npz` (and the four Fashion-MNIST `.gz` files) | every file is checked against its SHA-256 before use |
 # | fully offline | nothing to do | lessons use the 5,000 real MNIST digits bundled in `data/` and print a notice saying so |
 #
@@ -270,6 +270,7 @@ plt.show()
 # | 4.1 生成对抗网络（GANs）代码实例 | the GAN code listing | 04_dcgan (the broken listing diagnosed, then a working DCGAN), 05_gan_engineering (checkpoints, saved models, `fit()`, GPUs, the latent space), 08_colour_gans (the listing at its own size, 64×64×3: colour emoji) |
 # | 4.2 卷积神经网络（CNNs）代码实例 | the CNN code listing | 03_cnn_classifier (made to run on real data; becomes the course's evaluator) |
 # | 2 and 5: restoration, and its link with GANs | restoration with CNNs, pix2pix, SRGAN, Deep Image Prior | 06_image_restoration |
+# | 2 核心概念与联系: 图像翻译 | image translation, a use of GANs the section names | 09_image_translation (pix2pix against CycleGAN on paired emoji, measured against the true drawings) |
 # | 5 未来发展趋势与挑战 | trends and challenges | 07_trends_and_challenges (each challenge as an experiment); 08_colour_gans (更强大的生成模型: the Wasserstein family, spectral normalization, a colour evaluator) |
 # | 6 结论 | conclusion | 07_trends_and_challenges |
 # | 参考文献 | references | 07_trends_and_challenges (all 50 entries checked), `data/references.bib` |
@@ -283,7 +284,8 @@ plt.show()
 # the field went since: StyleGAN, BigGAN, text-to-image models and diffusion models, with a diffusion model trained
 # where lesson 01's GAN collapses. Lesson 08 takes the first trend, 更强大的生成模型 (stronger generative models), to colour
 # images at the article's own 64×64×3: the Wasserstein distance, the gradient penalty and spectral normalization
-# that made GANs train at larger sizes. One challenge the article omits runs through the whole course:
+# that made GANs train at larger sizes. Lesson 09 takes up a use of GANs that section 2 names, image translation
+# (图像翻译), and measures pix2pix (paired) against CycleGAN (unpaired) on emoji drawn by Google and by Twitter. One challenge the article omits runs through the whole course:
 # **evaluation**. A GAN's loss does not say how good its images are, so lesson 03 builds a Fréchet distance and a
 # class-coverage check, and lesson 04 adds checks for memorization.
 #

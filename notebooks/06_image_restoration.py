@@ -397,11 +397,12 @@ def conv_block(x, channels):
     return layers.Conv2D(channels, 3, padding="same", activation="relu")(x)
 
 
-def build_unet(in_channels=1, width=32, depth=2, residual=True, name="unet"):
-    """A U-Net for images whose sides are multiples of 2**depth; channel 0 of the input is the image.
+def build_unet(in_channels=1, width=32, depth=2, residual=True, name="unet", image_channels=1):
+    """A U-Net for images whose sides are multiples of 2**depth; the first `image_channels` input channels are the
+    image (1: grey, 3: colour, as lesson 09 uses it), and the output has that many channels.
 
-    residual=True: the output is the input image plus the network's correction; with a mask as channel 1 (True =
-    missing) the known pixels are kept and only the holes are filled."""
+    residual=True: the output is the input image plus the network's correction; with a mask as the one channel after
+    the image (True = missing) the known pixels are kept and only the holes are filled."""
     inputs = keras.Input((None, None, in_channels))
     x, skips = inputs, []
     for level in range(depth):
@@ -413,19 +414,20 @@ def build_unet(in_channels=1, width=32, depth=2, residual=True, name="unet"):
         x = layers.Conv2DTranspose(width * 2 ** level, 2, strides=2)(x)
         x = layers.Concatenate()([x, skips[level]])  # the skip connection
         x = conv_block(x, width * 2 ** level)
-    out = layers.Conv2D(1, 1)(x)
+    out = layers.Conv2D(image_channels, 1)(x)
     if residual:
-        image = inputs[..., :1]
+        image = inputs[..., :image_channels]
         out = image + out
-        if in_channels == 2:
-            mask = inputs[..., 1:2]
+        if in_channels == image_channels + 1:
+            mask = inputs[..., image_channels:]
             out = (1.0 - mask) * image + mask * out
     return keras.Model(inputs, out, name=name)
 
 
-def build_patch_discriminator(in_channels, width=32, name="patchgan"):
-    """pix2pix's PatchGAN: (degraded input, image) -> a map of logits, one per overlapping patch."""
-    inputs = keras.Input((None, None, in_channels + 1))
+def build_patch_discriminator(in_channels, width=32, name="patchgan", image_channels=1):
+    """pix2pix's PatchGAN: (degraded input, image) -> a map of logits, one per overlapping patch. in_channels=0 makes
+    it unconditional (the image alone, as CycleGAN's discriminators are)."""
+    inputs = keras.Input((None, None, in_channels + image_channels))
     x = layers.LeakyReLU(0.2)(layers.Conv2D(width, 4, strides=2, padding="same")(inputs))
     x = layers.LeakyReLU(0.2)(layers.Conv2D(2 * width, 4, strides=2, padding="same")(x))
     return keras.Model(inputs, layers.Conv2D(1, 3, padding="same")(x), name=name)

@@ -1163,6 +1163,8 @@ print(f"one diffusion sample: {T_STEPS} x {model_flops(denoiser):,} = {T_STEPS *
 # | training in practice | [05_gan_engineering](05_gan_engineering.ipynb): checkpoints and exact resume, verified models, `fit()`, mixed precision and the latent space |
 # | restoration, and its link with GANs (sections 2 and 5) | [06_image_restoration](06_image_restoration.ipynb): classical baselines, a U-Net, pix2pix's adversarial loss, Deep Image Prior |
 # | trends and challenges (section 5) | this lesson: small data, compute, control, and the models that came after |
+# | the GAN listing at its own size, 64×64×3 (section 4.1), and stronger generative models (section 5) | [08_colour_gans](08_colour_gans.ipynb): colour emoji, the Wasserstein family, a colour evaluator |
+# | image translation (section 2) | [09_image_translation](09_image_translation.ipynb): pix2pix against CycleGAN, measured against the paired truth |
 #
 # The article's challenges are real, and none of them needs faith: too little data shows as a discriminator gap you
 # can plot and narrow with augmentation; compute is a table of milliseconds and FLOPs; control is a label input or a

@@ -1098,6 +1098,7 @@ _ = ex.check_hinge_losses(hinge_losses, hidden=True)
 #
 # The emoji are paired: every one exists in Google's style and in Twitter's. That makes them the rare data set on
 # which image-to-image translation (the article's section 2 names it: pix2pix, CycleGAN) can be *measured* against
-# the truth, a Google emoji translated into Twitter's style compared with Twitter's own drawing. To go further here: train the shipped generator's recipe on Twitter's style
+# the truth, a Google emoji translated into Twitter's style compared with Twitter's own drawing:
+# [09_image_translation](09_image_translation.ipynb) does that. To go further here: train the shipped generator's recipe on Twitter's style
 # (`python tools/train_colour_generator.py --style twitter`), or give WGAN-GP its paper's five critic steps per
 # generator step in `benchmarks/colour_losses.py` and see whether it changes the ranking at equal time.

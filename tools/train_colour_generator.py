@@ -45,8 +45,13 @@ def main(argv=None) -> dict:
                         help="the loss (default: the recipe's)")
     parser.add_argument("--augment", nargs="*", choices=("colour", "translation", "cutout"), default=None,
                         help="DiffAugment policy (default: the recipe's; give no name for none)")
+    parser.add_argument("--decay-from", type=float, default=None,
+                        help="fraction of the budget after which both learning rates fall linearly to 0 at its end "
+                             "(CycleGAN's schedule uses 0.5; default: the recipe's constant rate)")
     parser.add_argument("--out", type=Path, default=None, help="folder to write to (default: data/)")
     args = parser.parse_args(argv)
+    if args.decay_from is not None and not 0 <= args.decay_from < 1:
+        parser.error(f"--decay-from must be in [0, 1), got {args.decay_from}")
 
     tf = device.quiet_tensorflow_startup()
     import keras
@@ -87,14 +92,20 @@ def main(argv=None) -> dict:
     float(step(next(batches))["d_loss"])  # trace once (counted as a step)
     steps, spent, next_eval, curve, best = 1, 0.0, args.eval_every, [], {"fid": float("inf")}
     budget = 60.0 * args.minutes
+    base_lr = float(recipe["learning_rate"])
     while spent < budget:
+        if args.decay_from is not None and spent > args.decay_from * budget:
+            lr = base_lr * (budget - spent) / ((1 - args.decay_from) * budget)
+            for opt in (g_opt, d_opt):
+                opt.learning_rate = lr
         start = time.perf_counter()
         float(step(next(batches))["d_loss"])
         spent += time.perf_counter() - start
         steps += 1
         if spent >= next_eval or spent >= budget:
             fid, cov = score(select)
-            curve.append({"time_s": round(spent, 1), "step": steps, "fid": round(fid, 3), "coverage": cov})
+            curve.append({"time_s": round(spent, 1), "step": steps, "fid": round(fid, 3), "coverage": cov,
+                          "learning_rate": float(g_opt.learning_rate)})
             if fid < best["fid"]:
                 best = {"fid": fid, "step": steps, "time_s": round(spent, 1), "weights": ema.get_weights()}
             print(f"t={spent:6.0f} s  step {steps:6d}  FID {fid:7.2f}  coverage {cov}/9", flush=True)
@@ -107,7 +118,10 @@ def main(argv=None) -> dict:
         "description": "The course's 64x64 class-conditional colour generator (weight-averaged), trained with lesson "
                        "08's recipe for longer than a lesson can; loaded by "
                        "course_utils.pretrained.load_trained_model(generator, 'colour_generator').",
-        "recipe": recipe, "size": 64, "style": args.style, "n_classes": int(lesson.N_CLASSES),
+        "recipe": recipe, "size": 64,
+        "schedule": ("constant learning rate" if args.decay_from is None else
+                     f"learning rate constant for the first {args.decay_from:.0%} of the budget, then linear to 0"),
+        "style": args.style, "n_classes": int(lesson.N_CLASSES),
         "steps": best["step"], "train_time_s": best["time_s"], "trained_steps": steps, "trained_s": round(spent, 1),
         "seed": args.seed,
         "selection": "the EMA weights at the evaluation with the lowest FID on the selection noise and categories "
