@@ -34,8 +34,8 @@ SHIPPED_SHA256 = {
     "restore_sr2": "a928de75cbc2bb0e769f1cb13da9cb4468154bbab38b757d71783ac8e6cf8f59",
     "restore_sr4": "f10add55df443884adcac382f13eced749d2fa378e4381d9d66c2a8ccd73d670",
     "restore_sr4_gan": "d1e0139713058f2349861f2fee047de76fcaf73594f6ea54bdb1a4322b4c6014",
-    "translate_cyclegan_g2t": "3078ac9e69c29cb5614c7810679070c014b1bce133b5762c734034b8381d03ac",
-    "translate_cyclegan_t2g": "1b249f766059193ca9b44f1e611fb7d96a60b0b054db0949802d8d043f7cc63d",
+    "translate_cyclegan_g2t": "6267bdc0f27d5a25be6471bf341ea04ab8c76179755aa10c74806e7db75a9bc5",
+    "translate_cyclegan_t2g": "d633b61bd54ab9670dc1b343fef4b12134347d32a27a4731379ec2b8498dfc34",
     "translate_pix2pix_g2t": "ff80e703de02542178f2b6538d6d0612445a60459495bf620184ba6dbe3b0f3e",
     "translate_pix2pix_t2g": "0c2487636a355fdb82ccc2e8c3e6807fa87a820777df6f5375d4a8c1a4174594",
 }
