@@ -226,8 +226,9 @@ def test_the_tool_writes_checked_models(tmp_path, monkeypatch):
                          "--out", str(tmp_path / "out")])
     assert [r["direction"] for r in records] == ["g2t", "t2g"]
     for r in records:
-        weights = tmp_path / "out" / r["file"]
-        assert data.sha256_of(weights) == r["sha256"] and r["steps"] >= 1
+        written = json.loads((tmp_path / "out" / f"translate_pix2pix_{r['direction']}.json").read_text())
+        assert data.sha256_of(tmp_path / "out" / written["file"]) == written["sha256"] and written["steps"] >= 1
+        assert written["metrics"] == r["metrics"] and written["kind"] == "pix2pix"
     with pytest.raises(SystemExit):
         tool.main(["--pix2pix-minutes", "-1"])
 
