@@ -188,7 +188,6 @@ import tensorflow as tf  # noqa: F811 (the cells tagged export also run on their
 from course_utils import lessons
 
 LESSON_06 = lessons.load_lesson_code("06_image_restoration")  # the U-Net and the PatchGAN
-STYLES = ("google", "twitter")
 RECIPE = {
     "width": 16,             # channels of the U-Net's first level; they double at each of its 3 levels
     "depth": 3,              # 64 -> 32 -> 16 -> 8 at the bottom
@@ -256,9 +255,7 @@ print(f"untrained residual U-Net: largest change to its input {np.abs(before - p
 # step:
 
 # %% tags=["export"]
-def l1(a, b):
-    """The mean absolute difference."""
-    return tf.reduce_mean(tf.abs(a - b))
+l1 = LESSON_06.l1_loss  # the mean absolute difference, as in lesson 06
 
 
 def run32(model, x):
