@@ -1,4 +1,5 @@
-"""Tests for ``course_utils.checkpoints``: exact resume, damaged or foreign checkpoints, atomic model files, SIGKILL."""
+"""Tests for ``course_utils.gan_checkpoint`` (and the names ``course_utils.checkpoints`` re-exports): exact resume,
+damaged or foreign checkpoints, SIGKILL. The single ``.keras`` files of ``course_utils.model_file``: test_model_file.py."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ import pytest
 import tensorflow as tf
 from keras import layers
 
-from course_utils.checkpoints import GANCheckpoint, load_model_checked, save_model_atomic
+from course_utils import checkpoints, gan_checkpoint, model_file
+from course_utils.gan_checkpoint import GANCheckpoint
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -422,7 +424,7 @@ def test_state_file_naming_files_outside_the_folder_is_refused_and_nothing_is_de
 LOCK_HOLDER = """
 import sys, time
 from pathlib import Path
-from course_utils.checkpoints import _lock_folder
+from course_utils.gan_checkpoint import _lock_folder
 _lock_folder(Path(sys.argv[1]))
 print("locked", flush=True)
 time.sleep(60)
@@ -511,52 +513,14 @@ def test_unbuilt_model_advance_and_unserialisable_history_are_reported(tmp_path)
     assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
 
 
-# --- single model files ----------------------------------------------------------------------------
+# --- the names lessons use ------------------------------------------------------------------------
 
-def test_save_model_atomic_round_trip(tmp_path):
-    model = make_gan()["generator"]
-    path = save_model_atomic(model, tmp_path / "models" / "generator.keras")
-    assert path == tmp_path / "models" / "generator.keras" and sorted(os.listdir(path.parent)) == ["generator.keras"]
-    loaded = load_model_checked(path)
-    z = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
-    np.testing.assert_array_equal(loaded.predict(z, verbose=0), model.predict(z, verbose=0))
-    for a, b in zip(loaded.weights, model.weights):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
-
-
-@pytest.mark.parametrize("name, suffix", [("generator.h5", ".h5"), ("generator", "(none)"), ("g.keras.bak", ".bak")])
-def test_wrong_suffix_is_refused(tmp_path, name, suffix):
-    model = make_gan()["generator"]
-    match = rf"expected a path ending in '.keras', got suffix '{re.escape(suffix)}' in "
-    with pytest.raises(ValueError, match=match):
-        save_model_atomic(model, tmp_path / name)
-    with pytest.raises(ValueError, match=match):
-        load_model_checked(tmp_path / name)
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_failed_save_leaves_the_old_file_untouched(tmp_path, monkeypatch):
-    model = make_gan()["generator"]
-    path = save_model_atomic(model, tmp_path / "generator.keras")
-    old = path.read_bytes()
-
-    def broken_save(target, *args, **kwargs):
-        Path(target).write_bytes(b"PK half a file")
-        raise OSError("disk full")
-
-    monkeypatch.setattr(model, "save", broken_save)
-    with pytest.raises(OSError, match="disk full"):
-        save_model_atomic(model, path)
-    assert path.read_bytes() == old and os.listdir(tmp_path) == ["generator.keras"]
-
-
-def test_missing_or_truncated_model_file_raises(tmp_path):
-    with pytest.raises(ValueError, match=r"expected a saved model at .*nope.keras, found no such file"):
-        load_model_checked(tmp_path / "nope.keras")
-    path = save_model_atomic(make_gan()["generator"], tmp_path / "generator.keras")
-    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with pytest.raises(ValueError, match=r"generator.keras is damaged or truncated .*re-run the training cell to recreate it"):
-        load_model_checked(path)
+def test_checkpoints_re_exports_the_names_lessons_use():
+    assert checkpoints.GANCheckpoint is gan_checkpoint.GANCheckpoint
+    assert checkpoints.training_history is gan_checkpoint.training_history
+    assert checkpoints.save_model_atomic is model_file.save_model_atomic
+    assert checkpoints.load_model_checked is model_file.load_model_checked
+    assert sorted(checkpoints.__all__) == sorted(gan_checkpoint.__all__ + model_file.__all__)
 
 
 # --- a real kill -9 in the middle of training ------------------------------------------------------
@@ -567,7 +531,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 from keras import layers
-from course_utils.checkpoints import GANCheckpoint
+from course_utils.gan_checkpoint import GANCheckpoint
 ''' + "\n".join(inspect.getsource(f) for f in (make_gan, make_train_step, make_batches)) + '''
 run_dir, mode = sys.argv[1], sys.argv[2]
 gan = make_gan()

@@ -4,7 +4,8 @@ A lesson *uses* a ``course_utils`` helper when one of its code cells imports it 
 import name``) or reads it from its module (``from course_utils import <module>`` then ``<module>.name``); a
 helper re-exported by another module (``evaluator.frechet_distance`` is ``frechet.frechet_distance``) is the same
 helper. A lesson *reaches* a helper it does not use when a helper it uses refers to it, directly or down a chain
-(the names each ``course_utils`` function or class refers to in its body: a return type, an internal step). The
+(the names each ``course_utils`` function or class refers to in its body: a return type, an internal step; a
+re-exported name leads to the module that defines it). The
 rules, checked for every public function and class:
 
 1. a helper some lesson uses must say "Introduced in <the first such lesson>";
@@ -21,6 +22,7 @@ lessons by module and are not covered here.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import inspect
 import pkgutil
@@ -130,6 +132,17 @@ def _refers_to() -> dict[tuple[str, str], set[tuple[str, str]]]:
 REFERS_TO = _refers_to()
 
 
+@functools.cache
+def _home(module: str, name: str) -> tuple[str, str]:
+    """Where a helper is defined: a name a module re-exports (``checkpoints.GANCheckpoint``) leads to its own module
+    (``gan_checkpoint.GANCheckpoint``), whose body is what it refers to."""
+    obj = _resolve(module, name)
+    defined_in = getattr(obj, "__module__", None) or ""
+    if (inspect.isfunction(obj) or inspect.isclass(obj)) and re.fullmatch(r"course_utils\.\w+", defined_in):
+        return defined_in.split(".")[1], obj.__name__
+    return module, name
+
+
 def _reached_from(start: tuple[str, str]) -> set[tuple[str, str]]:
     seen, stack = set(), [start]
     while stack:
@@ -137,6 +150,7 @@ def _reached_from(start: tuple[str, str]) -> set[tuple[str, str]]:
         if key not in seen:
             seen.add(key)
             stack.extend(REFERS_TO.get(key, ()))
+            stack.append(_home(*key))
     return seen
 
 
@@ -243,3 +257,7 @@ def test_the_reach_follows_what_each_helper_refers_to():
     assert ("viz", "save_figure") in REFERS_TO[("viz", "show_images")]     # a name of its own module
     assert ("frechet", "frechet_distance") in REFERS_TO[("evaluator", "Evaluator")]  # from .frechet import ...
     assert ("atomic", "write_bytes") in _reached_from(("viz", "show_images"))        # down the chain
+    # A name a module only re-exports leads to the helper where it is defined, and on from there.
+    assert _home("checkpoints", "GANCheckpoint") == ("gan_checkpoint", "GANCheckpoint")
+    assert ("gan_checkpoint", "training_history") not in REFERS_TO.get(("checkpoints", "GANCheckpoint"), set())
+    assert ("model_file", "_first_line") in _reached_from(("checkpoints", "GANCheckpoint"))
