@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from course_utils import device
+from course_utils import cpu, device, environment, gpu_policy, tensorflow_startup
 
 
 def test_setup_on_cpu_chooses_float32_without_xla_and_seeds():
@@ -98,21 +98,21 @@ def test_usable_cpus_respect_a_cgroup_quota(tmp_path):
 
 
 def test_configure_cpu_turns_onednn_on_and_sizes_threads(monkeypatch):
-    monkeypatch.setattr(device, "_is_x86", lambda: True)
-    monkeypatch.setattr(device, "usable_cpu_count", lambda: 3)
+    monkeypatch.setattr(cpu, "_is_x86", lambda: True)
+    monkeypatch.setattr(cpu, "usable_cpu_count", lambda: 3)
     env = {}
     cfg = device.configure_cpu(env)
     assert env == {"TF_ENABLE_ONEDNN_OPTS": "1", "TF_NUM_INTRAOP_THREADS": "3", "TF_NUM_INTEROP_THREADS": "2"}
     assert cfg.onednn == "1" and (cfg.intra_threads, cfg.inter_threads) == (3, 2)
     assert cfg.reasons["oneDNN"].startswith("on: chosen by the course")
-    monkeypatch.setattr(device, "usable_cpu_count", lambda: 1)
+    monkeypatch.setattr(cpu, "usable_cpu_count", lambda: 1)
     env = {}
     device.configure_cpu(env)
     assert (env["TF_NUM_INTRAOP_THREADS"], env["TF_NUM_INTEROP_THREADS"]) == ("1", "1")
 
 
 def test_the_learners_own_variables_always_win(monkeypatch):
-    monkeypatch.setattr(device, "_is_x86", lambda: True)
+    monkeypatch.setattr(cpu, "_is_x86", lambda: True)
     env = {"TF_ENABLE_ONEDNN_OPTS": "0", "TF_NUM_INTRAOP_THREADS": "5"}
     cfg = device.configure_cpu(env)
     assert env == {"TF_ENABLE_ONEDNN_OPTS": "0", "TF_NUM_INTRAOP_THREADS": "5"}
@@ -121,7 +121,7 @@ def test_the_learners_own_variables_always_win(monkeypatch):
 
 
 def test_configure_cpu_leaves_other_architectures_alone(monkeypatch):
-    monkeypatch.setattr(device, "_is_x86", lambda: False)
+    monkeypatch.setattr(cpu, "_is_x86", lambda: False)
     env = {}
     cfg = device.configure_cpu(env)
     assert "TF_ENABLE_ONEDNN_OPTS" not in env and cfg.onednn is None
@@ -152,7 +152,7 @@ def test_a_lesson_started_the_course_way_gets_onednn_and_the_chosen_threads():
     assert out.returncode == 0, out.stderr
     onednn, intra, inter = out.stdout.split()
     usable = device.usable_cpu_count()
-    if device._is_x86():
+    if cpu._is_x86():
         assert onednn == "True"
     assert (int(intra), int(inter)) == (usable, min(2, usable))
     env["TF_ENABLE_ONEDNN_OPTS"] = "0"
@@ -213,3 +213,16 @@ def test_bad_switch_values_are_refused(monkeypatch, name, value):
 def test_training_must_be_a_bool():
     with pytest.raises(ValueError, match="training must be True or False, got 'yes'"):
         device.setup(seed=0, training="yes")
+
+
+def test_device_re_exports_the_names_lessons_tools_and_benchmarks_use():
+    """``course_utils.device`` only re-exports: each name is the object of the module that does that job."""
+    homes = {cpu: ["CPUConfig", "configure_cpu", "cpu_config", "cpu_info", "onednn_active", "usable_cpu_count",
+                   "ONEDNN_ENV", "INTRA_ENV", "INTER_ENV"],
+             tensorflow_startup: ["quiet_tensorflow_startup", "tensorflow_log_level"],
+             gpu_policy: ["DeviceConfig", "setup", "list_gpus", "MIXED_PRECISION_ENV", "XLA_ENV"],
+             environment: ["environment_report"]}
+    for module, names in homes.items():
+        for name in names:
+            assert getattr(device, name) is getattr(module, name), name
+    assert sorted(device.__all__) == sorted(n for names in homes.values() for n in names)

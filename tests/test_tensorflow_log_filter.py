@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import device
+from course_utils import device, tensorflow_startup
 
 ROOT = Path(__file__).resolve().parent.parent
 REMAPPER = ("E0000 00:00:1796483138.385771    5737 meta_optimizer.cc:967] remapper failed: INVALID_ARGUMENT: "
@@ -52,7 +52,7 @@ def test_log_level_refuses_what_is_not_a_line(bad):
 def _pump(chunks, min_level):
     read_in, write_in = os.pipe()
     read_out, write_out = os.pipe()
-    thread = threading.Thread(target=device._pump_stderr, args=(read_in, write_out, {"min_level": min_level}))
+    thread = threading.Thread(target=tensorflow_startup._pump_stderr, args=(read_in, write_out, {"min_level": min_level}))
     thread.start()
     for chunk in chunks:
         os.write(write_in, chunk.encode())
