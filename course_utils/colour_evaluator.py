@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 
 from . import data
-from .evaluator import ClassCoverage, Evaluator, _load_weights, _numeric_array, _read_stats, _save_files, _to_unit_range
+from .evaluator_files import _load_weights, _read_stats, _save_files
+from .evaluator_scoring import ClassCoverage, Evaluator, _numeric_array, _to_unit_range
 from .frechet import ReferenceStats, frechet_distance
 
 __all__ = ["WEIGHTS_NAME", "STATS_NAME", "WEIGHTS_SHA256", "STATS_SHA256", "RECORD_NAME", "IMAGE_SHAPE",

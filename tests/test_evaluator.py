@@ -345,7 +345,7 @@ def test_fid_maths_has_its_own_module_and_the_old_names_still_work():
     feats = np.random.default_rng(0).normal(size=(50, 3))
     stats = frechet.gaussian_stats(feats)
     np.testing.assert_allclose(stats.sigma, np.cov(feats, rowvar=False))
-    assert ev._stats_of(feats).n == 50
+    assert ev.gaussian_stats(feats).n == 50
     with pytest.raises(ValueError, match=r"expected features of shape \(n, d\), got shape \(50,\)"):
         frechet.gaussian_stats(feats[:, 0])
 
@@ -368,3 +368,13 @@ def test_frechet_distance_refuses_a_covariance_that_is_not_positive_semi_definit
         ev.frechet_distance(np.zeros(3), np.eye(3), np.zeros(3), s)
     singular = np.diag([1.0, 0.0, 0.0])  # zero variance (dead units) is allowed
     assert ev.frechet_distance(np.zeros(3), singular, np.zeros(3), singular) == pytest.approx(0.0, abs=1e-3)
+
+
+def test_evaluator_re_exports_its_parts_under_the_names_lessons_use():
+    from course_utils import evaluator_files, evaluator_network, evaluator_scoring, frechet
+
+    for module in (evaluator_files, evaluator_network, evaluator_scoring, frechet):
+        for name in set(ev.__all__) & set(vars(module)):
+            assert getattr(ev, name) is getattr(module, name), name
+    assert ev.load_evaluator is evaluator_files.load_evaluator and ev.Evaluator is evaluator_scoring.Evaluator
+    assert ev.RECIPE is evaluator_network.RECIPE and ev.build_model is evaluator_network.build_model

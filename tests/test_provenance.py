@@ -255,7 +255,7 @@ def test_the_rules_catch_a_wrong_claim():
 def test_the_reach_follows_what_each_helper_refers_to():
     assert ("atomic", "write_bytes") in REFERS_TO[("viz", "save_figure")]  # from . import atomic; atomic.write_bytes
     assert ("viz", "save_figure") in REFERS_TO[("viz", "show_images")]     # a name of its own module
-    assert ("frechet", "frechet_distance") in REFERS_TO[("evaluator", "Evaluator")]  # from .frechet import ...
+    assert ("frechet", "frechet_distance") in REFERS_TO[("evaluator_scoring", "Evaluator")]  # from .frechet import ...
     assert ("atomic", "write_bytes") in _reached_from(("viz", "show_images"))        # down the chain
     # A name a module only re-exports leads to the helper where it is defined, and on from there.
     assert _home("checkpoints", "GANCheckpoint") == ("gan_checkpoint", "GANCheckpoint")
