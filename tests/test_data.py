@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course_utils import data
+from course_utils import data, data_folder, digits, downloads
 
 
 def _fake_mnist_npz(path, n_train=30, n_test=10):
@@ -31,7 +31,7 @@ def mirror_with_fake_mnist(tmp_path, monkeypatch):
     folder = tmp_path / "mirror"
     folder.mkdir()
     sha = _fake_mnist_npz(folder / "mnist.npz")
-    monkeypatch.setattr(data, "MNIST_FILES", (data.RemoteFile("mnist.npz", sha, "https://invalid.invalid/"),))
+    monkeypatch.setattr(digits, "MNIST_FILES", (data.RemoteFile("mnist.npz", sha, "https://invalid.invalid/"),))
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(folder))
     return folder, sha
 
@@ -98,7 +98,7 @@ def test_mirror_url_downloads_atomically(tmp_path, monkeypatch):
     folder = tmp_path / "served"
     folder.mkdir()
     sha = _fake_mnist_npz(folder / "mnist.npz")
-    monkeypatch.setattr(data, "MNIST_FILES", (data.RemoteFile("mnist.npz", sha, "https://invalid.invalid/"),))
+    monkeypatch.setattr(digits, "MNIST_FILES", (data.RemoteFile("mnist.npz", sha, "https://invalid.invalid/"),))
     monkeypatch.setenv("COURSE_DATA_MIRROR", folder.as_uri())
     assert data.load_mnist(verbose=False).source == "mirror"
     leftovers = [p.name for p in (tmp_path / "cache" / "datasets").iterdir()]
@@ -150,7 +150,7 @@ def test_npz_with_wrong_content_is_refused(tmp_path, monkeypatch):
     np.savez_compressed(folder / "mnist.npz", x_train=np.zeros((3, 28, 28), np.float32), y_train=np.zeros(3),
                         x_test=np.zeros((3, 28, 28), np.uint8), y_test=np.zeros(3, np.uint8))
     sha = hashlib.sha256((folder / "mnist.npz").read_bytes()).hexdigest()
-    monkeypatch.setattr(data, "MNIST_FILES", (data.RemoteFile("mnist.npz", sha),))
+    monkeypatch.setattr(digits, "MNIST_FILES", (data.RemoteFile("mnist.npz", sha),))
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(folder))
     with pytest.raises(ValueError, match="expected uint8 images of shape \\(n, 28, 28\\), got float32"):
         data.load_mnist()
@@ -172,7 +172,7 @@ def test_fashion_mnist_from_mirror_parses_idx(tmp_path, monkeypatch):
     for spec, arr in zip(data.FASHION_MNIST_FILES, arrays):
         sha = _idx_gz(folder / spec.name, arr, 2051 if arr.ndim == 3 else 2049)
         specs.append(data.RemoteFile(spec.name, sha))
-    monkeypatch.setattr(data, "FASHION_MNIST_FILES", tuple(specs))
+    monkeypatch.setattr(digits, "FASHION_MNIST_FILES", tuple(specs))
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(folder))
     ds = data.load_fashion_mnist(verbose=False)
     np.testing.assert_array_equal(ds.x_train, arrays[0])
@@ -189,13 +189,13 @@ def test_idx_with_wrong_magic_or_size_is_refused(tmp_path):
     bad = tmp_path / "bad.gz"
     _idx_gz(bad, np.zeros((2, 28, 28), np.uint8), 1234)
     with pytest.raises(ValueError, match="expected IDX magic 2051, got \\[1234\\]"):
-        data._read_idx(bad, 2051, 3)
+        digits._read_idx(bad, 2051, 3)
     bad.write_bytes(gzip.compress(struct.pack(">iiii", 2051, 5, 28, 28) + b"\0" * 100))
     with pytest.raises(ValueError, match="header says"):
-        data._read_idx(bad, 2051, 3)
+        digits._read_idx(bad, 2051, 3)
     bad.write_bytes(b"not gzip")
     with pytest.raises(ValueError, match="not a valid gzip file"):
-        data._read_idx(bad, 2051, 3)
+        digits._read_idx(bad, 2051, 3)
 
 
 def test_to_float_images_ranges_and_errors():
@@ -289,7 +289,7 @@ def test_trickling_mirror_is_stopped_by_the_total_deadline(http_mirror, monkeypa
     import time
 
     http_mirror["mnist.npz"] = _trickle
-    monkeypatch.setattr(data, "DOWNLOAD_DEADLINE_S", 1.0)
+    monkeypatch.setattr(downloads, "DOWNLOAD_DEADLINE_S", 1.0)
     start = time.monotonic()
     with pytest.raises(data.DataUnavailableError, match=r"mnist.npz took longer than 1 s .*too slow"):
         data.load_mnist(allow_fallback=False)
@@ -299,12 +299,12 @@ def test_trickling_mirror_is_stopped_by_the_total_deadline(http_mirror, monkeypa
 
 def test_endless_mirror_is_stopped_at_the_size_cap(http_mirror, monkeypatch, tmp_path):
     http_mirror["mnist.npz"] = _endless
-    monkeypatch.setattr(data, "MNIST_FILES", (data.RemoteFile("mnist.npz", "0" * 64, size=100_000),))
+    monkeypatch.setattr(digits, "MNIST_FILES", (data.RemoteFile("mnist.npz", "0" * 64, size=100_000),))
     with pytest.raises(ValueError, match=r"sent more than 1,158,576 bytes, expected mnist.npz of 100000 bytes"):
         data.load_mnist()
     assert list((tmp_path / "cache" / "datasets").iterdir()) == []
-    assert data._size_cap(data.MNIST_FILES[0]) == 1_158_576
-    assert data._size_cap(data.RemoteFile("x", "0" * 64)) == data.MAX_UNKNOWN_SIZE
+    assert downloads._size_cap(digits.MNIST_FILES[0]) == 1_158_576
+    assert downloads._size_cap(data.RemoteFile("x", "0" * 64)) == data.MAX_UNKNOWN_SIZE
 
 
 def test_captive_portal_page_is_named_with_its_url(http_mirror, tmp_path):
@@ -318,7 +318,7 @@ def test_captive_portal_page_is_named_with_its_url(http_mirror, tmp_path):
 def test_http_mirror_file_is_downloaded_and_readable_by_others(http_mirror, tmp_path, monkeypatch):
     served = tmp_path / "served.npz"
     sha = _fake_mnist_npz(served)
-    monkeypatch.setattr(data, "MNIST_FILES", (data.RemoteFile("mnist.npz", sha, "https://invalid.invalid/"),))
+    monkeypatch.setattr(digits, "MNIST_FILES", (data.RemoteFile("mnist.npz", sha, "https://invalid.invalid/"),))
 
     def serve(handler):
         body = served.read_bytes()
@@ -383,7 +383,7 @@ def test_npz_with_pickled_objects_is_refused_and_never_unpickled(tmp_path):
     path = tmp_path / "evil.npz"
     np.savez(path, x=np.array([boom], dtype=object), y=np.zeros(1, np.uint8))
     with pytest.raises(ValueError, match=r"evil.npz: array 'x' holds pickled Python objects.*refused"):
-        data._read_npz(path, ("x", "y"))
+        data_folder._read_npz(path, ("x", "y"))
     assert not marker.exists()
 
 
@@ -429,7 +429,7 @@ def test_trickled_headers_are_stopped_by_the_total_deadline(http_mirror, tmp_pat
     url = os.environ["COURSE_DATA_MIRROR"] + "mnist.npz"
     start = time.monotonic()
     with pytest.raises(TimeoutError, match=r"took longer than 1.5 s"):
-        data._download(url, data.MNIST_FILES[0], "datasets", deadline_s=1.5, stall_s=60.0)
+        downloads._download(url, digits.MNIST_FILES[0], "datasets", deadline_s=1.5, stall_s=60.0)
     assert time.monotonic() - start < 5
     assert list((tmp_path / "cache" / "datasets").iterdir()) == []
 
@@ -442,7 +442,7 @@ def test_a_slow_trickle_is_stopped_by_the_stall_rule(http_mirror, tmp_path):
     url = os.environ["COURSE_DATA_MIRROR"] + "mnist.npz"
     start = time.monotonic()
     with pytest.raises(TimeoutError, match=r"fewer than 1,000 bytes in 1 s .*stalled"):
-        data._download(url, data.MNIST_FILES[0], "datasets", deadline_s=60.0, stall_s=1.0, stall_bytes=1000)
+        downloads._download(url, digits.MNIST_FILES[0], "datasets", deadline_s=60.0, stall_s=1.0, stall_bytes=1000)
     assert time.monotonic() - start < 5
     assert data.STALL_WINDOW_S <= 60 and data.STALL_MIN_BYTES >= 1 << 10  # the defaults stop a 1 byte/4 s mirror
 
@@ -494,14 +494,14 @@ def test_a_huge_mirror_or_cache_file_is_refused_by_its_size_before_hashing(tmp_p
     def no_hashing(path):
         raise AssertionError(f"{path} was hashed")
 
-    monkeypatch.setattr(data, "sha256_of", no_hashing)
+    monkeypatch.setattr(downloads, "sha256_of", no_hashing)
     with pytest.raises(ValueError, match=r"mnist.npz is 21,474,836,480 bytes, expected 11,490,434"):
         data.load_mnist()
     cached = tmp_path / "cache" / "datasets" / "mnist.npz"
     cached.parent.mkdir(parents=True, exist_ok=True)
     os.replace(folder / "mnist.npz", cached)
     monkeypatch.delenv("COURSE_DATA_MIRROR")
-    monkeypatch.setattr(data, "load_bundled_mnist", lambda: data.ImageDataset(*[np.zeros(1)] * 4, "x", "bundled"))
+    monkeypatch.setattr(digits, "load_bundled_mnist", lambda: data.ImageDataset(*[np.zeros(1)] * 4, "x", "bundled"))
     assert data.load_mnist().source == "bundled" and not cached.exists()
 
 
@@ -607,3 +607,14 @@ def test_verify_file_names_what_is_missing_and_how_to_get_it(tmp_path):
     path.write_bytes(b"abc")
     assert data.verify_file(path, None) == path  # None: present is enough (a file the caller chose not to pin)
     assert data.verify_file(str(path), data.sha256_of(path)) == path
+
+
+def test_data_re_exports_the_names_lessons_tools_and_tests_use():
+    """``course_utils.data`` only re-exports: each name is the object of the module that does that job."""
+    from course_utils import emoji
+
+    homes = [data_folder, digits, downloads, emoji]
+    for name in data.__all__:
+        assert any(name in vars(m) and getattr(m, name) is getattr(data, name) for m in homes), name
+    assert data.load_mnist is digits.load_mnist and data.load_emoji is emoji.load_emoji
+    assert data.verify_file is downloads.verify_file and data.data_dir is data_folder.data_dir

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course_utils import data
+from course_utils import data, emoji
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLE = ROOT / "data" / data.BUNDLED_EMOJI.name
@@ -236,7 +236,7 @@ def _write_variant(path: Path, raw: dict, monkeypatch, **changes) -> None:
     """Write the bundle with some arrays changed, and make its digest the expected one (the content checks)."""
     arrays = {**raw, **changes}
     path.write_bytes(data.npz_bytes(arrays))
-    monkeypatch.setattr(data, "BUNDLED_EMOJI", data.RemoteFile(path.name, data.sha256_of(path), ""))
+    monkeypatch.setattr(emoji, "BUNDLED_EMOJI", data.RemoteFile(path.name, data.sha256_of(path), ""))
 
 
 @pytest.mark.parametrize("change, match", [
@@ -263,7 +263,7 @@ def test_an_array_that_needs_pickle_is_refused(copy_dir, raw, monkeypatch):
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     copy_dir.write_bytes(buf.getvalue())
-    monkeypatch.setattr(data, "BUNDLED_EMOJI", data.RemoteFile(copy_dir.name, data.sha256_of(copy_dir), ""))
+    monkeypatch.setattr(emoji, "BUNDLED_EMOJI", data.RemoteFile(copy_dir.name, data.sha256_of(copy_dir), ""))
     with pytest.raises(ValueError, match="pickled Python objects"):
         data.load_emoji()
 
