@@ -1,7 +1,8 @@
-"""The environment report: what a bug report or a teacher needs to know about a run, printed by every lesson.
+"""The environment report: what a bug report or a teacher needs to know about a run (lesson 00 prints it).
 
 Versions, the CPU and what :mod:`course_utils.cpu` chose for it, RAM, GPUs, what :mod:`course_utils.gpu_policy`
 chose (precision, XLA, TF32) and why, the profile, and where the data comes from.
+``benchmarks/time_to_quality.py`` stores it with its record; a learner can print it in any lesson for a bug report.
 """
 
 from __future__ import annotations
