@@ -31,7 +31,6 @@ import json
 import os
 import platform
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from course_utils import atomic, device  # noqa: E402
+from course_utils import clock_training, device  # noqa: E402
 from course_utils.validate import int_option  # noqa: E402
 
 ARMS = ("recipe", "two D convolutions", "no label smoothing", "2-pixel shifts", "no R1", "simultaneous")
@@ -64,20 +63,20 @@ def two_conv_discriminator(L):
 def run_arm(arm: str, seed: int, steps: int, eval_every: int, x_train, judge, fid_samples: int) -> dict[str, Any]:
     """Train one arm from `seed` for `steps` steps; return its curve and timings."""
     import keras
-    import numpy as np
     import tensorflow as tf
 
     from course_utils import lessons
 
     L = lessons.load_lesson_code("04_dcgan")  # fresh module: no arm's change leaks into the next
+    options = {}  # options of the lesson's make_train_step (it passes them on to gan_update)
     if arm == "no label smoothing":
         L["discriminator_loss"] = functools.partial(L.discriminator_loss, real_label=1.0)
     if arm == "2-pixel shifts":
         L["translate"] = functools.partial(L.translate, shift=2)
     if arm == "no R1":
-        L["gan_update"] = functools.partial(L.gan_update, r1_gamma=0.0)
+        options["r1_gamma"] = 0.0
     if arm == "simultaneous":
-        L["gan_update"] = functools.partial(L.gan_update, update="simultaneous")
+        options["update"] = "simultaneous"
     if arm == "longer average":  # a weight average over ~1,000 steps instead of ~200
         L["update_ema"] = functools.partial(L.update_ema, decay=0.999)
     keras.utils.set_random_seed(seed)
@@ -85,37 +84,24 @@ def run_arm(arm: str, seed: int, steps: int, eval_every: int, x_train, judge, fi
     discriminator = two_conv_discriminator(L) if arm == "two D convolutions" else L.build_discriminator()
     ema = L.make_ema(generator)
     g_opt, d_opt = L.make_optimizers()
-
-    @tf.function
-    def step(real):
-        noise = tf.random.normal([tf.shape(real)[0], L.NOISE_DIM])
-        out = L.gan_update(generator, discriminator, g_opt, d_opt, real, noise)
-        L.update_ema(ema, generator, g_opt.iterations)
-        return out
-
-    rng = np.random.default_rng(seed)
+    step = L.make_train_step(generator, discriminator, g_opt, d_opt, ema=ema, **options)
     bs = L.RECIPE["batch_size"]
     score_noise = tf.random.normal([fid_samples, L.NOISE_DIM], seed=1000 + seed)
-    curve, train_s, order, pos = [], 0.0, rng.permutation(len(x_train)), 0
-    float(step(tf.constant(x_train[:bs]))["d_loss"])  # trace outside the clock (one extra step, same for all arms)
-    for i in range(1, steps + 1):
-        if pos + bs > len(order):
-            order, pos = rng.permutation(len(x_train)), 0
-        batch = tf.constant(x_train[order[pos:pos + bs]])
-        pos += bs
-        start = time.perf_counter()
-        out = step(batch)
-        float(out["d_loss"])
-        train_s += time.perf_counter() - start
-        if i % eval_every == 0:
-            point = {"step": i, "train_s": round(train_s, 2), **{k: round(float(v), 4) for k, v in out.items()}}
-            for name, net in (("ema", ema), ("raw", generator)) if arm == "recipe" else (("ema", ema),):
-                images = L.sample(net, score_noise) if "sample" in L else net(score_noise, training=False).numpy()
-                point[f"fid_{name}"] = round(float(judge.fid(images)), 3)
-                point[f"coverage_{name}"] = int(judge.class_coverage(images).n_covered)
-            curve.append(point)
-            print(f"  {arm} seed {seed} step {i}: FID {point['fid_ema']:.2f}"
-                  + (f" (raw {point['fid_raw']:.2f})" if "fid_raw" in point else "") + f"  {train_s:.0f} s", flush=True)
+
+    def evaluate(run):
+        point = {"step": run.steps, "train_s": round(run.seconds, 2), **{k: round(v, 4) for k, v in run.last.items()}}
+        for name, net in (("ema", ema), ("raw", generator)) if arm == "recipe" else (("ema", ema),):
+            images = L.sample(net, score_noise) if "sample" in L else net(score_noise, training=False).numpy()
+            point[f"fid_{name}"] = round(float(judge.fid(images)), 3)
+            point[f"coverage_{name}"] = int(judge.class_coverage(images).n_covered)
+        print(f"  {arm} seed {seed} step {run.steps}: FID {point['fid_ema']:.2f}"
+              + (f" (raw {point['fid_raw']:.2f})" if "fid_raw" in point else "") + f"  {run.seconds:.0f} s", flush=True)
+        return point
+
+    run = clock_training.ClockRun(step, clock_training.ShuffledBatches(x_train, bs, seed))
+    run.warm_up(tf.constant(x_train[:bs]))  # trace outside the clock (one extra step, same for all arms)
+    curve = clock_training.train(run, clock_training.EverySteps(eval_every, steps), evaluate)
+    train_s = run.seconds
     return {"arm": arm, "seed": seed, "steps": steps, "ms_per_step": round(1000 * train_s / steps, 2), "curve": curve}
 
 
@@ -151,7 +137,7 @@ def merge(paths: list[Path], out: Path) -> dict[str, Any]:
     record = {**records[0], "commands": [c for rec in records for c in rec["commands"]]
               + ["python benchmarks/ablations.py --merge " + " ".join(p.name for p in paths)],
               "rows": summarize(runs), "runs": runs}
-    atomic.write_text(out, json.dumps(record, indent=1) + "\n")
+    clock_training.write_record(out, record)
     print(f"wrote {out} from {len(runs)} runs")
     return record
 
@@ -199,7 +185,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "rows": summarize(runs),
         "runs": runs,
     }
-    atomic.write_text(args.out, json.dumps(record, indent=1) + "\n")
+    clock_training.write_record(args.out, record)
     print(f"wrote {args.out}")
     for row in record["rows"]:
         print(f"{row['arm']:22s} FID at steps {row['fid_at_step']}  best {row['best_fid']}  {row['ms_per_step']} ms/step")

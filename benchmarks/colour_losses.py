@@ -15,19 +15,15 @@ conclusion from:
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
-import platform
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from course_utils import device  # noqa: E402
+from course_utils import clock_training, device  # noqa: E402
 from course_utils.validate import int_option, positive_option  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "figures" / "colour_losses.json"
@@ -62,32 +58,19 @@ def run_arm(lesson, name, seed, seconds, eval_every, images, judge, style, n, cf
     batches = iter(lesson.emoji_batches(images, seed=seed))
     z = np.random.default_rng(seed + 100).standard_normal((n, lesson.NOISE_DIM)).astype("float32")
 
-    def score():
+    def evaluate(run):
         fake = lesson.sample(ema, z)
         fake = np.repeat(np.repeat(fake, 2, axis=1), 2, axis=2)
-        return float(judge.fid(fake, reference=style)), int(judge.class_coverage(fake).n_covered)
+        fid, cov = float(judge.fid(fake, reference=style)), int(judge.class_coverage(fake).n_covered)
+        print(f"{name:28s} seed {seed}  t={run.seconds:5.0f} s  step {run.steps:5d}  FID {fid:7.2f}  coverage {cov}/9",
+              flush=True)
+        return {**run.stamp(), "fid": round(fid, 3), "coverage": cov, "d_loss": round(run.last["d_loss"], 4)}
 
-    start = time.perf_counter()
-    out = step(next(batches))
-    float(out["d_loss"])
-    spent, steps, next_eval, curve = time.perf_counter() - start, 1, eval_every, []
-    while spent < seconds:
-        start = time.perf_counter()
-        out = step(next(batches))
-        float(out["d_loss"])
-        spent += time.perf_counter() - start
-        steps += 1
-        if spent >= next_eval or spent >= seconds:
-            fid, cov = score()
-            curve.append({"time_s": round(spent, 1), "step": steps, "fid": round(fid, 3), "coverage": cov,
-                          "d_loss": round(float(out["d_loss"]), 4)})
-            print(f"{name:28s} seed {seed}  t={spent:5.0f} s  step {steps:5d}  FID {fid:7.2f}  coverage {cov}/9",
-                  flush=True)
-            next_eval += eval_every
-    if not curve or curve[-1]["step"] != steps:  # the budget ended between two evaluations (or before the first)
-        fid, cov = score()
-        curve.append({"time_s": round(spent, 1), "step": steps, "fid": round(fid, 3), "coverage": cov,
-                      "d_loss": round(float(out["d_loss"]), 4)})
+    run = clock_training.ClockRun(step, batches)
+    run.warm_up(count=True, timed=True)  # the first step traces the step function; it counts, and so does its time
+    # the budget may end between two evaluations (or before the first): train() then scores the last step too
+    curve = clock_training.train(run, clock_training.EverySeconds(eval_every, seconds), evaluate)
+    steps, spent = run.steps, run.seconds
     fids = [c["fid"] for c in curve]
     return {"seed": seed, "steps": steps, "train_s": round(spent, 1), "ms_per_step": round(1000 * spent / steps, 1),
             "final_fid": fids[-1], "best_fid": min(fids), "final_coverage": curve[-1]["coverage"],
@@ -104,10 +87,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
 
-    tf = device.quiet_tensorflow_startup()
-    import keras
+    device.quiet_tensorflow_startup()
 
-    from course_utils import atomic, colour_evaluator, data, lessons
+    from course_utils import colour_evaluator, data, lessons
 
     cfg = device.setup(0, training=True)
     lesson = lessons.load_lesson_code("08_colour_gans")
@@ -118,19 +100,14 @@ def main(argv=None) -> dict:
                    "runs": [run_arm(lesson, name, seed, args.seconds, args.eval_every, images, judge, args.style, n,
                                     cfg) for seed in args.seeds]}
             for name in args.arms}
-    cpu = device.cpu_config()
     record = {
         "description": "Lesson 08's losses at equal training time: unconditional 32x32 DCGAN on one emoji style, "
                        "FID (samples enlarged 2x2) against the style's training statistics at n = fid_samples",
         "seconds": args.seconds, "eval_every": args.eval_every, "seeds": args.seeds, "style": args.style,
         "fid_samples": n, "recipe": dict(lesson.RECIPE), "arms": arms,
-        "machine": {"cpu_model": cpu.model, "usable_cpus": cpu.usable_cpus, "onednn": device.onednn_active(),
-                    "platform": platform.platform(terse=True)},
-        "versions": {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__},
-        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "command": "python benchmarks/colour_losses.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        **clock_training.provenance("benchmarks/colour_losses.py", argv),
     }
-    atomic.write_text(args.out, json.dumps(record, indent=1) + "\n")
+    clock_training.write_record(args.out, record)
     print(f"wrote {args.out}")
     return record
 

@@ -47,6 +47,7 @@ for _path in (REPO_ROOT, REPO_ROOT / "benchmarks"):
 
 import numpy as np
 
+from course_utils.clock_training import ClockRun, ShuffledBatches, write_record  # noqa: E402
 from course_utils.validate import int_option, positive_option  # noqa: E402
 
 SCHEMA = "time_to_quality/2"
@@ -180,40 +181,11 @@ def load_course_recipe() -> dict[str, Any]:
 # Training under a clock, evaluation with the clock paused
 # ---------------------------------------------------------------------------------------------
 
-class Batches:
-    """Shuffled mini-batches of the same float images for every recipe; a fresh permutation each epoch, last
-    partial batch dropped (so ``tf.function`` traces one shape)."""
-
-    def __init__(self, x: np.ndarray, batch_size: int, seed: int):
-        if not 0 < batch_size <= len(x):
-            raise ValueError(f"batch_size must be in 1..{len(x)}, got {batch_size}")
-        self.x, self.batch_size = x, int(batch_size)
-        self.rng = np.random.default_rng(seed)
-        self.order = np.empty(0, dtype=np.int64)
-        self.pos = 0
-        self.epochs = 0
-
-    def peek(self):
-        """A batch for the warm-up step, taken without moving through the data."""
-        import tensorflow as tf
-
-        return tf.convert_to_tensor(self.x[:self.batch_size])
-
-    def next(self):
-        import tensorflow as tf
-
-        if self.pos + self.batch_size > len(self.order):
-            self.order = self.rng.permutation(len(self.x))
-            self.pos = 0
-            self.epochs += 1
-        idx = self.order[self.pos:self.pos + self.batch_size]
-        self.pos += self.batch_size
-        return tf.convert_to_tensor(self.x[idx])
-
-
 @dataclass
 class Runner:
-    """One recipe: its networks, its train step, its own training clock and its curve."""
+    """One recipe: its networks, its train step, and its run (``course_utils.clock_training.ClockRun``): its own
+    training clock and its curve. The batches (``clock_training.ShuffledBatches``) are the same float images for
+    every recipe, in the same order for the same seed."""
 
     key: str
     label: str
@@ -221,18 +193,12 @@ class Runner:
     discriminator: Any
     optimizers: tuple[Any, Any]
     train_step: Callable
-    batches: Batches
+    batches: ShuffledBatches
     fixed_noise: np.ndarray
     info: dict[str, Any]
-    steps: int = 0
-    train_time_s: float = 0.0
-    first_step_s: float | None = None
     compile_s: float | None = None
-    eval_time_s: float = 0.0
-    curve: list[dict[str, Any]] = field(default_factory=list)
+    eval_time_s: float = 0.0  # generating and scoring samples
     grids: dict[int, np.ndarray] = field(default_factory=dict)
-    last_metrics: dict[str, float] = field(default_factory=dict)
-    diverged: bool = False
     sampler: Any = None  # the network samples are drawn from (the course's weight-averaged generator), if not G
 
     def __post_init__(self):
@@ -240,6 +206,11 @@ class Runner:
 
         gen = self.sampler if self.sampler is not None else self.generator
         self._sample = tf.function(lambda z: tf.cast(gen(z, training=False), tf.float32))
+        self.run = ClockRun(self.train_step, self.batches, stop_on_nonfinite=True, label=self.label)
+
+    @property
+    def curve(self) -> list[dict[str, Any]]:
+        return self.run.curve
 
     def warm_up(self) -> float:
         """Trace (and with XLA compile) the train step outside the clock, then undo that step exactly.
@@ -260,35 +231,16 @@ class Runner:
                     state.append(var)
         sampler = list(self.sampler.weights) if self.sampler is not None else []
         state = list(self.generator.weights) + list(self.discriminator.weights) + sampler + state
-        saved = [v.numpy() for v in state]
-        start = time.perf_counter()
-        out = self.train_step(self.batches.peek())
-        float(out["d_loss"])
-        self.compile_s = time.perf_counter() - start
-        for var, value in zip(state, saved):
-            var.assign(value)
+        self.compile_s = self.run.warm_up(self.batches.peek(), restore=state)
         return self.compile_s
 
     def train_until(self, target_s: float, budget_s: float) -> None:
         """Take steps until this recipe's training clock reaches ``min(target_s, budget_s)``.
 
         The clock is read after every step (the last step may overrun by at most one step); data loading counts
-        as training time; tracing/compilation was paid in :meth:`warm_up`.
+        as training time; tracing/compilation was paid in :meth:`warm_up`; a non-finite loss stops the recipe.
         """
-        stop = min(target_s, budget_s)
-        while self.train_time_s < stop and not self.diverged:
-            start = time.perf_counter()
-            out = self.train_step(self.batches.next())
-            d_loss = float(out["d_loss"])  # reading a value waits for the step to finish (GPUs run async)
-            elapsed = time.perf_counter() - start
-            self.train_time_s += elapsed
-            self.steps += 1
-            if self.first_step_s is None:
-                self.first_step_s = elapsed
-            if not math.isfinite(d_loss):
-                self.diverged = True
-                print(f"  {self.label}: discriminator loss is {d_loss} at step {self.steps}; stopping this recipe")
-            self._last_out = out
+        self.run.train_until(min(target_s, budget_s))
 
     def samples(self) -> np.ndarray:
         """Generate from the fixed noise batch (inference mode), as float32 (n, 28, 28, 1)."""
@@ -298,26 +250,26 @@ class Runner:
 
     def evaluate(self, quality: Quality) -> dict[str, Any] | None:
         """Score the generator with the clock stopped; record and return the curve point (None if no new step)."""
-        if self.curve and self.curve[-1]["step"] == self.steps:
+        if self.curve and self.curve[-1]["step"] == self.run.steps:
             return None
-        start = time.perf_counter()
-        images = self.samples()
-        scores = quality(images)
-        elapsed = time.perf_counter() - start
-        self.eval_time_s += elapsed
-        if self.steps and hasattr(self, "_last_out"):
-            self.last_metrics = {k: float(v) for k, v in self._last_out.items()}
-        epoch = self.steps * self.batches.batch_size / len(self.batches.x)
-        point = {"time_s": round(self.train_time_s, 4), "step": self.steps, "epoch": round(epoch, 3), **scores,
-                 "eval_s": round(elapsed, 3),
-                 **{k: round(v, 5) for k, v in self.last_metrics.items()}}
-        self.curve.append(point)
-        self.grids[self.steps] = images[:GRID_SAMPLES]
-        return point
+
+        def score(run: ClockRun) -> dict[str, Any]:
+            start = time.perf_counter()
+            images = self.samples()
+            scores = quality(images)
+            elapsed = time.perf_counter() - start
+            self.eval_time_s += elapsed
+            epoch = run.steps * self.batches.batch_size / len(self.batches.x)
+            self.grids[run.steps] = images[:GRID_SAMPLES]
+            return {**run.stamp(4), "epoch": round(epoch, 3), **scores, "eval_s": round(elapsed, 3),
+                    **{k: round(v, 5) for k, v in run.last.items()}}
+
+        return self.run.evaluate(score)
 
     def summary(self) -> dict[str, Any]:
         """Speed and quality figures for the JSON record."""
-        steady = self.train_time_s / self.steps if self.steps else None
+        run = self.run
+        steady = run.seconds / run.steps if run.steps else None
         bs = self.batches.batch_size
         finite = [p for p in self.curve if math.isfinite(p["fid"])]
         best = min(finite, key=lambda p: p["fid"]) if finite else None
@@ -327,15 +279,15 @@ class Runner:
             **self.info,
             "params": {"generator": int(self.generator.count_params()),
                        "discriminator": int(self.discriminator.count_params())},
-            "steps": self.steps,
-            "epochs": round(self.steps * bs / len(self.batches.x), 3),
-            "train_time_s": round(self.train_time_s, 3),
+            "steps": run.steps,
+            "epochs": round(run.steps * bs / len(self.batches.x), 3),
+            "train_time_s": round(run.seconds, 3),
             "compile_s": round(self.compile_s, 3) if self.compile_s is not None else None,
-            "first_step_s": round(self.first_step_s, 3) if self.first_step_s is not None else None,
+            "first_step_s": round(run.first_step_s, 3) if run.first_step_s is not None else None,
             "ms_per_step": round(1000 * steady, 3) if steady else None,
             "images_per_s": round(bs / steady, 1) if steady else None,
             "eval_time_s": round(self.eval_time_s, 3),
-            "diverged": self.diverged,
+            "diverged": run.diverged,
             "best_fid": best["fid"] if best else None,
             "best_fid_time_s": best["time_s"] if best else None,
             "best_fid_step": best["step"] if best else None,
@@ -546,27 +498,6 @@ def sample_panels(runners: dict[str, Runner]) -> list[tuple[str, np.ndarray]]:
     return panels
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        return float(value) if math.isfinite(value) else None
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    return repr(value)
-
-
-def write_json(record: dict[str, Any], path: Path) -> Path:
-    """Write the record atomically (NaN/inf become null), with the course's one atomic writer."""
-    from course_utils import atomic
-
-    return atomic.write_text(path, json.dumps(_jsonable(record), indent=1) + "\n")
-
-
 # ---------------------------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------------------------
@@ -612,7 +543,7 @@ def _add_tutorial(runners: dict[str, Runner], args: argparse.Namespace, x: np.nd
     g_opt, d_opt = make_tutorial_optimizers()
     runners["tutorial"] = Runner(
         "tutorial", "TF tutorial recipe", g, d, (g_opt, d_opt), make_tutorial_train_step(g, d, g_opt, d_opt),
-        Batches(x, TUTORIAL["batch_size"], args.seed), noise(TUTORIAL["noise_dim"], 1),
+        ShuffledBatches(x, TUTORIAL["batch_size"], args.seed), noise(TUTORIAL["noise_dim"], 1),
         {"recipe": dict(TUTORIAL), "batch_size": TUTORIAL["batch_size"], "noise_dim": TUTORIAL["noise_dim"],
          "precision": "float32", "jit_compile": False})
 
@@ -628,7 +559,7 @@ def _add_canonical(runners: dict[str, Runner], args: argparse.Namespace, x: np.n
     g_opt, d_opt = make_canonical_optimizers()
     runners["canonical"] = Runner(
         "canonical", "canonical DCGAN recipe", g, d, (g_opt, d_opt), make_canonical_train_step(g, d, g_opt, d_opt),
-        Batches(x, CANONICAL["batch_size"], args.seed), noise(CANONICAL["noise_dim"], 3),
+        ShuffledBatches(x, CANONICAL["batch_size"], args.seed), noise(CANONICAL["noise_dim"], 3),
         {"recipe": dict(CANONICAL), "batch_size": CANONICAL["batch_size"], "noise_dim": CANONICAL["noise_dim"],
          "precision": "float32", "jit_compile": False})
 
@@ -656,7 +587,7 @@ def _add_course(runners: dict[str, Runner], args: argparse.Namespace, x: np.ndar
         finally:
             keras.config.set_dtype_policy("float32")
         bs, nd = int(course["RECIPE"]["batch_size"]), int(course["NOISE_DIM"])
-        runners[key] = Runner(key, label, g, d, (g_opt, d_opt), step, Batches(x, bs, args.seed), noise(nd, 2),
+        runners[key] = Runner(key, label, g, d, (g_opt, d_opt), step, ShuffledBatches(x, bs, args.seed), noise(nd, 2),
                               {"recipe": dict(course["RECIPE"], update=order), "batch_size": bs, "noise_dim": nd,
                                "precision": "mixed_float16" if fast else "float32", "jit_compile": fast,
                                "source": f"notebooks/{LESSON}.py (cells tagged export)",
@@ -747,7 +678,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     plot_samples(sample_panels(runners), files["samples"])
     record["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     record["wall_time_s"] = round(time.perf_counter() - wall_start, 2)
-    write_json(record, files["json"])
+    write_record(files["json"], record)
     print_summary(record)
     return record
 

@@ -17,11 +17,8 @@ machine and the versions:
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
-import platform
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -56,11 +53,10 @@ def main(argv=None) -> dict:
     if args.decay_from is not None and not 0 <= args.decay_from < 1:
         parser.error(f"--decay-from must be in [0, 1), got {args.decay_from}")
 
-    tf = device.quiet_tensorflow_startup()
-    import keras
+    device.quiet_tensorflow_startup()
     import numpy as np
 
-    from course_utils import colour_evaluator, data, lessons, pretrained
+    from course_utils import clock_training, colour_evaluator, data, lessons, pretrained
 
     cfg = device.setup(args.seed, training=True)
     lesson = lessons.load_lesson_code(LESSON)
@@ -91,33 +87,28 @@ def main(argv=None) -> dict:
         fake = lesson.sample(ema, *z_and_labels)
         return float(judge.fid(fake, reference=args.style)), int(judge.class_coverage(fake).n_covered)
 
-    select, report = draw(args.seed), draw(args.seed + 1)
-    float(step(next(batches))["d_loss"])  # trace once (counted as a step)
-    steps, spent, next_eval, curve, best = 1, 0.0, args.eval_every, [], {"fid": float("inf")}
+    def evaluate(run):
+        fid, cov = score(select)
+        print(f"t={run.seconds:6.0f} s  step {run.steps:6d}  FID {fid:7.2f}  coverage {cov}/9", flush=True)
+        return {**run.stamp(), "fid": round(fid, 3), "coverage": cov, "learning_rate": float(g_opt.learning_rate)}
+
     budget = 60.0 * args.minutes
     base_lr = float(recipe["learning_rate"])
-    clock = time.process_time if args.clock == "cpu" else time.perf_counter
-    while spent < budget:
-        if args.decay_from is not None and spent > args.decay_from * budget:
-            lr = base_lr * (budget - spent) / ((1 - args.decay_from) * budget)
+
+    def decay(run):  # --decay-from: both learning rates fall linearly to 0 at the end of the budget
+        if args.decay_from is not None and run.seconds > args.decay_from * budget:
             for opt in (g_opt, d_opt):
-                opt.learning_rate = lr
-        start = clock()
-        float(step(next(batches))["d_loss"])
-        spent += clock() - start
-        steps += 1
-        if spent >= next_eval or spent >= budget:
-            fid, cov = score(select)
-            curve.append({"time_s": round(spent, 1), "step": steps, "fid": round(fid, 3), "coverage": cov,
-                          "learning_rate": float(g_opt.learning_rate)})
-            if fid < best["fid"]:
-                best = {"fid": fid, "step": steps, "time_s": round(spent, 1), "weights": ema.get_weights()}
-            print(f"t={spent:6.0f} s  step {steps:6d}  FID {fid:7.2f}  coverage {cov}/9", flush=True)
-            next_eval += args.eval_every
-    ema.set_weights(best["weights"])
+                opt.learning_rate = base_lr * (budget - run.seconds) / ((1 - args.decay_from) * budget)
+
+    select, report = draw(args.seed), draw(args.seed + 1)
+    run = clock_training.ClockRun(step, batches, clock=args.clock, before_step=decay)
+    run.warm_up(count=True)  # trace once (counted as a step; not timed)
+    best = clock_training.BestWeights(ema)
+    curve = clock_training.train(run, clock_training.EverySeconds(args.eval_every, budget), evaluate, best=best)
+    chosen = best.restore()
+    steps, spent = run.steps, run.seconds
     fid, cov = score(report)
     floor = float(judge.fid(getattr(held, args.style), reference=args.style))
-    cpu = device.cpu_config()
     record = {
         "description": "The course's 64x64 class-conditional colour generator (weight-averaged), trained with lesson "
                        "08's recipe for longer than a lesson can; loaded by "
@@ -127,7 +118,7 @@ def main(argv=None) -> dict:
                      f"learning rate constant for the first {args.decay_from:.0%} of the budget, then linear to 0"),
         "style": args.style, "n_classes": int(lesson.N_CLASSES),
         "clock": "CPU seconds of the process (time.process_time)" if args.clock == "cpu" else "wall-clock seconds",
-        "steps": best["step"], "train_time_s": best["time_s"], "trained_steps": steps, "trained_s": round(spent, 1),
+        "steps": chosen["step"], "train_time_s": chosen["time_s"], "trained_steps": steps, "trained_s": round(spent, 1),
         "seed": args.seed,
         "selection": "the EMA weights at the evaluation with the lowest FID on the selection noise and categories "
                      "(seed); fid/coverage are measured afterwards on another draw (seed + 1)",
@@ -138,11 +129,7 @@ def main(argv=None) -> dict:
                          "statistics, at n = the held-out count",
         "data": {"name": f"emoji ({args.style} style, training split)", "train_images": int(len(images))},
         "curve": curve,
-        "machine": {"cpu_model": cpu.model, "cpu_flags": list(cpu.flags), "usable_cpus": cpu.usable_cpus,
-                    "onednn": device.onednn_active(), "gpus": list(cfg.gpus), "platform": platform.platform(terse=True)},
-        "versions": {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__},
-        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "command": "python tools/train_colour_generator.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        **clock_training.provenance("tools/train_colour_generator.py", argv, gpus=cfg.gpus, flags=True),
     }
     weights, path = pretrained.save_trained_generator(ema, record, name=NAME, directory=args.out)
     print(f"wrote {weights} and {path}: FID {fid:.2f} (floor {floor:.2f}), {cov}/9 categories after {steps} steps "

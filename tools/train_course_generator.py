@@ -16,11 +16,8 @@ machine and the versions:
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
-import platform
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -43,10 +40,9 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
 
     tf = device.quiet_tensorflow_startup()  # oneDNN and threads chosen first, as in the lessons
-    import keras
     import numpy as np
 
-    from course_utils import data, evaluator, lessons, pretrained
+    from course_utils import clock_training, data, evaluator, lessons, pretrained
 
     cfg = device.setup(args.seed, training=True)
     lesson = lessons.load_lesson_code(LESSON)
@@ -68,32 +64,24 @@ def main(argv=None) -> dict:
         cov = judge.class_coverage(images)
         return float(judge.fid(images)), int(cov.n_covered)
 
-    float(step(next(batches))["d_loss"])  # trace once (counted as a step, like in the lesson)
-    steps, spent, next_eval, curve = 1, 0.0, args.eval_every, []
-    best = {"fid": float("inf")}
-    budget = 60.0 * args.minutes
-    while spent < budget:
-        start = time.perf_counter()
-        out = step(next(batches))
-        float(out["d_loss"])
-        spent += time.perf_counter() - start
-        steps += 1
-        if spent >= next_eval or spent >= budget:
-            fid, cov = score(ema, noise)
-            curve.append({"time_s": round(spent, 1), "step": steps, "fid": round(fid, 3), "coverage": cov})
-            if fid < best["fid"] and cov == 10:
-                best = {"fid": fid, "step": steps, "time_s": round(spent, 1), "weights": ema.get_weights()}
-            print(f"t={spent:6.0f} s  step {steps:6d}  FID {fid:7.2f}  coverage {cov}/10", flush=True)
-            next_eval += args.eval_every
-    if "weights" in best:
-        ema.set_weights(best["weights"])
+    def evaluate(run):
+        fid, cov = score(ema, noise)
+        print(f"t={run.seconds:6.0f} s  step {run.steps:6d}  FID {fid:7.2f}  coverage {cov}/10", flush=True)
+        return {**run.stamp(), "fid": round(fid, 3), "coverage": cov}
+
+    run = clock_training.ClockRun(step, batches)
+    run.warm_up(count=True)  # trace once (counted as a step, like in the lesson; not timed)
+    best = clock_training.BestWeights(ema, accept=lambda point: point["coverage"] == 10)
+    curve = clock_training.train(run, clock_training.EverySeconds(args.eval_every, 60.0 * args.minutes), evaluate,
+                                 best=best)
+    chosen = best.restore() or run.stamp()
+    steps, spent = run.steps, run.seconds
     fid, cov = score(ema, report_noise)
     fid = round(fid, 3)
-    cpu = device.cpu_config()
     record = {
         "description": "The course's DCGAN generator (weight-averaged), trained with lesson 04's recipe for longer "
                        "than a lesson can; loaded by course_utils.pretrained.load_trained_generator.",
-        "recipe": recipe, "steps": best.get("step", steps), "train_time_s": best.get("time_s", round(spent, 1)),
+        "recipe": recipe, "steps": chosen["step"], "train_time_s": chosen["time_s"],
         "trained_steps": steps, "trained_s": round(spent, 1), "seed": args.seed,
         "selection": "the EMA weights at the evaluation with the lowest FID on the selection noise (seed) with all "
                      "10 classes; fid/coverage are measured afterwards on another noise batch (seed + 1)",
@@ -102,11 +90,7 @@ def main(argv=None) -> dict:
                          "reference statistics)",
         "data": {"name": ds.name, "source": ds.source, "train_images": int(len(x))},
         "curve": curve,
-        "machine": {"cpu_model": cpu.model, "cpu_flags": list(cpu.flags), "usable_cpus": cpu.usable_cpus,
-                    "onednn": device.onednn_active(), "gpus": list(cfg.gpus), "platform": platform.platform(terse=True)},
-        "versions": {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__},
-        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "command": "python tools/train_course_generator.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        **clock_training.provenance("tools/train_course_generator.py", argv, gpus=cfg.gpus, flags=True),
     }
     weights, path = pretrained.save_trained_generator(ema, record, directory=args.out)
     print(f"wrote {weights} and {path}: FID {fid:.2f}, {cov}/10 classes after {steps} steps ({spent:.0f} s)")
