@@ -105,6 +105,16 @@ def test_each_arm_changes_an_option_the_lesson_really_has():
         assert {k.arg for k in call.keywords} <= lesson[name], f"{name}() has no option {[k.arg for k in call.keywords]}"
 
 
+def test_the_step_options_an_arm_sets_are_options_of_the_lessons_make_train_step():
+    """``options["r1_gamma"] = 0.0``: run_arm builds its step with lesson 04's make_train_step(**options), which
+    passes them on to gan_update; an option it does not take would fail only when that arm runs."""
+    set_options = {node.targets[0].slice.value for node in ast.walk(_run_arm_tree())
+                   if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript)
+                   and ast.unparse(node.targets[0].value) == "options"}
+    assert {"r1_gamma", "update"} <= set_options
+    assert set_options <= _lesson_parameters()["make_train_step"], "lesson 04's make_train_step lacks an option"
+
+
 def test_the_committed_record_measured_every_arm_of_the_table():
     """Lesson 04 prints its ablation table from this record: one row per arm of ARMS, then the recipe without EMA."""
     record = json.loads((ROOT / "benchmarks" / "figures" / "ablations.json").read_text(encoding="utf-8"))
