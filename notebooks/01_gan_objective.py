@@ -569,20 +569,26 @@ def make_train_steps(generator, discriminator, d_opt, g_opt, *, noise_dim, batch
 # %% [markdown]
 # `train_gan` runs the loop. Beyond Algorithm 1 it can warm D up alone first (`d_warmup` steps, G frozen) and take
 # G's optimizer as an argument; section 7 uses both to make D strong. It records the losses and the norm of G's
-# gradient at every step.
+# gradient at every step. (Lesson 07 runs the same loop to a clock: `seconds` instead of `steps`.)
 
 # %% tags=["export"]
-def train_gan(generator, discriminator, sample_real, *, noise_dim, steps, k=1, g_steps=1, form="non-saturating",
-              lr_d=1e-3, lr_g=1e-3, batch=128, g_optimizer=None, d_warmup=0, snapshot_every=0, on_snapshot=None):
-    """Algorithm 1: k discriminator steps, then g_steps generator steps, `steps` times. Returns the history."""
+def train_gan(generator, discriminator, sample_real, *, noise_dim, steps=None, k=1, g_steps=1, form="non-saturating",
+              lr_d=1e-3, lr_g=1e-3, batch=128, g_optimizer=None, d_warmup=0, snapshot_every=0, on_snapshot=None,
+              seconds=None):
+    """Algorithm 1: k discriminator steps, then g_steps generator steps, `steps` times (or, given `seconds`, until
+    that many seconds have passed). Returns the history."""
+    if steps is None and seconds is None:
+        raise ValueError("expected steps or seconds (a budget), got neither")
+    start = time.perf_counter()
     d_opt = keras.optimizers.Adam(lr_d, beta_1=0.5)
     g_opt = g_optimizer if g_optimizer is not None else keras.optimizers.Adam(lr_g, beta_1=0.5)
     d_step, g_step = make_train_steps(generator, discriminator, d_opt, g_opt, noise_dim=noise_dim, batch=batch,
                                       form=form)
     for _ in range(d_warmup):
         d_step(sample_real(batch))
-    history = {"d_loss": [], "g_loss": [], "g_grad_norm": []}
-    for step in range(1, steps + 1):
+    history, step = {"d_loss": [], "g_loss": [], "g_grad_norm": []}, 0
+    while (steps is None or step < steps) and (seconds is None or time.perf_counter() - start < seconds):
+        step += 1
         for _ in range(k):
             d_loss = d_step(sample_real(batch))
         for _ in range(g_steps):

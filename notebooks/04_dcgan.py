@@ -577,11 +577,13 @@ RECIPE = {
 
 
 # %% tags=["export"]
-def build_generator(noise_dim=NOISE_DIM, width=RECIPE["generator_width"]):
-    """Noise (n, noise_dim) -> images (n, 28, 28, 1) in [-1, 1]: 7x7 -> 14x14 -> 28x28."""
+def build_generator(noise_dim=NOISE_DIM, width=RECIPE["generator_width"], n_classes=0):
+    """Noise (n, noise_dim) -> images (n, 28, 28, 1) in [-1, 1]: 7x7 -> 14x14 -> 28x28.
+
+    With n_classes > 0 (lesson 07) it is class-conditional: a second input, the one-hot label (n, n_classes), is
+    concatenated with the noise (Mirza and Osindero, 2014)."""
     k = RECIPE["kernel_size"]
-    return keras.Sequential([
-        keras.Input(shape=(noise_dim,)),
+    stack = [
         layers.Dense(7 * 7 * 2 * width, use_bias=False),   # no bias: batch norm's shift replaces it
         layers.BatchNormalization(),
         layers.ReLU(),
@@ -591,14 +593,28 @@ def build_generator(noise_dim=NOISE_DIM, width=RECIPE["generator_width"]):
         layers.ReLU(),
         layers.Conv2DTranspose(1, k, strides=2, padding="same"),                      # 28x28
         layers.Activation("tanh", dtype="float32"),  # float32 output even under mixed precision
-    ], name="generator")
+    ]
+    if not n_classes:
+        return keras.Sequential([keras.Input(shape=(noise_dim,)), *stack], name="generator")
+    noise, label = keras.Input((noise_dim,)), keras.Input((n_classes,))
+    return keras.Model([noise, label], apply_layers(stack, layers.Concatenate()([noise, label])), name="generator")
 
 
-def build_discriminator(width=RECIPE["discriminator_width"]):
-    """Images (n, 28, 28, 1) -> one logit per image (no sigmoid: the loss works on logits)."""
+def apply_layers(stack, x):
+    """Call the layers of `stack` in turn on x (a conditional network's path after its inputs are joined)."""
+    for layer in stack:
+        x = layer(x)
+    return x
+
+
+# %% tags=["export"]
+def build_discriminator(width=RECIPE["discriminator_width"], n_classes=0):
+    """Images (n, 28, 28, 1) -> one logit per image (no sigmoid: the loss works on logits).
+
+    With n_classes > 0 (lesson 07) a second input, the one-hot label, is broadcast to n_classes constant 28x28
+    planes stacked onto the image."""
     k, slope = RECIPE["kernel_size"], RECIPE["leaky_slope"]
-    return keras.Sequential([
-        keras.Input(shape=(28, 28, 1)),
+    stack = [
         layers.Conv2D(width, k, strides=2, padding="same"),       # 14x14
         layers.LeakyReLU(negative_slope=slope),
         layers.Conv2D(2 * width, k, strides=2, padding="same"),   # 7x7
@@ -607,7 +623,23 @@ def build_discriminator(width=RECIPE["discriminator_width"]):
         layers.LeakyReLU(negative_slope=slope),
         layers.Flatten(),
         layers.Dense(1, dtype="float32"),  # the logit in float32 even under mixed precision
-    ], name="discriminator")
+    ]
+    if not n_classes:
+        return keras.Sequential([keras.Input(shape=(28, 28, 1)), *stack], name="discriminator")
+    image, label = keras.Input((28, 28, 1)), keras.Input((n_classes,))
+    planes = layers.UpSampling2D(28)(layers.Reshape((1, 1, n_classes))(label))
+    return keras.Model([image, label], apply_layers(stack, layers.Concatenate()([image, planes])),
+                       name="discriminator")
+
+
+def with_labels(model, labels):
+    """`model` itself, or with one-hot `labels` (a conditional GAN, lesson 07) a function of x reading [x, labels]."""
+    if labels is None:
+        return model
+
+    def conditioned(x, training=False):
+        return model([x, labels], training=training)
+    return conditioned
 
 
 # %% tags=["export"]
@@ -631,10 +663,13 @@ class RecipeSchedule(keras.optimizers.schedules.LearningRateSchedule):
         return {}
 
 
-def make_optimizers():
-    """One Adam per network; wrapped in a LossScaleOptimizer when the global policy is mixed_float16."""
+def make_optimizers(learning_rate=None):
+    """One Adam per network; wrapped in a LossScaleOptimizer when the global policy is mixed_float16.
+
+    learning_rate: None for the recipe's schedule; a number for that rate throughout (lesson 07)."""
     def adam():
-        opt = keras.optimizers.Adam(RecipeSchedule(), beta_1=RECIPE["beta_1"])
+        opt = keras.optimizers.Adam(RecipeSchedule() if learning_rate is None else learning_rate,
+                                    beta_1=RECIPE["beta_1"])
         if keras.config.dtype_policy().name == "mixed_float16":
             opt = keras.optimizers.LossScaleOptimizer(opt)  # scales the loss so float16 gradients do not underflow
         return opt
@@ -755,48 +790,55 @@ def real_logits_and_r1(discriminator, real):
     return logits, tf.reduce_mean(tf.reduce_sum(tf.square(grad), axis=[1, 2, 3]))
 
 
-def discriminator_terms(discriminator, real, fake, seed, r1_gamma):
-    """D's float32 logits on real and fake (each shifted by its own seeded offsets), its loss and the R1 penalty."""
-    real_in = translate(real, seed)
+def discriminator_terms(discriminator, real, fake, seed, r1_gamma, augment=None):
+    """D's float32 logits on real and fake (each shifted by its own seeded offsets), its loss and the R1 penalty.
+
+    augment(images, seed): what D's inputs go through instead of `translate` (lesson 07's DiffAugment)."""
+    augment = augment or translate
+    real_in = augment(real, seed)
     if r1_gamma:
         real_logits, r1 = real_logits_and_r1(discriminator, real_in)
     else:
         real_logits, r1 = tf.cast(discriminator(real_in, training=True), tf.float32), tf.constant(0.0)
-    fake_logits = tf.cast(discriminator(translate(tf.cast(fake, real.dtype), seed + [0, 1]), training=True),
+    fake_logits = tf.cast(discriminator(augment(tf.cast(fake, real.dtype), seed + [0, 1]), training=True),
                           tf.float32)
     return real_logits, fake_logits, discriminator_loss(real_logits, fake_logits), r1
 
 
 # %% tags=["export"]
 def gan_update(generator, discriminator, g_opt, d_opt, real, noise, r1_gamma=RECIPE["r1_gamma"],
-               update=RECIPE["update"]):
+               update=RECIPE["update"], *, augment=None, labels=None):
     """One training step of both players on a batch of real images and a batch of noise.
 
     update="alternating" (the recipe; the article's order, Goodfellow et al.'s algorithm 1): D steps on a batch of
     fakes made from `noise`, then G steps on fresh noise through the *updated* D. update="simultaneous": both
     players step from one forward pass (the TensorFlow tutorial's order; a cheaper step). D minimizes its loss
     plus r1_gamma / 2 times the R1 penalty (r1_gamma=0 leaves it out). The random shifts (if RECIPE["translate"]
-    > 0) and G's fresh noise are seeded by D's step counter, so two runs from the same state take the same steps."""
+    > 0) and G's fresh noise are seeded by D's step counter, so two runs from the same state take the same steps.
+    Lesson 07 passes `augment` (discriminator_terms') and, for a conditional GAN, the batch's one-hot `labels`."""
     if update not in ("alternating", "simultaneous"):
         raise ValueError(f"expected update to be 'alternating' or 'simultaneous', got {update!r}")
     seed = tf.stack([tf.cast(d_opt.iterations, tf.int32), 0])
     d_vars, g_vars = discriminator.trainable_variables, generator.trainable_variables
+    generator, discriminator = with_labels(generator, labels), with_labels(discriminator, labels)
+    augment = augment or translate
     if update == "simultaneous":
         with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
             real_logits, fake_logits, d_loss, r1 = discriminator_terms(
-                discriminator, real, generator(noise, training=True), seed, r1_gamma)
+                discriminator, real, generator(noise, training=True), seed, r1_gamma, augment)
             g_loss = generator_loss(fake_logits)
             d_scaled, g_scaled = d_opt.scale_loss(d_loss + 0.5 * r1_gamma * r1), g_opt.scale_loss(g_loss)
         d_opt.apply_gradients(zip(d_tape.gradient(d_scaled, d_vars), d_vars))
     else:
         fake = generator(noise, training=True)  # no tape: D's step needs no gradient through G
         with tf.GradientTape() as d_tape:
-            real_logits, fake_logits, d_loss, r1 = discriminator_terms(discriminator, real, fake, seed, r1_gamma)
+            real_logits, fake_logits, d_loss, r1 = discriminator_terms(discriminator, real, fake, seed, r1_gamma,
+                                                                       augment)
             d_scaled = d_opt.scale_loss(d_loss + 0.5 * r1_gamma * r1)
         d_opt.apply_gradients(zip(d_tape.gradient(d_scaled, d_vars), d_vars))
         fresh = tf.random.stateless_normal(tf.shape(noise), seed + [0, 2], dtype=noise.dtype)
         with tf.GradientTape() as g_tape:  # G's step goes through the updated D
-            fake_in = translate(tf.cast(generator(fresh, training=True), real.dtype), seed + [0, 3])
+            fake_in = augment(tf.cast(generator(fresh, training=True), real.dtype), seed + [0, 3])
             g_loss = generator_loss(tf.cast(discriminator(fake_in, training=True), tf.float32))
             g_scaled = g_opt.scale_loss(g_loss)
     g_opt.apply_gradients(zip(g_tape.gradient(g_scaled, g_vars), g_vars))
@@ -825,16 +867,18 @@ def update_ema(ema, generator, step, decay=RECIPE["ema_decay"]):
 
 
 def make_train_step(generator, discriminator, g_opt, d_opt, *, ema=None, jit_compile=False,
-                    update=RECIPE["update"]):
+                    update=RECIPE["update"], r1_gamma=RECIPE["r1_gamma"], augment=None):
     """The explicit loop's step: a tf.function (XLA-compiled if asked) taking a batch of real images.
 
     It draws its own noise unless given some (a test hands two front ends the same noise). If `ema` (from
-    make_ema) is given, it is updated after every step. `update`: gan_update's order."""
+    make_ema) is given, it is updated after every step. `update`, `r1_gamma`, `augment` and the step's `labels`
+    (a conditional GAN's one-hot labels): gan_update's."""
     @tf.function(jit_compile=jit_compile)
-    def train_step(real, noise=None):
+    def train_step(real, noise=None, labels=None):
         if noise is None:
             noise = tf.random.normal([tf.shape(real)[0], NOISE_DIM])
-        metrics = gan_update(generator, discriminator, g_opt, d_opt, real, noise, update=update)
+        metrics = gan_update(generator, discriminator, g_opt, d_opt, real, noise, r1_gamma=r1_gamma, update=update,
+                             augment=augment, labels=labels)
         if ema is not None:
             update_ema(ema, generator, g_opt.iterations)
         return metrics
@@ -901,10 +945,15 @@ print(f"{TRAIN_MINUTES:g} minutes of training, in epochs of {STEPS_PER_EPOCH} st
 # last checkpoint**, with its curves. To start over, delete the folder it names.
 
 # %% tags=["export"]
-def sample(generator, noise, batch=500):
-    """Generate images from noise in inference mode (batch norm uses its moving averages), as float32 NumPy."""
-    return np.concatenate([tf.cast(generator(noise[i:i + batch], training=False), tf.float32).numpy()
-                           for i in range(0, len(noise), batch)])
+def sample(generator, noise, batch=500, labels=None):
+    """Generate images from noise in inference mode (batch norm uses its moving averages), as float32 NumPy.
+
+    labels: one-hot labels, one per noise vector, for a conditional generator (lesson 07)."""
+    parts = []
+    for i in range(0, len(noise), batch):
+        inputs = noise[i:i + batch] if labels is None else [noise[i:i + batch], labels[i:i + batch]]
+        parts.append(tf.cast(generator(inputs, training=False), tf.float32).numpy())
+    return np.concatenate(parts)
 
 
 # %% tags=["export"]

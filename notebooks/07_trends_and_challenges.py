@@ -207,73 +207,29 @@ plt.show()
 # %% [markdown]
 # ### The course's DCGAN, with an augmentation switch
 #
-# The networks and the recipe are lesson 04's (same layers, the same Adam learning rate and β₁, the same label
-# smoothing and weight average), with two things left out: lesson 04's learning-rate schedule (these short runs
-# keep the starting rate, 1e-3, throughout) and lesson 04's R1 penalty, so that augmentation is the only regularizer being compared);
-# the only change is `augment`: `()` for no augmentation at all, or `("translation", "cutout")` for DiffAugment
-# (lesson 04 dropped its 2-pixel shifts once it had R1; here they are part of DiffAugment's translation
-# policy). The cells tagged `export` are what the tests run.
+# The networks, the losses, the update, the weight average and the training loop are lesson 04's, loaded from its
+# cells tagged `export` as lesson 05 loads them: the same layers and widths, the same Adam β₁, label smoothing and
+# weight average. This lesson's recipe differs from lesson 04's in four settings, passed explicitly: a constant
+# learning rate of 1e-3 (no schedule: these short runs keep the starting rate throughout), no R1 penalty (so that
+# augmentation is the only regularizer being compared), the simultaneous update (`update="simultaneous"`, the
+# cheaper step of lesson 04's ablation), and 2-pixel shifts as DiffAugment's translation (lesson 04 dropped its
+# shifts once it had R1). What is new here is `augment`: `()` for no augmentation at all, or
+# `("translation", "cutout")` for DiffAugment, applied by lesson 04's `gan_update` to real *and* fake images. The
+# training loop is lesson 04's `train_gan`: epochs of a fixed number of steps, a wall-clock budget, a checkpoint that
+# survives a kernel restart (run the cell again and it resumes, adding another budget), and a per-epoch callback
+# that records extra figures. The cells tagged `export` are what the tests run.
 
 # %% tags=["export"]
-NOISE_DIM = 64
-RECIPE = {"noise_dim": NOISE_DIM, "batch_size": 32, "learning_rate": 1e-3, "beta_1": 0.5, "generator_width": 64,
-          "discriminator_width": 32, "leaky_slope": 0.2, "kernel_size": 4, "real_label": 0.9, "translate": 2,
-          "ema_decay": 0.995}
+import functools
 
+from course_utils import lessons
 
-def build_generator(noise_dim=NOISE_DIM, width=RECIPE["generator_width"], n_classes=0):
-    """Lesson 04's generator: noise (n, noise_dim) -> images (n, 28, 28, 1) in [-1, 1].
-
-    With n_classes > 0 it is class-conditional: a second input, the one-hot label (n, n_classes), is concatenated
-    with the noise (Mirza and Osindero, 2014)."""
-    k = RECIPE["kernel_size"]
-    inputs = [keras.Input((noise_dim,))] + ([keras.Input((n_classes,))] if n_classes else [])
-    x = layers.Concatenate()(inputs) if n_classes else inputs[0]
-    x = layers.Dense(7 * 7 * 2 * width, use_bias=False)(x)
-    x = layers.ReLU()(layers.BatchNormalization()(x))
-    x = layers.Reshape((7, 7, 2 * width))(x)
-    x = layers.Conv2DTranspose(width, k, strides=2, padding="same", use_bias=False)(x)  # 14x14
-    x = layers.ReLU()(layers.BatchNormalization()(x))
-    x = layers.Conv2DTranspose(1, k, strides=2, padding="same")(x)                     # 28x28
-    out = layers.Activation("tanh", dtype="float32")(x)
-    return keras.Model(inputs if n_classes else inputs[0], out, name="generator")
-
-
-def build_discriminator(width=RECIPE["discriminator_width"], n_classes=0):
-    """Lesson 04's discriminator: images (n, 28, 28, 1) -> one logit each. With n_classes > 0 the one-hot label is
-    broadcast to n_classes constant 28x28 planes stacked onto the image (labels fed to D too)."""
-    k, slope = RECIPE["kernel_size"], RECIPE["leaky_slope"]
-    image = keras.Input((28, 28, 1))
-    inputs, x = [image], image
-    if n_classes:
-        label = keras.Input((n_classes,))
-        planes = layers.UpSampling2D(28)(layers.Reshape((1, 1, n_classes))(label))
-        inputs, x = [image, label], layers.Concatenate()([image, planes])
-    for filters, size in ((width, k), (2 * width, k), (4 * width, 3)):   # 14x14, 7x7, 4x4
-        x = layers.LeakyReLU(negative_slope=slope)(layers.Conv2D(filters, size, strides=2, padding="same")(x))
-    out = layers.Dense(1, dtype="float32")(layers.Flatten()(x))
-    return keras.Model(inputs if n_classes else image, out, name="discriminator")
-
-
-# %% tags=["export"]
-def make_optimizers(learning_rate=RECIPE["learning_rate"]):
-    """One Adam per network; wrapped in a LossScaleOptimizer when the global policy is mixed_float16."""
-    def adam():
-        opt = keras.optimizers.Adam(learning_rate, beta_1=RECIPE["beta_1"])
-        if keras.config.dtype_policy().name == "mixed_float16":
-            opt = keras.optimizers.LossScaleOptimizer(opt)
-        return opt
-    return adam(), adam()
-
-
-def translate(images, seed, shift=RECIPE["translate"]):
-    """Lesson 04's random shift by up to `shift` pixels, filling with the background (-1); `seed`: two int32s."""
-    n, size = tf.shape(images)[0], images.shape[1]
-    padded = tf.pad(images, [[0, 0], [shift, shift], [shift, shift], [0, 0]], constant_values=-1.0)
-    offsets = tf.random.stateless_uniform([2, n], seed, 0, 2 * shift + 1, dtype=tf.int32)
-    rows = offsets[0][:, None] + tf.range(size)[None, :]
-    cols = offsets[1][:, None] + tf.range(size)[None, :]
-    return tf.gather(tf.gather(padded, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
+LESSON_04 = lessons.load_lesson_code("04_dcgan")  # the DCGAN: networks, losses, update, weight average, loop
+NOISE_DIM = LESSON_04.NOISE_DIM
+RECIPE = {**LESSON_04.RECIPE, "r1_gamma": 0.0, "update": "simultaneous", "translate": 2}
+for key in ("lr_hold", "lr_decay", "lr_final"):  # no schedule: make_optimizers(RECIPE["learning_rate"])
+    del RECIPE[key]
+translate = LESSON_04.translate  # lesson 04's random shift, filling with the background (lesson 08 uses it too)
 
 
 def diff_augment(images, seed, policy):
@@ -282,115 +238,24 @@ def diff_augment(images, seed, policy):
     if unknown:
         raise ValueError(f"policy may hold 'translation' and 'cutout', got {sorted(unknown)}")
     if "translation" in policy:
-        images = translate(images, seed)
+        images = translate(images, seed, shift=RECIPE["translate"])
     if "cutout" in policy:
         images = random_cutout(images, seed + tf.constant([0, 7]))
     return images
 
 
-# %% tags=["export"]
-def discriminator_loss(real_logits, fake_logits, real_label=RECIPE["real_label"]):
-    """Lesson 04's D loss: BCE from logits, real -> real_label (one-sided smoothing), fake -> 0."""
-    real_term = real_label * tf.nn.softplus(-real_logits) + (1.0 - real_label) * tf.nn.softplus(real_logits)
-    return tf.reduce_mean(real_term) + tf.reduce_mean(tf.nn.softplus(fake_logits))
-
-
-def generator_loss(fake_logits):
-    """The non-saturating generator loss -log D(G(z)), from logits."""
-    return tf.reduce_mean(tf.nn.softplus(-fake_logits))
-
-
-# %% tags=["export"]
-def gan_update(generator, discriminator, g_opt, d_opt, real, noise, policy=(), labels=None):
-    """One simultaneous update of both players (lesson 04's `update="simultaneous"`), with DiffAugment `policy`
-    on real AND fake images.
-
-    With `labels` (one-hot), both networks are conditioned on them: the fakes are drawn for the real batch's labels."""
-    seed = tf.stack([tf.cast(d_opt.iterations, tf.int32), 0])
-    g_in = noise if labels is None else [noise, labels]
-    d_on = (lambda x: discriminator(x, training=True)) if labels is None else (
-        lambda x: discriminator([x, labels], training=True))
-    with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
-        fake = tf.cast(generator(g_in, training=True), real.dtype)
-        real_logits = tf.cast(d_on(diff_augment(real, seed, policy)), tf.float32)
-        fake_logits = tf.cast(d_on(diff_augment(fake, seed + tf.constant([0, 1]), policy)), tf.float32)
-        d_loss, g_loss = discriminator_loss(real_logits, fake_logits), generator_loss(fake_logits)
-        d_scaled, g_scaled = d_opt.scale_loss(d_loss), g_opt.scale_loss(g_loss)
-    d_opt.apply_gradients(zip(d_tape.gradient(d_scaled, discriminator.trainable_variables),
-                              discriminator.trainable_variables))
-    g_opt.apply_gradients(zip(g_tape.gradient(g_scaled, generator.trainable_variables),
-                              generator.trainable_variables))
-    return {"d_loss": d_loss, "g_loss": g_loss,
-            "d_real": tf.reduce_mean(tf.sigmoid(real_logits)), "d_fake": tf.reduce_mean(tf.sigmoid(fake_logits))}
-
-
-def make_ema(generator):
-    """A copy of the generator whose weights track an exponential moving average of the generator's."""
-    ema = keras.models.clone_model(generator)
-    ema.set_weights(generator.get_weights())
-    return ema
-
-
-def update_ema(ema, generator, step, decay=RECIPE["ema_decay"]):
-    """ema <- b * ema + (1 - b) * generator, b = min(decay, (1 + step) / (10 + step)) (lesson 04)."""
-    step = tf.cast(step, tf.float32)
-    b = tf.minimum(decay, (1.0 + step) / (10.0 + step))
-    for average, current in zip(ema.weights, generator.weights):
-        average.assign_sub((1.0 - b) * (average - current))
-
-
-# %% tags=["export"]
 def make_train_step(generator, discriminator, g_opt, d_opt, *, ema, policy=(), conditional=False, jit_compile=False):
-    """A tf.function taking a real batch (and, if conditional, its one-hot labels); updates the average too."""
-    @tf.function(jit_compile=jit_compile)
-    def train_step(real, labels=None):
-        noise = tf.random.normal([tf.shape(real)[0], NOISE_DIM])
-        metrics = gan_update(generator, discriminator, g_opt, d_opt, real, noise, policy,
-                             labels if conditional else None)
-        update_ema(ema, generator, g_opt.iterations)
-        return metrics
-    return train_step
+    """Lesson 04's train step with this lesson's recipe and DiffAugment `policy` on real AND fake images; it updates
+    the weight average `ema` too. A conditional GAN's step takes an (images, one-hot labels) batch."""
+    step = LESSON_04.make_train_step(generator, discriminator, g_opt, d_opt, ema=ema, jit_compile=jit_compile,
+                                     update=RECIPE["update"], r1_gamma=RECIPE["r1_gamma"],
+                                     augment=functools.partial(diff_augment, policy=policy))
+    return (lambda batch: step(batch[0], labels=batch[1])) if conditional else step
 
 
-# %% [markdown]
-# The training loop is lesson 04's `train_gan`: epochs of a fixed number of steps, a wall-clock budget, a
-# checkpoint that survives a kernel restart (run the cell again and it resumes, adding another budget), and a
-# per-epoch callback that records extra figures.
-
-# %% tags=["export"]
 def sample(generator, noise, labels=None, batch=500):
-    """Generate images in inference mode, as float32 NumPy (labels: one-hot, for a conditional generator)."""
-    parts = []
-    for i in range(0, len(noise), batch):
-        args = noise[i:i + batch] if labels is None else [noise[i:i + batch], labels[i:i + batch]]
-        parts.append(tf.cast(generator(args, training=False), tf.float32).numpy())
-    return np.concatenate(parts)
-
-
-def train_gan(train_step, dataset, *, steps_per_epoch, checkpoint, budget_s, on_epoch_end=None):
-    """Lesson 04's loop: train `budget_s` more seconds (evaluation excluded) in epochs, resuming from `checkpoint`."""
-    if not (isinstance(budget_s, (int, float)) and 0 < budget_s < float("inf")):
-        raise ValueError(f"budget_s must be a positive number of seconds, got {budget_s!r}")
-    history, batches, spent = checkpoint.history, iter(dataset), 0.0
-    while spent < budget_s:
-        sums, steps, start = {}, 0, time.perf_counter()
-        while steps < steps_per_epoch and spent + time.perf_counter() - start < budget_s:
-            batch = next(batches)
-            out = train_step(*batch) if isinstance(batch, tuple) else train_step(batch)
-            for key, value in out.items():
-                sums[key] = sums.get(key, 0.0) + float(value)
-            steps += 1
-            checkpoint.advance()
-            checkpoint.maybe_save()
-        means = {key: value / steps for key, value in sums.items()}
-        means["train_s"], means["steps"] = time.perf_counter() - start, steps
-        spent += means["train_s"]
-        means.update((on_epoch_end(checkpoint.epochs_done, means) or {}) if on_epoch_end else {})
-        for key, value in means.items():
-            history.setdefault(key, []).append(float(value))
-        checkpoint.advance_epoch()
-        checkpoint.save()
-    return history
+    """Lesson 04's `sample`, with a conditional generator's one-hot labels as the third argument."""
+    return LESSON_04.sample(generator, noise, batch=batch, labels=labels)
 
 
 # %% [markdown]
@@ -415,17 +280,8 @@ print(f"{ARM_MINUTES:g} minutes of training per arm, epochs of {STEPS_PER_EPOCH}
 
 
 # %%
-def d_opinion(discriminator, images):
-    """Mean sigmoid(D(x)) over a batch, un-augmented, in inference mode."""
-    return float(tf.reduce_mean(tf.sigmoid(tf.cast(discriminator(images, training=False), tf.float32))))
-
-
-def run_arm(name, policy):
-    keras.utils.set_random_seed(7)  # the same start for both arms
-    generator, discriminator = build_generator(), build_discriminator()
-    ema, (g_opt, d_opt) = make_ema(generator), make_optimizers()
-    step = make_train_step(generator, discriminator, g_opt, d_opt, ema=ema, policy=policy,
-                           jit_compile=config.jit_compile)
+def run_checkpoint(name, generator, discriminator, g_opt, d_opt, ema):
+    """A GANCheckpoint for one of this lesson's runs, restored if it exists (the smoke profile starts afresh)."""
     run_dir = OUTPUTS / f"run-{profiles.get_profile()}" / name
     if profiles.is_smoke():
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -433,6 +289,22 @@ def run_arm(name, policy):
                                      g_optimizer=g_opt, d_optimizer=d_opt, every_n_steps=250, extra={},
                                      ema_generator=ema)
     ckpt.restore()
+    return ckpt
+
+
+def d_opinion(discriminator, images):
+    """Mean sigmoid(D(x)) over a batch, un-augmented, in inference mode."""
+    return float(tf.reduce_mean(tf.sigmoid(tf.cast(discriminator(images, training=False), tf.float32))))
+
+
+# %%
+def run_arm(name, policy):
+    keras.utils.set_random_seed(7)  # the same start for both arms
+    generator, discriminator = LESSON_04.build_generator(), LESSON_04.build_discriminator()
+    ema, (g_opt, d_opt) = LESSON_04.make_ema(generator), LESSON_04.make_optimizers(RECIPE["learning_rate"])
+    step = make_train_step(generator, discriminator, g_opt, d_opt, ema=ema, policy=policy,
+                           jit_compile=config.jit_compile)
+    ckpt = run_checkpoint(name, generator, discriminator, g_opt, d_opt, ema)
 
     def score(epoch, means):
         fids = memorization.held_out_fid(sample(ema, score_noise), train_images=x_small, held_out_images=x_held,
@@ -441,8 +313,8 @@ def run_arm(name, policy):
                 "coverage": judge.class_coverage(sample(ema, score_noise)).n_covered,
                 "d_train": d_opinion(discriminator, x_small_f), "d_held": d_opinion(discriminator, x_held_f)}
 
-    history = train_gan(step, small_ds, steps_per_epoch=STEPS_PER_EPOCH, checkpoint=ckpt, budget_s=60 * ARM_MINUTES,
-                        on_epoch_end=score)
+    history = LESSON_04.train_gan(step, small_ds, steps_per_epoch=STEPS_PER_EPOCH, checkpoint=ckpt,
+                                  budget_s=60 * ARM_MINUTES, on_epoch_end=score, progress=False)
     print(f"{name:14s} {ckpt.steps_done} steps in {sum(history['train_s']):.0f} s: FID train {history['fid_train'][-1]:.2f}"
           f", held-out {history['fid_held_out'][-1]:.2f}; D gap {history['d_train'][-1] - history['d_held'][-1]:+.3f}")
     return {"history": history, "ema": ema, "discriminator": discriminator, "steps": ckpt.steps_done}
@@ -581,7 +453,7 @@ def model_flops(model):
 
 # %%
 keras.config.set_dtype_policy("float32")  # measurements of section 2 in float32 (mixed precision has its own rows)
-probe = build_discriminator()
+probe = LESSON_04.build_discriminator()
 conv1 = next(layer for layer in probe.layers if isinstance(layer, layers.Conv2D))
 x = tf.random.normal([1, 28, 28, 1], seed=3)
 patches = tf.image.extract_patches(x, sizes=[1, 4, 4, 1], strides=[1, 2, 2, 1], rates=[1, 1, 1, 1], padding="SAME")
@@ -634,11 +506,11 @@ def classifier_step(model, opt):
 
 
 def gan_pair(n_classes=0, batch=32, policy=("translation",)):
-    g, d = build_generator(n_classes=n_classes), build_discriminator(n_classes=n_classes)
-    step = make_train_step(g, d, *make_optimizers(), ema=make_ema(g), policy=policy, conditional=bool(n_classes),
-                           jit_compile=config.jit_compile)
+    g, d = LESSON_04.build_generator(n_classes=n_classes), LESSON_04.build_discriminator(n_classes=n_classes)
+    step = make_train_step(g, d, *LESSON_04.make_optimizers(RECIPE["learning_rate"]), ema=LESSON_04.make_ema(g),
+                           policy=policy, conditional=bool(n_classes), jit_compile=config.jit_compile)
     real = tf.constant(data.to_float_images(bundled.x_train[:batch]))
-    args = (real, tf.one_hot(bundled.y_train[:batch], 10)) if n_classes else (real,)
+    args = ((real, tf.one_hot(bundled.y_train[:batch], 10)),) if n_classes else (real,)
     return g, d, step, args
 
 
@@ -746,15 +618,16 @@ else:
 # class $y$, $D(x, y)$ judges whether $x$ is a real digit *of class y*. The game is lesson 01's with every term
 # conditioned on $y$:
 # $$\min_G \max_D \; \mathbb{E}_{(x,y)}\big[\log D(x, y)\big] + \mathbb{E}_{z, y}\big[\log(1 - D(G(z, y), y))\big].$$
-# A generator that ignores $y$ now loses: D rejects a well-drawn 3 offered as a 7. Our `build_generator(n_classes=10)`
-# concatenates the one-hot label with the noise; `build_discriminator(n_classes=10)` stacks ten constant planes
+# A generator that ignores $y$ now loses: D rejects a well-drawn 3 offered as a 7. Lesson 04's
+# `build_generator(n_classes=10)` concatenates the one-hot label with the noise; `build_discriminator(n_classes=10)`
+# stacks ten constant planes
 # (one per class, the label's plane all ones) onto the image. Check the conditioning reaches D: the same image
 # with two different labels must get two different logits, and the generator's output must depend on the label.
 
 # %%
 keras.config.set_dtype_policy(config.dtype_policy)
 keras.utils.set_random_seed(8)
-cond_g, cond_d = build_generator(n_classes=10), build_discriminator(n_classes=10)
+cond_g, cond_d = LESSON_04.build_generator(n_classes=10), LESSON_04.build_discriminator(n_classes=10)
 z = tf.random.normal([2, NOISE_DIM])
 as_3, as_7 = tf.one_hot([3, 3], 10), tf.one_hot([7, 7], 10)
 img = cond_g([z, as_3])
@@ -773,16 +646,10 @@ COND_MINUTES = profiles.train_minutes(full=0.75, smoke=0.05)
 mnist = data.load_mnist()
 cond_ds = (tf.data.Dataset.from_tensor_slices((data.to_float_images(mnist.x_train), tf.one_hot(mnist.y_train, 10)))
            .repeat().shuffle(10_000, seed=8).batch(RECIPE["batch_size"], drop_remainder=True).prefetch(tf.data.AUTOTUNE))
-cond_ema, (cg_opt, cd_opt) = make_ema(cond_g), make_optimizers()
+cond_ema, (cg_opt, cd_opt) = LESSON_04.make_ema(cond_g), LESSON_04.make_optimizers(RECIPE["learning_rate"])
 cond_step = make_train_step(cond_g, cond_d, cg_opt, cd_opt, ema=cond_ema, policy=("translation",), conditional=True,
                             jit_compile=config.jit_compile)
-cond_dir = OUTPUTS / f"run-{profiles.get_profile()}" / "conditional"
-if profiles.is_smoke():
-    shutil.rmtree(cond_dir, ignore_errors=True)
-cond_ckpt = checkpoints.GANCheckpoint(cond_dir / "checkpoints", generator=cond_g, discriminator=cond_d,
-                                      g_optimizer=cg_opt, d_optimizer=cd_opt, every_n_steps=250, extra={},
-                                      ema_generator=cond_ema)
-cond_ckpt.restore()
+cond_ckpt = run_checkpoint("conditional", cond_g, cond_d, cg_opt, cd_opt, cond_ema)
 ask = np.repeat(np.arange(10), 100)
 ask_noise, ask_onehot = tf.random.normal([1000, NOISE_DIM], seed=44), tf.one_hot(ask, 10)
 
@@ -792,8 +659,8 @@ def label_accuracy(epoch, means):
     return {"label_accuracy": judge.accuracy(images, ask), "fid": judge.fid(images)}
 
 
-cond_history = train_gan(cond_step, cond_ds, steps_per_epoch=STEPS_PER_EPOCH * 2, checkpoint=cond_ckpt,
-                         budget_s=60 * COND_MINUTES, on_epoch_end=label_accuracy)
+cond_history = LESSON_04.train_gan(cond_step, cond_ds, steps_per_epoch=STEPS_PER_EPOCH * 2, checkpoint=cond_ckpt,
+                                   budget_s=60 * COND_MINUTES, on_epoch_end=label_accuracy, progress=False)
 print(f"conditional GAN: {cond_ckpt.steps_done} steps in {sum(cond_history['train_s']):.0f} s; label accuracy "
       f"{cond_history['label_accuracy'][-1]:.1%} (chance: 10%), FID {cond_history['fid'][-1]:.2f} on 1,000 images "
       f"vs the shipped training statistics")
@@ -831,7 +698,7 @@ display(widgets.VBox([widgets.HBox([digit_picker, noise_picker]),
 
 # %%
 keras.config.set_dtype_policy("float32")
-course_g = build_generator()
+course_g = LESSON_04.build_generator()
 record = pretrained.load_trained_generator(course_g)
 N_LATENT = profiles.pick(full=10_000, smoke=2_000)
 z_all = tf.random.normal([N_LATENT, NOISE_DIM], seed=45).numpy()
@@ -1037,42 +904,21 @@ def diffusion_sample(model, n, seed=0):
 from course_utils import mixtures
 
 
-def mlp(width, n_in, n_out, activation="relu"):
-    """Lesson 01's small network: n_in -> width -> width -> n_out."""
-    return keras.Sequential([keras.Input((n_in,)), layers.Dense(width, activation=activation),
-                             layers.Dense(width, activation=activation), layers.Dense(n_out)])
+LESSON_01 = lessons.load_lesson_code("01_gan_objective")  # the ring GAN's networks and Algorithm 1's loop
 
 
 def train_ring_gan(steps=None, g_steps=1, seed=0, std=0.05, batch=256, seconds=None):
-    """Lesson 01's ring GAN (non-saturating loss, Adam 1e-3, beta_1 0.5), for `steps` D steps or until `seconds`
-    have passed (drawing the samples included): returns 2,000 samples, its networks and the D steps taken."""
-    if steps is None and seconds is None:
-        raise ValueError("expected steps or seconds (a budget), got neither")
+    """Lesson 01's balanced ring GAN (two ReLU layers of 64 on each side, the non-saturating loss, Adam 1e-3 with
+    beta_1 0.5, k = 1) for `steps` steps or until `seconds` have passed (drawing the samples included): returns
+    2,000 samples, its networks and the steps taken."""
     start = time.perf_counter()
     keras.utils.set_random_seed(seed)
-    g, d = mlp(64, 2, 2), mlp(64, 2, 1)
-    g_opt, d_opt = keras.optimizers.Adam(1e-3, beta_1=0.5), keras.optimizers.Adam(1e-3, beta_1=0.5)
+    g, d = LESSON_01.mlp(64, 2, 2, "relu"), LESSON_01.mlp(64, 2, 1, "relu")
     rng = np.random.default_rng(seed)
-
-    @tf.function
-    def d_step(real):
-        with tf.GradientTape() as tape:
-            loss = discriminator_loss(d(real), d(g(tf.random.normal([batch, 2]))), real_label=1.0)
-        d_opt.apply_gradients(zip(tape.gradient(loss, d.trainable_variables), d.trainable_variables))
-
-    @tf.function
-    def g_step():
-        with tf.GradientTape() as tape:
-            loss = generator_loss(d(g(tf.random.normal([batch, 2]))))
-        g_opt.apply_gradients(zip(tape.gradient(loss, g.trainable_variables), g.trainable_variables))
-
-    done = 0
-    while (steps is None or done < steps) and (seconds is None or time.perf_counter() - start < seconds):
-        d_step(tf.constant(mixtures.sample_ring(batch, std=std, seed=rng)))
-        for _ in range(g_steps):
-            g_step()
-        done += 1
-    return g(tf.random.normal([2000, 2])).numpy(), g, d, done
+    history = LESSON_01.train_gan(g, d, lambda n: mixtures.sample_ring(n, std=std, seed=rng), noise_dim=2,
+                                  steps=steps, g_steps=g_steps, batch=batch,
+                                  seconds=None if seconds is None else seconds - (time.perf_counter() - start))
+    return g(tf.random.normal([2000, 2])).numpy(), g, d, len(history["d_loss"])
 
 
 # %%
@@ -1134,9 +980,10 @@ if not profiles.is_smoke():  # in the smoke profile (100 steps) the model has no
 # of the network, a GAN's one. The two 2-D models join the cost table:
 
 # %%
-ring_opts = make_optimizers()
-ring_pair_step = tf.function(lambda: gan_update(ring_g, ring_d, *ring_opts, tf.constant(ring[:256]),
-                                                tf.random.normal([256, 2])))
+ring_opts = LESSON_04.make_optimizers(RECIPE["learning_rate"])
+ring_pair_step = tf.function(lambda: LESSON_04.gan_update(ring_g, ring_d, *ring_opts, tf.constant(ring[:256]),
+                                                          tf.random.normal([256, 2]), RECIPE["r1_gamma"],
+                                                          RECIPE["update"]))
 add_row("ring GAN G + D", "01", [ring_g, ring_d], model_flops(ring_g) + 2 * model_flops(ring_d), ring_pair_step, (),
         batch=256)
 add_row("DDPM denoiser", "07", [denoiser], model_flops(denoiser), diff_step,
@@ -1222,9 +1069,10 @@ display(Markdown(references.article_table_markdown()))
 # **translation, then cutout**, given the random draws (so the answer is deterministic). `real` and `fake` are
 # `(n, h, w, c)` in [-1, 1]; `draws` holds `"real_shifts"`, `"real_centers"`, `"fake_shifts"`, `"fake_centers"`,
 # each `(n, 2)` ints, one draw per batch. A shift `(dr, dc)` gives `out[i, r, c] = images[i, r + dr, c + dc]` and -1
-# (the background) where that falls outside the image (the lesson's `translate`, whose offsets are `dr + 2`);
-# cutout then zeroes the `size` × `size` square at each centre, as the lesson's `cutout` does (you may call it).
-# Return new arrays, leave the inputs unchanged, and do not call `diff_augment` (it draws its own randomness).
+# (the background) where that falls outside the image (`translate` with the lesson's 2-pixel shift, whose offsets
+# are `dr + 2`); cutout then zeroes the `size` × `size` square at each centre, as the lesson's `cutout` does (you
+# may call it). Return new arrays, leave the inputs unchanged, and do not call `diff_augment` (it draws its own
+# randomness).
 
 # %% tags=["export"]
 def diffaugment_views(real, fake, draws, size):

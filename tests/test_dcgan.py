@@ -219,6 +219,56 @@ def test_one_step_updates_both_players_and_reports_finite_metrics(L, tiny_real):
     assert int(g_opt.iterations) == 1 and int(d_opt.iterations) == 1
 
 
+
+# ---- the options lesson 07 uses: class-conditional networks, a constant rate, no R1, its own augmentation --------
+
+def test_conditional_networks_read_the_label_and_keep_the_unconditional_sizes(L):
+    import tensorflow as tf
+
+    g, d = L.build_generator(n_classes=10), L.build_discriminator(n_classes=10)
+    z = tf.random.normal([4, L.NOISE_DIM], seed=0)
+    a, b = tf.one_hot([1, 1, 1, 1], 10), tf.one_hot([8, 8, 8, 8], 10)
+    images = g([z, a])
+    assert images.shape == (4, 28, 28, 1)
+    assert not np.allclose(d([images, a]), d([images, b]))
+    assert not np.allclose(g([z, a]), g([z, b]), atol=1e-4)
+    plain_g, plain_d = L.build_generator(), L.build_discriminator()
+    assert plain_g.count_params() + plain_d.count_params() == 668_130
+    # the label adds 10 x 6,272 weights to G's first dense layer and 10 x 16 x 32 to D's first convolution
+    assert g.count_params() - plain_g.count_params() == 10 * 7 * 7 * 2 * L.RECIPE["generator_width"]
+    assert d.count_params() - plain_d.count_params() == 10 * 4 * 4 * L.RECIPE["discriminator_width"]
+    sampled = L.sample(g, z.numpy(), batch=3, labels=a.numpy())
+    np.testing.assert_allclose(sampled, g([z, a], training=False).numpy(), atol=1e-6)
+
+
+def test_make_optimizers_takes_a_constant_rate_instead_of_the_schedule(L):
+    g_opt, _ = L.make_optimizers(5e-4)
+    assert float(g_opt.learning_rate) == pytest.approx(5e-4)
+    for _ in range(3000):  # past lr_hold: the schedule would have started to decay
+        g_opt.iterations.assign_add(1)
+    assert float(g_opt.learning_rate) == pytest.approx(5e-4)
+    scheduled, _ = L.make_optimizers()
+    scheduled.iterations.assign(L.RECIPE["lr_hold"] + L.RECIPE["lr_decay"])
+    assert float(scheduled.learning_rate) == pytest.approx(L.RECIPE["lr_final"])
+
+
+def test_a_conditional_step_with_its_own_augmentation_and_no_r1(L, tiny_real):
+    import tensorflow as tf
+
+    seen = []
+
+    def augment(images, seed):
+        seen.append(seed)
+        return -images
+
+    g, d = L.build_generator(n_classes=10), L.build_discriminator(n_classes=10)
+    step = L.make_train_step(g, d, *L.make_optimizers(1e-3), ema=L.make_ema(g), update="simultaneous", r1_gamma=0.0,
+                             augment=augment)
+    out = step(tf.constant(tiny_real[:16]), labels=tf.one_hot(np.arange(16) % 10, 10))
+    assert float(out["r1"]) == 0.0 and all(np.isfinite(float(v)) for v in out.values())
+    assert seen and len(seen) % 2 == 0  # each trace: the real batch and the fakes, each through augment
+
+
 def test_ema_generator_is_the_running_average_of_the_trained_one(L, E, tiny_real):
     import tensorflow as tf
 

@@ -38,15 +38,31 @@ def test_random_cutout_and_diff_augment(lesson):
         lesson.diff_augment(images, tf.constant([1, 2]), ("color",))
 
 
-def test_conditional_networks_read_the_label(lesson):
-    tf = lesson.tf
-    g, d = lesson.build_generator(n_classes=10), lesson.build_discriminator(n_classes=10)
-    z = tf.random.normal([4, lesson.NOISE_DIM], seed=0)
-    a, b = tf.one_hot([1, 1, 1, 1], 10), tf.one_hot([8, 8, 8, 8], 10)
-    images = g([z, a])
-    assert images.shape == (4, 28, 28, 1)
-    assert not np.allclose(d([images, a]), d([images, b]))
-    assert lesson.build_generator().count_params() == 668_130 - lesson.build_discriminator().count_params()
+def test_the_lessons_recipe_is_lesson_04s_with_four_settings_changed(lesson):
+    mine, base = dict(lesson.RECIPE), dict(lesson.LESSON_04.RECIPE)
+    changed = {key: mine[key] for key in mine if mine[key] != base[key]}
+    assert changed == {"r1_gamma": 0.0, "update": "simultaneous", "translate": 2}
+    assert set(base) - set(mine) == {"lr_hold", "lr_decay", "lr_final"}  # a constant learning rate
+    for name in ("build_generator", "build_discriminator", "gan_update", "make_ema", "update_ema", "train_gan",
+                 "discriminator_loss", "generator_loss", "mlp"):
+        assert name not in lesson, f"lesson 07 defines {name} again; it loads lesson 04's or 01's"
+
+
+def test_the_train_step_applies_diffaugment_and_the_conditional_one_reads_labels(lesson):
+    tf, L4 = lesson.tf, lesson.LESSON_04
+    lesson.keras.utils.set_random_seed(0)
+    real = tf.random.uniform([8, 28, 28, 1], -1, 1, seed=1)
+    for n_classes in (0, 10):
+        g, d = L4.build_generator(n_classes=n_classes), L4.build_discriminator(n_classes=n_classes)
+        ema = L4.make_ema(g)
+        start = ema.get_weights()[0].copy()
+        step = lesson.make_train_step(g, d, *L4.make_optimizers(lesson.RECIPE["learning_rate"]), ema=ema,
+                                      policy=("translation", "cutout"), conditional=bool(n_classes))
+        out = step((real, tf.one_hot(np.arange(8), 10)) if n_classes else real)
+        assert float(out["r1"]) == 0.0 and all(np.isfinite(float(v)) for v in out.values())
+        assert not np.array_equal(ema.get_weights()[0], start)  # the weight average moved with G
+    images = lesson.sample(g, tf.zeros([3, lesson.NOISE_DIM]), tf.one_hot([1, 2, 3], 10), batch=2)
+    assert images.shape == (3, 28, 28, 1)
 
 
 def test_flop_count_by_layer_kind(lesson):
