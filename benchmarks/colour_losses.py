@@ -15,6 +15,7 @@ conclusion from:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -33,12 +34,14 @@ ARMS = {  # name -> (loss, augmentation)
     "hinge + SN": ("hinge", "recipe"),
     "hinge + SN, DiffAugment": ("hinge", "diffaugment"),
 }
-"""'recipe': the recipe's policy (RECIPE['augment']); 'diffaugment': DiffAugment's full policy (DIFFAUGMENT)."""
+"""'recipe': the recipe's policy (RECIPE.augment); 'diffaugment': DiffAugment's full policy (DIFFAUGMENT)."""
 
 
-def policy(lesson, name):
-    """The augmentation policy of arm `name`, from the lesson's own constants."""
-    return tuple(lesson.RECIPE["augment"] if ARMS[name][1] == "recipe" else lesson.DIFFAUGMENT)
+def arm_recipe(lesson, name):
+    """Arm `name` as a variant of the lesson's recipe: dataclasses.replace(RECIPE, loss=..., augment=...)."""
+    loss, augment = ARMS[name]
+    return dataclasses.replace(lesson.RECIPE, loss=loss,
+                               augment=lesson.RECIPE.augment if augment == "recipe" else lesson.DIFFAUGMENT)
 
 
 def run_arm(lesson, name, seed, seconds, eval_every, images, judge, style, n, cfg):
@@ -46,15 +49,14 @@ def run_arm(lesson, name, seed, seconds, eval_every, images, judge, style, n, cf
     import keras
     import numpy as np
 
-    loss, augment = ARMS[name][0], policy(lesson, name)
+    recipe = arm_recipe(lesson, name)
     keras.utils.clear_session()
     keras.utils.set_random_seed(seed)
-    g = lesson.build_generator(32, n_classes=0)
-    d = lesson.build_discriminator(32, n_classes=0, spectral_norm=lesson.RECIPE["spectral_norm"][loss])
+    g = lesson.build_generator(32, n_classes=0, recipe=recipe)
+    d = lesson.build_discriminator(32, n_classes=0, recipe=recipe)
     ema = lesson.LESSON_04.make_ema(g)
-    g_opt, d_opt = lesson.make_optimizers(loss)
-    step = lesson.make_train_step(g, d, g_opt, d_opt, ema=ema, loss=loss, augment=augment,
-                                  jit_compile=cfg.jit_compile)
+    g_opt, d_opt = lesson.make_optimizers(recipe)
+    step = lesson.make_train_step(g, d, g_opt, d_opt, recipe, ema=ema, jit_compile=cfg.jit_compile)
     batches = iter(lesson.emoji_batches(images, seed=seed))
     z = np.random.default_rng(seed + 100).standard_normal((n, lesson.NOISE_DIM)).astype("float32")
 
@@ -96,7 +98,7 @@ def main(argv=None) -> dict:
     images = getattr(data.load_emoji(args.style, "train", size=32), args.style)
     n = len(data.load_emoji(args.style, "held_out").categories)
     judge = colour_evaluator.load_colour_evaluator()
-    arms = {name: {"loss": ARMS[name][0], "augment": list(policy(lesson, name)),
+    arms = {name: {"loss": ARMS[name][0], "augment": list(arm_recipe(lesson, name).augment),
                    "runs": [run_arm(lesson, name, seed, args.seconds, args.eval_every, images, judge, args.style, n,
                                     cfg) for seed in args.seeds]}
             for name in args.arms}
@@ -104,7 +106,7 @@ def main(argv=None) -> dict:
         "description": "Lesson 08's losses at equal training time: unconditional 32x32 DCGAN on one emoji style, "
                        "FID (samples enlarged 2x2) against the style's training statistics at n = fid_samples",
         "seconds": args.seconds, "eval_every": args.eval_every, "seeds": args.seeds, "style": args.style,
-        "fid_samples": n, "recipe": dict(lesson.RECIPE), "arms": arms,
+        "fid_samples": n, "recipe": dataclasses.asdict(lesson.RECIPE), "arms": arms,
         **clock_training.provenance("benchmarks/colour_losses.py", argv),
     }
     clock_training.write_record(args.out, record)

@@ -38,7 +38,7 @@ def main() -> None:
     from course_utils.lessons import load_lesson_code
 
     lesson = load_lesson_code("02_convolution_and_pooling")
-    conv_loops, conv_vec, best_times = lesson["conv2d_loops"], lesson["conv2d_vectorized"], lesson["best_times"]
+    conv_loops, conv_vec, best_times = lesson.conv2d_loops, lesson.conv2d_vectorized, lesson.best_times
 
     rng = np.random.default_rng(1)
     x = rng.standard_normal((8, 64, 64, 16)).astype(np.float32)

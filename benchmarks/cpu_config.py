@@ -52,10 +52,10 @@ from course_utils import data, evaluator, lessons
 device.setup(0, training=True)
 L = lessons.load_lesson_code("04_dcgan")
 x = data.to_float_images(data.load_bundled_mnist().x_train)
-g, d = L["build_generator"](), L["build_discriminator"]()
-go, do = L["make_optimizers"]()
-step = L["make_train_step"](g, d, go, do, ema=L["make_ema"](g))
-bs = L["RECIPE"]["batch_size"]
+g, d = L.build_generator(L.RECIPE), L.build_discriminator(L.RECIPE)
+go, do = L.make_optimizers(L.RECIPE)
+step = L.make_train_step(g, d, go, do, L.RECIPE, ema=L.make_ema(g))
+bs = L.RECIPE.batch_size
 batch = tf.constant(x[:bs])
 for _ in range(int(sys.argv[4])):
     float(step(batch)["d_loss"])
@@ -140,7 +140,7 @@ def main(argv=None) -> dict:
         "machine": {"cpu_model": cpu.model, "cpu_flags": list(cpu.flags), "usable_cpus": cpu.usable_cpus,
                     "visible_cpus": os.cpu_count(), "tf_default_onednn": cpu.tf_default_onednn,
                     "tensorflow": tf.__version__, "load_avg": [round(v, 2) for v in os.getloadavg()]},
-        "batch_size": lessons.load_lesson_code("04_dcgan")["RECIPE"]["batch_size"],
+        "batch_size": lessons.load_lesson_code("04_dcgan").RECIPE.batch_size,
         "steps": args.steps, "configs": results,
     }
     atomic.write_text(args.out, json.dumps(record, indent=1) + "\n")

@@ -150,13 +150,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     device.setup(42, mixed_precision=False, xla=False)
     ns = lessons.load_lesson_code("04_dcgan")
-    batch = int(ns["RECIPE"]["batch_size"])
+    batch = int(ns.RECIPE.batch_size)
     x = data.to_float_images(data.load_mnist(verbose=False).x_train)
 
     def build(bs: int):
-        g, d = ns["build_generator"](), ns["build_discriminator"]()
-        g_opt, d_opt = ns["make_optimizers"]()
-        step = ns["make_train_step"](g, d, g_opt, d_opt, ema=ns["make_ema"](g))
+        g, d = ns.build_generator(ns.RECIPE), ns.build_discriminator(ns.RECIPE)
+        g_opt, d_opt = ns.make_optimizers(ns.RECIPE)
+        step = ns.make_train_step(g, d, g_opt, d_opt, ns.RECIPE, ema=ns.make_ema(g))
         spec = tf.TensorSpec([bs, *x.shape[1:]], tf.float32)
         return step, step.get_concrete_function(spec), d
 

@@ -25,6 +25,7 @@ https://www.tensorflow.org/tutorials/generative/dcgan.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -160,20 +161,20 @@ def eval_schedule(budget: float, quick: bool) -> list[float]:
 # The course's recipe, from the lesson
 # ---------------------------------------------------------------------------------------------
 
-COURSE_CONTRACT = ("NOISE_DIM", "RECIPE", "build_generator", "build_discriminator", "make_optimizers",
+COURSE_CONTRACT = ("NOISE_DIM", "RECIPE", "build_generator", "build_discriminator", "make_optimizers", "make_ema",
                    "make_train_step")
 
 
-def load_course_recipe() -> dict[str, Any]:
-    """Execute the lesson's ``export`` cells and check that they define the recipe contract."""
+def load_course_recipe() -> Any:
+    """Execute the lesson's ``export`` cells (a module) and check that they define the recipe contract."""
     from course_utils import lessons
 
     ns = lessons.load_lesson_code(LESSON)  # also makes the cells' source readable to AutoGraph
-    missing = [name for name in COURSE_CONTRACT if name not in ns]
+    missing = [name for name in COURSE_CONTRACT if not hasattr(ns, name)]
     if missing:
         raise ValueError(f"notebooks/{LESSON}.py export cells must define {list(COURSE_CONTRACT)}; missing {missing}")
-    if not isinstance(ns["RECIPE"], dict) or "batch_size" not in ns["RECIPE"]:
-        raise ValueError(f"RECIPE in notebooks/{LESSON}.py must be a dict with 'batch_size', got {ns['RECIPE']!r}")
+    if not dataclasses.is_dataclass(ns.RECIPE) or not hasattr(ns.RECIPE, "batch_size"):
+        raise ValueError(f"RECIPE in notebooks/{LESSON}.py must be a dataclass with a batch_size, got {ns.RECIPE!r}")
     return ns
 
 
@@ -565,12 +566,12 @@ def _add_canonical(runners: dict[str, Runner], args: argparse.Namespace, x: np.n
 
 
 def _add_course(runners: dict[str, Runner], args: argparse.Namespace, x: np.ndarray, noise: Callable,
-                course: dict[str, Any], device_kind: str) -> None:
+                course: Any, device_kind: str) -> None:
     import keras
 
     from course_utils import device
 
-    update = course["RECIPE"]["update"]
+    update = course.RECIPE.update
     variants = [("course", "course recipe", False, update)]
     if "simultaneous" in args.recipes:  # the recipe with the other update order, same seed and noise
         variants.append(("simultaneous", "course recipe, simultaneous update", False, "simultaneous"))
@@ -579,20 +580,19 @@ def _add_course(runners: dict[str, Runner], args: argparse.Namespace, x: np.ndar
     for key, label, fast, order in variants:
         device.setup(args.seed, mixed_precision=fast, xla=fast)
         try:
-            g, d = course["build_generator"](), course["build_discriminator"]()
-            g_opt, d_opt = course["make_optimizers"]()
-            ema = course["make_ema"](g) if "make_ema" in course else None  # sample as the lesson does
-            kwargs = {"ema": ema} if ema is not None else {}
-            step = course["make_train_step"](g, d, g_opt, d_opt, jit_compile=fast, update=order, **kwargs)
+            recipe = dataclasses.replace(course.RECIPE, update=order)
+            g, d = course.build_generator(recipe), course.build_discriminator(recipe)
+            g_opt, d_opt = course.make_optimizers(recipe)
+            ema = course.make_ema(g)  # sample as the lesson does
+            step = course.make_train_step(g, d, g_opt, d_opt, recipe, ema=ema, jit_compile=fast)
         finally:
             keras.config.set_dtype_policy("float32")
-        bs, nd = int(course["RECIPE"]["batch_size"]), int(course["NOISE_DIM"])
+        bs, nd = int(recipe.batch_size), int(recipe.noise_dim)
         runners[key] = Runner(key, label, g, d, (g_opt, d_opt), step, ShuffledBatches(x, bs, args.seed), noise(nd, 2),
-                              {"recipe": dict(course["RECIPE"], update=order), "batch_size": bs, "noise_dim": nd,
+                              {"recipe": dataclasses.asdict(recipe), "batch_size": bs, "noise_dim": nd,
                                "precision": "mixed_float16" if fast else "float32", "jit_compile": fast,
                                "source": f"notebooks/{LESSON}.py (cells tagged export)",
-                               "samples_from": "weight-averaged generator (make_ema)" if ema is not None
-                               else "generator"}, sampler=ema)
+                               "samples_from": "weight-averaged generator (make_ema)"}, sampler=ema)
     return runners
 
 

@@ -14,6 +14,7 @@ same way. The record is what lesson 09's tables read:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -80,7 +81,7 @@ def main(argv=None) -> dict:
     for name in args.arms:
         kind, options = ARMS[name]
         run_options = {k: v for k, v in options.items() if k != "recipe"}
-        recipe = {**lesson.RECIPE, **options.get("recipe", {})}
+        recipe = dataclasses.replace(lesson.RECIPE, **options.get("recipe", {}))
         runs = []
         for seed in args.seeds:
             with tempfile.TemporaryDirectory() as folder:
@@ -102,7 +103,7 @@ def main(argv=None) -> dict:
                        "seconds of the process, time.process_time, pinned to one core): scored on "
                        "the held-out emoji against their true Twitter drawings (PSNR, SSIM) and against Twitter's "
                        "training statistics (colour FID, category coverage).",
-        "seconds": args.seconds, "seeds": list(args.seeds), "recipe": dict(lesson.RECIPE),
+        "seconds": args.seconds, "seeds": list(args.seeds), "recipe": dataclasses.asdict(lesson.RECIPE),
         "held_out": int(len(held)), "baselines": {k: {m: round(v, 4) for m, v in s.items()} for k, s in
                                                   baselines.items()},
         "arms": arms,

@@ -166,7 +166,7 @@ class GANCheckpoint:
             :meth:`restore`, updated *in place* with the history saved with the restored checkpoint.
         ema_generator: optional third network saved and restored with the others, e.g. a copy of the generator
             whose weights are an exponential moving average of its weights (not trained by an optimizer).
-        recipe: optional dict of the run's settings outside the optimizers (e.g. the lesson's ``RECIPE``: batch
+        recipe: optional dict of the run's settings outside the optimizers (e.g. ``dataclasses.asdict(RECIPE)``: batch
             size, ``r1_gamma``, ``real_label``), JSON-serialisable. Saved with every checkpoint together with both
             optimizers' settings; :meth:`restore` refuses a checkpoint saved with other settings.
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import linecache
 import re
 import types
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,43 +18,19 @@ _STEM = re.compile(r"^[0-9]{2}_[A-Za-z0-9_]+$")
 
 
 class LessonModule(types.ModuleType):
-    """The export cells of one lesson, run as a module: ``lesson.build_generator()``.
+    """The export cells of one lesson, run as a module: ``lesson.build_generator(lesson.RECIPE)``.
 
-    What :func:`load_lesson_code` returns to lessons, ``tests/`` and ``benchmarks/``.
-
-    Item access still works for code written against the older dict return value: ``lesson["build_generator"]``,
-    ``"RECIPE" in lesson``, ``lesson.get(name)``, ``lesson["name"] = value`` (``monkeypatch.setitem``), and
-    iteration over the public names.
+    What :func:`load_lesson_code` returns to lessons, ``tests/`` and ``benchmarks/``. Names are read as attributes
+    only; a name the lesson does not define raises an ``AttributeError`` that lists the names it does define. A
+    variant of a lesson's recipe is a new value (``dataclasses.replace(lesson.RECIPE, ...)``) passed to its
+    functions, never a change to the module.
     """
 
-    def __getitem__(self, name: str) -> Any:
-        try:
-            return self.__dict__[name]
-        except KeyError:
-            raise KeyError(f"{self.__name__} defines no {name!r}; it defines {sorted(self)}") from None
-
-    def __setitem__(self, name: str, value: Any) -> None:
-        self.__dict__[name] = value
-
-    def __delitem__(self, name: str) -> None:
-        del self.__dict__[name]
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.__dict__
-
-    def __iter__(self) -> Iterator[str]:
-        return iter([k for k in self.__dict__ if not k.startswith("__")])
-
-    def __len__(self) -> int:
-        return len(list(iter(self)))
-
-    def get(self, name: str, default: Any = None) -> Any:
-        """The value named ``name``, or ``default``."""
-        return self.__dict__.get(name, default)
-
-    def keys(self) -> list[str]:
-        """The public names the export cells defined (and imported)."""
-        return list(iter(self))
+    def __getattr__(self, name: str) -> Any:  # called only for names the cells did not define
+        if name.startswith("__"):
+            raise AttributeError(name)
+        defined = sorted(k for k in self.__dict__ if not k.startswith("__"))
+        raise AttributeError(f"{self.__name__} defines no {name!r}; it defines {defined}")
 
 
 def load_lesson_code(stem: str, tag: str = "export") -> LessonModule:
@@ -70,7 +45,7 @@ def load_lesson_code(stem: str, tag: str = "export") -> LessonModule:
         tag: the cell tag to execute.
 
     Returns:
-        A :class:`LessonModule`: ``lesson.build_generator()``; ``lesson["build_generator"]`` works too.
+        A :class:`LessonModule`: ``lesson.build_generator()``.
 
     Raises:
         ValueError: if ``stem`` is not a lesson name (``NN_topic``) or points outside ``notebooks/``, if the lesson
@@ -99,5 +74,7 @@ def load_lesson_code(stem: str, tag: str = "export") -> LessonModule:
         # Let tracebacks and AutoGraph (tf.function) read the cell's source: without it AutoGraph warns and skips
         # converting Python control flow in the functions defined here.
         linecache.cache[name] = (len(text), None, text.splitlines(keepends=True), name)
-        exec(compile(text, name, "exec"), module.__dict__)
+        # dont_inherit: the cells compile as in a notebook, without this file's `from __future__` flags (string
+        # annotations would make a dataclass in a cell look its module up in sys.modules)
+        exec(compile(text, name, "exec", dont_inherit=True), module.__dict__)
     return module

@@ -88,6 +88,7 @@ tf = quiet_tensorflow_startup()  # import TensorFlow once, without its C++ start
 
 # %% tags=["export"]
 # The libraries this lesson uses; the cells tagged "export" are also what the tests load.
+import dataclasses
 import time
 
 import keras
@@ -606,26 +607,35 @@ def train_gan(generator, discriminator, sample_real, *, noise_dim, steps=None, k
 # and a plot of three things: p_data, the histogram of the generator's samples, and D(x).
 
 # %% tags=["export"]
-DEFAULTS = {"lr_d": 1e-3, "lr_g": 1e-3, "k": 1, "steps": 1000, "form": "non-saturating", "seed": 0}
+@dataclasses.dataclass(frozen=True)
+class ToyRecipe:
+    """The 1-D GAN's settings. Frozen: another setting is a new value, `dataclasses.replace(TOY_RECIPE, k=2)`, and
+    a bad one raises ValueError naming the setting, what was expected and what came."""
+    lr_d: float = 1e-3
+    lr_g: float = 1e-3
+    k: int = 1
+    steps: int = 1000
+    form: str = "non-saturating"
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.form not in ("minimax", "non-saturating"):
+            raise ValueError(f"form must be 'minimax' or 'non-saturating', got {self.form!r}")
+        for name in ("k", "steps", "seed"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < (0 if name == "seed" else 1):
+                raise ValueError(f"{name} must be a {'non-negative' if name == 'seed' else 'positive'} int, "
+                                 f"got {value!r}")
+        for name in ("lr_d", "lr_g"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 1):
+                raise ValueError(f"{name} must be a learning rate in (0, 1], got {value!r}")
 
 
-def check_settings(params):
-    """Merge params into DEFAULTS; raise ValueError naming the setting, what was expected and what came."""
-    params = {**DEFAULTS, **(params or {})}
-    unknown = set(params) - set(DEFAULTS)
-    if unknown:
-        raise ValueError(f"unknown settings {sorted(unknown)}; expected some of {sorted(DEFAULTS)}")
-    if params["form"] not in ("minimax", "non-saturating"):
-        raise ValueError(f"form must be 'minimax' or 'non-saturating', got {params['form']!r}")
-    for name in ("k", "steps"):
-        if not isinstance(params[name], (int, np.integer)) or params[name] < 1:
-            raise ValueError(f"{name} must be a positive int, got {params[name]!r}")
-    for name in ("lr_d", "lr_g"):
-        if not (isinstance(params[name], (int, float)) and 0 < params[name] <= 1):
-            raise ValueError(f"{name} must be a learning rate in (0, 1], got {params[name]!r}")
-    return params
+TOY_RECIPE = ToyRecipe()
 
 
+# %% tags=["export"]
 # %% tags=["export"]
 def sample_data_1d(rng):
     """A sampler of real 1-D data, p_data = N(DATA_MU, DATA_SIGMA^2), as float32 of shape (n, 1)."""
@@ -644,19 +654,22 @@ def draw_1d_state(ax, generator, discriminator, title=""):
     return samples
 
 
-def train_and_plot(params=None, on_snapshot=None, snapshot_every=0):
-    """Train a 1-D GAN with the given settings (see DEFAULTS), plot the result, and return numbers and figure."""
-    params = check_settings(params)
-    keras.utils.set_random_seed(params["seed"])
+# %% tags=["export"]
+def train_and_plot(recipe=TOY_RECIPE, on_snapshot=None, snapshot_every=0):
+    """Train a 1-D GAN as `recipe` (a ToyRecipe) says, plot the result, and return numbers and figure."""
+    if not isinstance(recipe, ToyRecipe):
+        raise ValueError(f"expected a ToyRecipe (e.g. dataclasses.replace(TOY_RECIPE, steps=500)), got "
+                         f"{type(recipe).__name__}: {recipe!r}")
+    keras.utils.set_random_seed(recipe.seed)
     generator, discriminator = mlp(16, 1, 1), mlp(32, 1, 1)
     start = time.perf_counter()
-    history = train_gan(generator, discriminator, sample_data_1d(np.random.default_rng(params["seed"])),
-                        noise_dim=1, steps=params["steps"], k=params["k"], form=params["form"],
-                        lr_d=params["lr_d"], lr_g=params["lr_g"], snapshot_every=snapshot_every,
+    history = train_gan(generator, discriminator, sample_data_1d(np.random.default_rng(recipe.seed)),
+                        noise_dim=1, steps=recipe.steps, k=recipe.k, form=recipe.form,
+                        lr_d=recipe.lr_d, lr_g=recipe.lr_g, snapshot_every=snapshot_every,
                         on_snapshot=None if on_snapshot is None else (lambda s: on_snapshot(s, generator, discriminator)))
     seconds = time.perf_counter() - start
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.2))
-    samples = draw_1d_state(ax1, generator, discriminator, f"after {params['steps']} steps ({params['form']})")
+    samples = draw_1d_state(ax1, generator, discriminator, f"after {recipe.steps} steps ({recipe.form})")
     ax1.legend(loc="upper left", fontsize=8)
     ax2.plot(history["d_loss"], label="discriminator loss")
     ax2.plot(history["g_loss"], label="generator loss")
@@ -687,7 +700,8 @@ def record(step, generator, discriminator):
 
 
 live = display(Pretty("starting ..."), display_id=True)
-run_1d = train_and_plot({"steps": STEPS_1D}, on_snapshot=record, snapshot_every=STEPS_1D // 5)
+run_1d = train_and_plot(dataclasses.replace(TOY_RECIPE, steps=STEPS_1D), on_snapshot=record,
+                        snapshot_every=STEPS_1D // 5)
 plt.close(run_1d["figure"])
 fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 2.8), sharey=True)
 for ax, (step, samples, d_x) in zip(axes, panels):
@@ -710,7 +724,8 @@ print(f"{STEPS_1D} steps in {run_1d['seconds']:.1f} s; generated mean {run_1d['m
 # ## 7. Train with your own settings
 #
 # Choose learning rates, k, the number of steps and the loss form, then press **Train**. The button calls
-# `train_and_plot(params)`, the same ordinary function used above; what it returns is also shown as numbers.
+# `train_and_plot(recipe)` with the settings you chose (`dataclasses.replace(TOY_RECIPE, ...)`), the same ordinary
+# function used above; what it returns is also shown as numbers.
 
 # %%
 controls = {
@@ -729,7 +744,7 @@ def _on_train(_button):
     with train_output:
         train_output.clear_output(wait=True)
         print("training ...")
-        result = train_and_plot({name: w.value for name, w in controls.items()})
+        result = train_and_plot(dataclasses.replace(TOY_RECIPE, **{name: w.value for name, w in controls.items()}))
         train_output.clear_output(wait=True)
         display(result["figure"])
         plt.close(result["figure"])
@@ -744,7 +759,7 @@ display(widgets.VBox([widgets.HBox([controls["lr_d"], controls["lr_g"], controls
 # For the saved notebook, here is the same run with the minimax loss instead of the non-saturating one:
 
 # %%
-run_mm = train_and_plot({"steps": STEPS_1D, "form": "minimax"})
+run_mm = train_and_plot(dataclasses.replace(TOY_RECIPE, steps=STEPS_1D, form="minimax"))
 viz.save_figure(run_mm["figure"], OUTPUTS / "gan_1d_minimax.png")
 plt.show()
 print(f"minimax:        mean {run_mm['mean']:.2f}, spread {run_mm['std']:.2f}, W1 {run_mm['w1']:.3f}")

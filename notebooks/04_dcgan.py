@@ -405,7 +405,7 @@ assert change[False] < 1e-5 and change[True] > 1e-2  # without BN: its own gradi
 # alike (the translation policy of differentiable augmentation, DiffAugment [@zhao2020differentiable]; `translate`
 # below, applied inside the tape, so the generator still learns through it). Before R1 they were the best defence
 # against memorization found (`benchmarks/figures/recipe_search.json`); with R1 in the recipe they cost quality, as
-# the `2-pixel shifts` row of the table shows, so `RECIPE["translate"]` is 0. Lesson 07 comes back to augmentation
+# the `2-pixel shifts` row of the table shows, so `RECIPE.translate` is 0. Lesson 07 comes back to augmentation
 # with 500 digits, where it matters more.
 #
 # What is each worth? `benchmarks/ablations.py` trains the recipe with one change at a time, for the same number of
@@ -531,8 +531,8 @@ _ = claim(len(sooner("5")) == len(update_order) > 0,
 
 # %% [markdown]
 # With the ablation (better at equal steps and at equal time, both seeds) and the time to FID ≤ 5 agreeing, the
-# recipe follows the article: `RECIPE["update"]` is `"alternating"`, and `gan_update` below still offers the
-# simultaneous order (`update="simultaneous"`) for the ablation and for comparison. The course's shipped generator
+# recipe follows the article: `RECIPE.update` is `"alternating"`, and `gan_update` below still offers the
+# simultaneous order (`dataclasses.replace(RECIPE, update="simultaneous")`) for the ablation and for comparison. The course's shipped generator
 # and lesson 05 use the alternating order; the README's time-to-quality table says which of its records were
 # measured before the switch, with the simultaneous update.
 #
@@ -547,6 +547,7 @@ _ = claim(len(sooner("5")) == len(update_order) > 0,
 
 # %% tags=["export"]
 import time
+from dataclasses import dataclass, replace  # noqa: F401  (replace: how a variant of RECIPE is made)
 
 import keras
 import numpy as np
@@ -555,34 +556,49 @@ from keras import layers
 
 from course_utils import checkpoints  # noqa: F811  (the export cells run on their own in tests and lesson 05)
 
-NOISE_DIM = 64
-RECIPE = {
-    "noise_dim": NOISE_DIM,
-    "batch_size": 32,        # Radford et al. (2016) used 128; smaller batches are cheaper steps on a CPU
-    "learning_rate": 1e-3,   # Radford et al. used 2e-4; 1e-3 learned fastest here (recipe_search.json)
-    "beta_1": 0.5,           # Radford et al. (2016)
-    "lr_hold": 2500,         # steps at learning_rate, then linearly down to lr_final over lr_decay steps
-    "lr_decay": 1000,
-    "lr_final": 2e-4,
-    "generator_width": 64,   # channels of the last hidden generator layer (the first has twice as many)
-    "discriminator_width": 32,
-    "leaky_slope": 0.2,
-    "kernel_size": 4,        # 4x4 kernels with stride 2 overlap evenly: fewer checkerboard artifacts (lesson 02)
-    "real_label": 0.9,       # one-sided label smoothing (Salimans et al., 2016)
-    "translate": 0,          # random shifts of D's inputs (DiffAugment, Zhao et al., 2020): off, they hurt with R1
-    "ema_decay": 0.995,      # the generator we sample from averages the last ~200 steps (Yazici et al., 2019)
-    "r1_gamma": 1.0,         # R1 penalty on D's gradient at real digits (Mescheder et al., 2018)
-    "update": "alternating", # D steps, then G steps through the updated D (the article; Goodfellow et al., 2014)
-}
+
+# %% tags=["export"]
+@dataclass(frozen=True)
+class Recipe:
+    """The course's DCGAN recipe: every setting of the networks, the losses and the training, in one value.
+
+    Frozen: a variant is a new value, `dataclasses.replace(RECIPE, r1_gamma=0.0)` (lesson 07, the ablations), and
+    every function below takes the recipe it follows as an argument."""
+    noise_dim: int = 64
+    batch_size: int = 32        # Radford et al. (2016) used 128; smaller batches are cheaper steps on a CPU
+    learning_rate: float = 1e-3  # Radford et al. used 2e-4; 1e-3 learned fastest here (recipe_search.json)
+    beta_1: float = 0.5         # Radford et al. (2016)
+    lr_hold: int = 2500         # steps at learning_rate, then linearly down to lr_final over lr_decay steps
+    lr_decay: int = 1000
+    lr_final: float = 2e-4      # lr_final = learning_rate: a constant rate (lesson 07)
+    generator_width: int = 64   # channels of the last hidden generator layer (the first has twice as many)
+    discriminator_width: int = 32
+    leaky_slope: float = 0.2
+    kernel_size: int = 4        # 4x4 kernels with stride 2 overlap evenly: fewer checkerboard artifacts (lesson 02)
+    real_label: float = 0.9     # one-sided label smoothing (Salimans et al., 2016); 1.0 for none
+    translate: int = 0          # random shifts of D's inputs (DiffAugment, Zhao et al., 2020): off, they hurt with R1
+    ema_decay: float = 0.995    # the generator we sample from averages the last ~200 steps (Yazici et al., 2019)
+    r1_gamma: float = 1.0       # R1 penalty on D's gradient at real digits (Mescheder et al., 2018); 0 for none
+    update: str = "alternating"  # D steps, then G steps through the updated D (the article; Goodfellow et al., 2014)
+
+    def __post_init__(self):
+        if self.update not in ("alternating", "simultaneous"):
+            raise ValueError(f"expected update to be 'alternating' or 'simultaneous', got {self.update!r}")
+        if not 0.0 < self.real_label <= 1.0 or not 0.0 <= self.ema_decay < 1.0 or self.r1_gamma < 0:
+            raise ValueError(f"expected 0 < real_label <= 1, 0 <= ema_decay < 1 and r1_gamma >= 0, got {self}")
+
+
+RECIPE = Recipe()
+NOISE_DIM = RECIPE.noise_dim
 
 
 # %% tags=["export"]
-def build_generator(noise_dim=NOISE_DIM, width=RECIPE["generator_width"], n_classes=0):
-    """Noise (n, noise_dim) -> images (n, 28, 28, 1) in [-1, 1]: 7x7 -> 14x14 -> 28x28.
+def build_generator(recipe=RECIPE, n_classes=0):
+    """Noise (n, recipe.noise_dim) -> images (n, 28, 28, 1) in [-1, 1]: 7x7 -> 14x14 -> 28x28.
 
     With n_classes > 0 (lesson 07) it is class-conditional: a second input, the one-hot label (n, n_classes), is
     concatenated with the noise (Mirza and Osindero, 2014)."""
-    k = RECIPE["kernel_size"]
+    k, width, noise_dim = recipe.kernel_size, recipe.generator_width, recipe.noise_dim
     stack = [
         layers.Dense(7 * 7 * 2 * width, use_bias=False),   # no bias: batch norm's shift replaces it
         layers.BatchNormalization(),
@@ -608,12 +624,12 @@ def apply_layers(stack, x):
 
 
 # %% tags=["export"]
-def build_discriminator(width=RECIPE["discriminator_width"], n_classes=0):
+def build_discriminator(recipe=RECIPE, n_classes=0):
     """Images (n, 28, 28, 1) -> one logit per image (no sigmoid: the loss works on logits).
 
     With n_classes > 0 (lesson 07) a second input, the one-hot label, is broadcast to n_classes constant 28x28
     planes stacked onto the image."""
-    k, slope = RECIPE["kernel_size"], RECIPE["leaky_slope"]
+    k, slope, width = recipe.kernel_size, recipe.leaky_slope, recipe.discriminator_width
     stack = [
         layers.Conv2D(width, k, strides=2, padding="same"),       # 14x14
         layers.LeakyReLU(negative_slope=slope),
@@ -643,33 +659,34 @@ def with_labels(model, labels):
 
 
 # %% tags=["export"]
-def learning_rate(step):
-    """RECIPE's rate for the first `lr_hold` steps, then down linearly to `lr_final` over `lr_decay` steps, then flat.
+def learning_rate(step, recipe=RECIPE):
+    """The recipe's rate for the first `lr_hold` steps, then down linearly to `lr_final` over `lr_decay` steps, then flat.
 
     A fast start, then smaller steps once the discriminator begins to memorize (see the curves below). The schedule
     counts steps, not seconds, so every machine follows the same curve (a fast one just gets further along it)."""
     step = tf.cast(step, tf.float32)
-    frac = tf.clip_by_value((step - RECIPE["lr_hold"]) / RECIPE["lr_decay"], 0.0, 1.0)
-    return RECIPE["learning_rate"] + frac * (RECIPE["lr_final"] - RECIPE["learning_rate"])
+    frac = tf.clip_by_value((step - recipe.lr_hold) / recipe.lr_decay, 0.0, 1.0)
+    return recipe.learning_rate + frac * (recipe.lr_final - recipe.learning_rate)
 
 
 class RecipeSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """`learning_rate(step)` as the Keras schedule an optimizer calls with its step counter."""
+    """`learning_rate(step, recipe)` as the Keras schedule an optimizer calls with its step counter."""
+
+    def __init__(self, recipe=RECIPE):
+        self.recipe = recipe
 
     def __call__(self, step):
-        return learning_rate(step)
+        return learning_rate(step, self.recipe)
 
     def get_config(self):
         return {}
 
 
-def make_optimizers(learning_rate=None):
-    """One Adam per network; wrapped in a LossScaleOptimizer when the global policy is mixed_float16.
-
-    learning_rate: None for the recipe's schedule; a number for that rate throughout (lesson 07)."""
+def make_optimizers(recipe=RECIPE):
+    """One Adam per network following the recipe's learning-rate schedule; wrapped in a LossScaleOptimizer when
+    the global policy is mixed_float16."""
     def adam():
-        opt = keras.optimizers.Adam(RecipeSchedule() if learning_rate is None else learning_rate,
-                                    beta_1=RECIPE["beta_1"])
+        opt = keras.optimizers.Adam(RecipeSchedule(recipe), beta_1=recipe.beta_1)
         if keras.config.dtype_policy().name == "mixed_float16":
             opt = keras.optimizers.LossScaleOptimizer(opt)  # scales the loss so float16 gradients do not underflow
         return opt
@@ -689,7 +706,7 @@ z = tf.random.normal([8, NOISE_DIM])
 images = generator(z)
 assert images.shape == (8, 28, 28, 1) and float(tf.reduce_max(tf.abs(images))) <= 1.0
 assert discriminator(images).shape == (8, 1)
-w = RECIPE["generator_width"]
+w = RECIPE.generator_width
 g_by_hand = (NOISE_DIM * 7 * 7 * 2 * w + 4 * 7 * 7 * 2 * w + 4 * 4 * 2 * w * w + 4 * w + 4 * 4 * w * 1 + 1)
 assert g_by_hand == generator.count_params()
 print(f"generator {generator.count_params():,} parameters (by hand {g_by_hand:,}); "  # NBVAL_CHECK_OUTPUT
@@ -742,7 +759,7 @@ print(f"the last units see {fields[-1].size}x{fields[-1].size} of the 28x28 pixe
 # player's loss is differentiated with respect to *its own* weights only, and each player's optimizer applies its
 # own gradients); then draw fresh noise, generate again, and update G through the *updated* D. The TensorFlow
 # DCGAN tutorial does a **simultaneous** update instead: both players step from one forward pass, one generator
-# pass and two discriminator passes per step instead of two and three (`update="simultaneous"` here). The
+# pass and two discriminator passes per step instead of two and three (`update="simultaneous"` in the recipe). The
 # ablation table and the time-to-quality record above measured both: the alternating steps cost more, and pay for
 # it (the sentences printed there). Exercise 4 generalizes the alternating update to k discriminator steps per
 # generator step.
@@ -750,7 +767,7 @@ print(f"the last units see {fields[-1].size}x{fields[-1].size} of the 28x28 pixe
 # `LossScaleOptimizer` divides the gradients back before applying them; in float32 both are no-ops.
 
 # %% tags=["export"]
-def discriminator_loss(real_logits, fake_logits, real_label=RECIPE["real_label"]):
+def discriminator_loss(real_logits, fake_logits, real_label=RECIPE.real_label):
     """BCE from logits, real -> real_label (1 without smoothing) and fake -> 0 (lesson 01's D loss when 1)."""
     real_term = real_label * tf.nn.softplus(-real_logits) + (1.0 - real_label) * tf.nn.softplus(real_logits)
     return tf.reduce_mean(real_term) + tf.reduce_mean(tf.nn.softplus(fake_logits))
@@ -762,7 +779,7 @@ def generator_loss(fake_logits):
 
 
 # %% tags=["export"]
-def translate(images, seed, shift=RECIPE["translate"]):
+def translate(images, seed, shift=RECIPE.translate):
     """Shift every image by its own random offset of up to `shift` pixels in x and y, filling with the background
     (-1); built from pad and gather, so gradients flow through it to the generator. `seed`: two int32s."""
     if shift == 0:
@@ -790,49 +807,51 @@ def real_logits_and_r1(discriminator, real):
     return logits, tf.reduce_mean(tf.reduce_sum(tf.square(grad), axis=[1, 2, 3]))
 
 
-def discriminator_terms(discriminator, real, fake, seed, r1_gamma, augment=None):
-    """D's float32 logits on real and fake (each shifted by its own seeded offsets), its loss and the R1 penalty.
+def discriminator_terms(discriminator, real, fake, seed, recipe=RECIPE, augment=None):
+    """D's float32 logits on real and fake (each shifted by its own seeded offsets), its loss and the R1 penalty
+    (computed only when recipe.r1_gamma > 0).
 
-    augment(images, seed): what D's inputs go through instead of `translate` (lesson 07's DiffAugment)."""
-    augment = augment or translate
+    augment(images, seed): what D's inputs go through instead of the recipe's shifts (lesson 07's DiffAugment)."""
+    augment = augment or (lambda images, seed: translate(images, seed, shift=recipe.translate))
     real_in = augment(real, seed)
-    if r1_gamma:
+    if recipe.r1_gamma:
         real_logits, r1 = real_logits_and_r1(discriminator, real_in)
     else:
         real_logits, r1 = tf.cast(discriminator(real_in, training=True), tf.float32), tf.constant(0.0)
     fake_logits = tf.cast(discriminator(augment(tf.cast(fake, real.dtype), seed + [0, 1]), training=True),
                           tf.float32)
-    return real_logits, fake_logits, discriminator_loss(real_logits, fake_logits), r1
+    return real_logits, fake_logits, discriminator_loss(real_logits, fake_logits, recipe.real_label), r1
 
 
 # %% tags=["export"]
-def gan_update(generator, discriminator, g_opt, d_opt, real, noise, r1_gamma=RECIPE["r1_gamma"],
-               update=RECIPE["update"], *, augment=None, labels=None):
-    """One training step of both players on a batch of real images and a batch of noise.
+def gan_update(generator, discriminator, g_opt, d_opt, real, noise, recipe=RECIPE, *, augment=None, labels=None):
+    """One training step of both players on a batch of real images and a batch of noise, as `recipe` says.
 
-    update="alternating" (the recipe; the article's order, Goodfellow et al.'s algorithm 1): D steps on a batch of
-    fakes made from `noise`, then G steps on fresh noise through the *updated* D. update="simultaneous": both
+    recipe.update="alternating" (the recipe; the article's order, Goodfellow et al.'s algorithm 1): D steps on a
+    batch of fakes made from `noise`, then G steps on fresh noise through the *updated* D. "simultaneous": both
     players step from one forward pass (the TensorFlow tutorial's order; a cheaper step). D minimizes its loss
-    plus r1_gamma / 2 times the R1 penalty (r1_gamma=0 leaves it out). The random shifts (if RECIPE["translate"]
+    plus r1_gamma / 2 times the R1 penalty (r1_gamma=0 leaves it out). The random shifts (if recipe.translate
     > 0) and G's fresh noise are seeded by D's step counter, so two runs from the same state take the same steps.
     Lesson 07 passes `augment` (discriminator_terms') and, for a conditional GAN, the batch's one-hot `labels`."""
-    if update not in ("alternating", "simultaneous"):
-        raise ValueError(f"expected update to be 'alternating' or 'simultaneous', got {update!r}")
+    if not isinstance(recipe, Recipe):
+        raise ValueError(f"expected recipe to be a Recipe (e.g. RECIPE or dataclasses.replace(RECIPE, ...)), "
+                         f"got {type(recipe).__name__}: {recipe!r}")
+    r1_gamma = recipe.r1_gamma
     seed = tf.stack([tf.cast(d_opt.iterations, tf.int32), 0])
     d_vars, g_vars = discriminator.trainable_variables, generator.trainable_variables
     generator, discriminator = with_labels(generator, labels), with_labels(discriminator, labels)
-    augment = augment or translate
-    if update == "simultaneous":
+    augment = augment or (lambda images, seed: translate(images, seed, shift=recipe.translate))
+    if recipe.update == "simultaneous":
         with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
             real_logits, fake_logits, d_loss, r1 = discriminator_terms(
-                discriminator, real, generator(noise, training=True), seed, r1_gamma, augment)
+                discriminator, real, generator(noise, training=True), seed, recipe, augment)
             g_loss = generator_loss(fake_logits)
             d_scaled, g_scaled = d_opt.scale_loss(d_loss + 0.5 * r1_gamma * r1), g_opt.scale_loss(g_loss)
         d_opt.apply_gradients(zip(d_tape.gradient(d_scaled, d_vars), d_vars))
     else:
         fake = generator(noise, training=True)  # no tape: D's step needs no gradient through G
         with tf.GradientTape() as d_tape:
-            real_logits, fake_logits, d_loss, r1 = discriminator_terms(discriminator, real, fake, seed, r1_gamma,
+            real_logits, fake_logits, d_loss, r1 = discriminator_terms(discriminator, real, fake, seed, recipe,
                                                                        augment)
             d_scaled = d_opt.scale_loss(d_loss + 0.5 * r1_gamma * r1)
         d_opt.apply_gradients(zip(d_tape.gradient(d_scaled, d_vars), d_vars))
@@ -854,7 +873,7 @@ def make_ema(generator):
     return ema
 
 
-def update_ema(ema, generator, step, decay=RECIPE["ema_decay"]):
+def update_ema(ema, generator, step, decay=RECIPE.ema_decay):
     """ema <- b * ema + (1 - b) * generator for every weight (batch-norm statistics included), after step `step`.
 
     b = min(decay, (1 + step) / (10 + step)): a short memory at first, so the average does not drag the
@@ -866,21 +885,21 @@ def update_ema(ema, generator, step, decay=RECIPE["ema_decay"]):
         average.assign_sub((1.0 - b) * (average - current))  # = b * average + (1 - b) * current
 
 
-def make_train_step(generator, discriminator, g_opt, d_opt, *, ema=None, jit_compile=False,
-                    update=RECIPE["update"], r1_gamma=RECIPE["r1_gamma"], augment=None):
+def make_train_step(generator, discriminator, g_opt, d_opt, recipe=RECIPE, *, ema=None, jit_compile=False,
+                    augment=None):
     """The explicit loop's step: a tf.function (XLA-compiled if asked) taking a batch of real images.
 
     It draws its own noise unless given some (a test hands two front ends the same noise). If `ema` (from
-    make_ema) is given, it is updated after every step. `update`, `r1_gamma`, `augment` and the step's `labels`
-    (a conditional GAN's one-hot labels): gan_update's."""
+    make_ema) is given, it is updated after every step with the recipe's decay. `recipe`, `augment` and the step's
+    `labels` (a conditional GAN's one-hot labels): gan_update's."""
     @tf.function(jit_compile=jit_compile)
     def train_step(real, noise=None, labels=None):
         if noise is None:
-            noise = tf.random.normal([tf.shape(real)[0], NOISE_DIM])
-        metrics = gan_update(generator, discriminator, g_opt, d_opt, real, noise, r1_gamma=r1_gamma, update=update,
-                             augment=augment, labels=labels)
+            noise = tf.random.normal([tf.shape(real)[0], recipe.noise_dim])
+        metrics = gan_update(generator, discriminator, g_opt, d_opt, real, noise, recipe, augment=augment,
+                             labels=labels)
         if ema is not None:
-            update_ema(ema, generator, g_opt.iterations)
+            update_ema(ema, generator, g_opt.iterations, decay=recipe.ema_decay)
         return metrics
     return train_step
 
@@ -924,7 +943,7 @@ def make_train_step(generator, discriminator, g_opt, d_opt, *, ema=None, jit_com
 TRAIN_MINUTES = profiles.train_minutes(full=3.0, smoke=0.1)  # COURSE_TRAIN_MINUTES overrides
 STEPS_PER_EPOCH = profiles.pick(full=250, smoke=10)
 FID_SAMPLES = profiles.pick(full=2000, smoke=500)
-batch_size = RECIPE["batch_size"]
+batch_size = RECIPE.batch_size
 dataset = (tf.data.Dataset.from_tensor_slices(x_train).repeat().shuffle(len(x_train), seed=4)
            .batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
 grid_noise = tf.random.normal([64, NOISE_DIM], seed=42)

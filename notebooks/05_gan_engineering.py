@@ -77,6 +77,7 @@ from course_utils.device import quiet_tensorflow_startup
 tf = quiet_tensorflow_startup()  # import TensorFlow once, without its C++ start-up log lines
 
 # %%
+import dataclasses
 import shutil
 import time
 from pathlib import Path
@@ -108,10 +109,10 @@ gan_update, make_ema, update_ema, sample, train_gan = (dcgan.gan_update, dcgan.m
 mnist = data.load_mnist()
 x_train = data.to_float_images(mnist.x_train)
 dataset = (tf.data.Dataset.from_tensor_slices(x_train).repeat().shuffle(len(x_train), seed=5)
-           .batch(RECIPE["batch_size"], drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+           .batch(RECIPE.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
 grid_noise = tf.random.normal([64, NOISE_DIM], seed=42)
 print(mnist.summary())
-print(f"recipe: batch {RECIPE['batch_size']}, learning rate {RECIPE['learning_rate']:g}, noise {NOISE_DIM}-D")
+print(f"recipe: batch {RECIPE.batch_size}, learning rate {RECIPE.learning_rate:g}, noise {NOISE_DIM}-D")
 
 # %% [markdown]
 # ## 1. Checkpoints that survive a restart
@@ -217,7 +218,7 @@ course_record = pretrained.load_trained_generator(course_g)
 print(f"the course's trained generator: {course_record['steps']:,} steps, {course_record['train_time_s'] / 60:.1f} "
       f"minutes of training, recorded FID {course_record['fid']:.2f} ({course_record['fid_samples']} samples); "
       f"SHA-256 {course_record['sha256'][:12]}... verified")
-too_small = build_generator(width=32)
+too_small = build_generator(dataclasses.replace(RECIPE, generator_width=32))  # a narrower variant of the recipe
 try:
     pretrained.load_trained_generator(too_small)
 except ValueError as err:
@@ -243,9 +244,9 @@ _L04 = load_lesson_code("04_dcgan")
 class DCGAN(keras.Model):
     """Lesson 04's update as a keras.Model, so that fit(), callbacks and distribution strategies work."""
 
-    def __init__(self, generator, discriminator, ema=None, **kwargs):
+    def __init__(self, generator, discriminator, ema=None, recipe=_L04.RECIPE, **kwargs):
         super().__init__(**kwargs)
-        self.generator, self.discriminator, self.ema = generator, discriminator, ema
+        self.generator, self.discriminator, self.ema, self.recipe = generator, discriminator, ema, recipe
 
     def compile(self, g_optimizer, d_optimizer, **kwargs):
         super().compile(**kwargs)
@@ -259,11 +260,11 @@ class DCGAN(keras.Model):
         if isinstance(data, (tuple, list)):
             real, noise = data
         else:
-            real, noise = data, tf.random.normal([tf.shape(data)[0], _L04.NOISE_DIM])
+            real, noise = data, tf.random.normal([tf.shape(data)[0], self.recipe.noise_dim])
         metrics = _L04.gan_update(self.generator, self.discriminator, self.g_optimizer, self.d_optimizer, real,
-                                  noise)
+                                  noise, self.recipe)
         if self.ema is not None:
-            _L04.update_ema(self.ema, self.generator, self.g_optimizer.iterations)
+            _L04.update_ema(self.ema, self.generator, self.g_optimizer.iterations, decay=self.recipe.ema_decay)
         return metrics
 
 
@@ -282,8 +283,8 @@ def twin(model):
     return copy
 
 
-real_batch = tf.constant(x_train[:RECIPE["batch_size"]])
-fixed = tf.random.normal([RECIPE["batch_size"], NOISE_DIM], seed=1)
+real_batch = tf.constant(x_train[:RECIPE.batch_size])
+fixed = tf.random.normal([RECIPE.batch_size, NOISE_DIM], seed=1)
 g1, d1 = build_generator(), build_discriminator()
 g2, d2, e1 = twin(g1), twin(d1), make_ema(g1)
 e2 = twin(e1)

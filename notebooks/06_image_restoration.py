@@ -120,6 +120,7 @@ OUTPUTS.mkdir(parents=True, exist_ok=True)
 # testing only. Everything is grey and in [0, 1].
 
 # %% tags=["export"]
+import dataclasses
 import time  # noqa: F811 (export cells run on their own in the tests)
 from pathlib import Path
 
@@ -457,16 +458,31 @@ print("on a 28x28 digit, after each pooling and each skip concatenation:", sizes
 # resumed run sees the batches it would have seen.
 
 # %% tags=["export"]
-RECIPE = {"width": 32, "depth": 2, "batch_size": 32, "patch": 32, "learning_rate": 1e-3, "pool_patches": 4000,
-          "gan_learning_rate": 2e-4, "d_learning_rate": 2e-4, "beta_1": 0.5, "l1_weight": 20.0}
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """The restoration recipe, one value passed to the functions below; a variant is dataclasses.replace(RECIPE, ...)."""
+    width: int = 32                  # the U-Net's channels at full resolution (doubling at each level)
+    depth: int = 2                   # downsampling levels
+    batch_size: int = 32
+    patch: int = 32                  # side of the photo patches trained on
+    learning_rate: float = 1e-3      # Adam for the L1 models
+    pool_patches: int = 4000         # random patches cut from the training photos
+    gan_learning_rate: float = 2e-4  # the pix2pix generator's Adam (Isola et al., 2017)
+    d_learning_rate: float = 2e-4    # the PatchGAN's
+    beta_1: float = 0.5              # both adversarial optimizers' (Isola et al., 2017)
+    l1_weight: float = 20.0          # lambda in adversarial + lambda * L1
 
 
+RECIPE = Recipe()
+
+
+# %% tags=["export"]
 def l1_loss(clean, restored):
     """The mean absolute error."""
     return tf.reduce_mean(tf.abs(clean - restored))
 
 
-def pix2pix_generator_loss(fake_logits, clean, restored, l1_weight=RECIPE["l1_weight"]):
+def pix2pix_generator_loss(fake_logits, clean, restored, l1_weight=RECIPE.l1_weight):
     """Isola et al. (2017): fool the discriminator (non-saturating, from logits) + l1_weight * L1."""
     return tf.reduce_mean(tf.nn.softplus(-fake_logits)) + l1_weight * l1_loss(clean, restored)
 
@@ -483,7 +499,7 @@ def make_l1_step(model, optimizer):
 
 
 # %% tags=["export"]
-def make_gan_step(model, disc, g_opt, d_opt):
+def make_gan_step(model, disc, g_opt, d_opt, recipe=RECIPE):
     """One pix2pix step: the PatchGAN sees (input, clean) as real and (input, restored) as fake."""
     @tf.function
     def step(inputs, clean):
@@ -492,7 +508,7 @@ def make_gan_step(model, disc, g_opt, d_opt):
             real_logits = disc(tf.concat([inputs, clean], -1), training=True)
             fake_logits = disc(tf.concat([inputs, restored], -1), training=True)
             d_loss = tf.reduce_mean(tf.nn.softplus(-real_logits)) + tf.reduce_mean(tf.nn.softplus(fake_logits))
-            g_loss = pix2pix_generator_loss(fake_logits, clean, restored)
+            g_loss = pix2pix_generator_loss(fake_logits, clean, restored, recipe.l1_weight)
         d_opt.apply_gradients(zip(d_tape.gradient(d_loss, disc.trainable_variables), disc.trainable_variables))
         g_opt.apply_gradients(zip(g_tape.gradient(g_loss, model.trainable_variables), model.trainable_variables))
         return {"l1": l1_loss(clean, restored), "g_loss": g_loss, "d_loss": d_loss}
@@ -500,38 +516,38 @@ def make_gan_step(model, disc, g_opt, d_opt):
 
 
 # %% tags=["export"]
-def training_pool(task, mnist, seed=0):
+def training_pool(task, mnist, seed=0, recipe=RECIPE):
     """The clean images a task trains on: the 4,000 training digits, or random patches of the training photos."""
     if TASKS[task]["data"] == "digits":
         return (mnist.x_train[..., None] / 255.0).astype(np.float32)
-    return random_patches(TRAIN_PHOTOS, RECIPE["pool_patches"], RECIPE["patch"], seed)
+    return random_patches(TRAIN_PHOTOS, recipe.pool_patches, recipe.patch, seed)
 
 
-def build_model(task):
-    """The U-Net of RECIPE for a task."""
-    return build_unet(TASKS[task]["channels"], RECIPE["width"], RECIPE["depth"], name=f"{task}_unet")
+def build_model(task, recipe=RECIPE):
+    """The recipe's U-Net for a task."""
+    return build_unet(TASKS[task]["channels"], recipe.width, recipe.depth, name=f"{task}_unet")
 
 
 # %% tags=["export"]
 class Run:
-    """A restoration model and its optimizer(s), a step counter and the seconds trained, checkpointed in
-    `directory` (created, or resumed from). adversarial=True adds a PatchGAN; init_from copies weights first."""
+    """A restoration model following `recipe`, its optimizer(s), a step counter and the seconds trained, checkpointed
+    in `directory` (created, or resumed from). adversarial=True adds a PatchGAN; init_from copies weights first."""
 
-    def __init__(self, directory, task, adversarial=False, init_from=None):
-        self.task, self.adversarial, self.model = task, adversarial, build_model(task)
+    def __init__(self, directory, task, adversarial=False, init_from=None, recipe=RECIPE):
+        self.task, self.adversarial, self.recipe, self.model = task, adversarial, recipe, build_model(task, recipe)
         if init_from is not None:
             self.model.set_weights(init_from.get_weights())
-        lr = RECIPE["gan_learning_rate"] if adversarial else RECIPE["learning_rate"]
-        self.opt = keras.optimizers.Adam(lr, beta_1=RECIPE["beta_1"] if adversarial else 0.9)
+        lr = recipe.gan_learning_rate if adversarial else recipe.learning_rate
+        self.opt = keras.optimizers.Adam(lr, beta_1=recipe.beta_1 if adversarial else 0.9)
         self.opt.build(self.model.trainable_variables)
         self.steps, self.seconds = tf.Variable(0, dtype=tf.int64), tf.Variable(0.0, dtype=tf.float64)
         parts = {"model": self.model, "opt": self.opt, "steps": self.steps, "seconds": self.seconds}
         if adversarial:
             self.disc = build_patch_discriminator(TASKS[task]["channels"])
-            self.d_opt = keras.optimizers.Adam(RECIPE["d_learning_rate"], beta_1=RECIPE["beta_1"])
+            self.d_opt = keras.optimizers.Adam(recipe.d_learning_rate, beta_1=recipe.beta_1)
             self.d_opt.build(self.disc.trainable_variables)
             parts.update(disc=self.disc, d_opt=self.d_opt)
-            self.train_step = make_gan_step(self.model, self.disc, self.opt, self.d_opt)
+            self.train_step = make_gan_step(self.model, self.disc, self.opt, self.d_opt, recipe)
         else:
             self.train_step = make_l1_step(self.model, self.opt)
         self.manager = tf.train.CheckpointManager(tf.train.Checkpoint(**parts), str(directory), max_to_keep=1)
@@ -543,7 +559,7 @@ class Run:
         while time.perf_counter() - start < budget_s:
             step = int(self.steps.numpy())
             rng = np.random.default_rng([step, int(self.adversarial)])
-            clean = pool[rng.integers(0, len(pool), RECIPE["batch_size"])]
+            clean = pool[rng.integers(0, len(pool), self.recipe.batch_size)]
             for key, value in self.train_step(degrade_task(self.task, clean, rng), clean).items():
                 sums[key] = sums.get(key, 0.0) + float(value)
             n += 1

@@ -209,8 +209,9 @@ plt.show()
 #
 # The networks, the losses, the update, the weight average and the training loop are lesson 04's, loaded from its
 # cells tagged `export` as lesson 05 loads them: the same layers and widths, the same Adam β₁, label smoothing and
-# weight average. This lesson's recipe differs from lesson 04's in four settings, passed explicitly: a constant
-# learning rate of 1e-3 (no schedule: these short runs keep the starting rate throughout), no R1 penalty (so that
+# weight average. This lesson's recipe is lesson 04's `Recipe` value with four settings replaced
+# (`dataclasses.replace`), and it is passed explicitly to every function that follows it: a constant learning rate
+# of 1e-3 (`lr_final` equal to the starting rate: these short runs keep it throughout), no R1 penalty (so that
 # augmentation is the only regularizer being compared), the simultaneous update (`update="simultaneous"`, the
 # cheaper step of lesson 04's ablation), and 2-pixel shifts as DiffAugment's translation (lesson 04 dropped its
 # shifts once it had R1). What is new here is `augment`: `()` for no augmentation at all, or
@@ -220,15 +221,15 @@ plt.show()
 # that records extra figures. The cells tagged `export` are what the tests run.
 
 # %% tags=["export"]
+import dataclasses
 import functools
 
 from course_utils import lessons
 
 LESSON_04 = lessons.load_lesson_code("04_dcgan")  # the DCGAN: networks, losses, update, weight average, loop
 NOISE_DIM = LESSON_04.NOISE_DIM
-RECIPE = {**LESSON_04.RECIPE, "r1_gamma": 0.0, "update": "simultaneous", "translate": 2}
-for key in ("lr_hold", "lr_decay", "lr_final"):  # no schedule: make_optimizers(RECIPE["learning_rate"])
-    del RECIPE[key]
+RECIPE = dataclasses.replace(LESSON_04.RECIPE, lr_final=LESSON_04.RECIPE.learning_rate,  # a constant rate
+                             r1_gamma=0.0, update="simultaneous", translate=2)
 translate = LESSON_04.translate  # lesson 04's random shift, filling with the background (lesson 08 uses it too)
 
 
@@ -238,7 +239,7 @@ def diff_augment(images, seed, policy):
     if unknown:
         raise ValueError(f"policy may hold 'translation' and 'cutout', got {sorted(unknown)}")
     if "translation" in policy:
-        images = translate(images, seed, shift=RECIPE["translate"])
+        images = translate(images, seed, shift=RECIPE.translate)
     if "cutout" in policy:
         images = random_cutout(images, seed + tf.constant([0, 7]))
     return images
@@ -247,8 +248,7 @@ def diff_augment(images, seed, policy):
 def make_train_step(generator, discriminator, g_opt, d_opt, *, ema, policy=(), conditional=False, jit_compile=False):
     """Lesson 04's train step with this lesson's recipe and DiffAugment `policy` on real AND fake images; it updates
     the weight average `ema` too. A conditional GAN's step takes an (images, one-hot labels) batch."""
-    step = LESSON_04.make_train_step(generator, discriminator, g_opt, d_opt, ema=ema, jit_compile=jit_compile,
-                                     update=RECIPE["update"], r1_gamma=RECIPE["r1_gamma"],
+    step = LESSON_04.make_train_step(generator, discriminator, g_opt, d_opt, RECIPE, ema=ema, jit_compile=jit_compile,
                                      augment=functools.partial(diff_augment, policy=policy))
     return (lambda batch: step(batch[0], labels=batch[1])) if conditional else step
 
@@ -274,9 +274,9 @@ keras.config.set_dtype_policy(config.dtype_policy)  # the precision device.setup
 x_small_f = data.to_float_images(x_small)
 x_held_f = data.to_float_images(x_held[::2])  # 500 held-out digits, 50 per class
 small_ds = (tf.data.Dataset.from_tensor_slices(x_small_f).repeat().shuffle(len(x_small_f), seed=7)
-            .batch(RECIPE["batch_size"], drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+            .batch(RECIPE.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
 score_noise = tf.random.normal([N_REF, NOISE_DIM], seed=43)
-print(f"{ARM_MINUTES:g} minutes of training per arm, epochs of {STEPS_PER_EPOCH} steps x {RECIPE['batch_size']}")
+print(f"{ARM_MINUTES:g} minutes of training per arm, epochs of {STEPS_PER_EPOCH} steps x {RECIPE.batch_size}")
 
 
 # %%
@@ -300,8 +300,8 @@ def d_opinion(discriminator, images):
 # %%
 def run_arm(name, policy):
     keras.utils.set_random_seed(7)  # the same start for both arms
-    generator, discriminator = LESSON_04.build_generator(), LESSON_04.build_discriminator()
-    ema, (g_opt, d_opt) = LESSON_04.make_ema(generator), LESSON_04.make_optimizers(RECIPE["learning_rate"])
+    generator, discriminator = LESSON_04.build_generator(RECIPE), LESSON_04.build_discriminator(RECIPE)
+    ema, (g_opt, d_opt) = LESSON_04.make_ema(generator), LESSON_04.make_optimizers(RECIPE)
     step = make_train_step(generator, discriminator, g_opt, d_opt, ema=ema, policy=policy,
                            jit_compile=config.jit_compile)
     ckpt = run_checkpoint(name, generator, discriminator, g_opt, d_opt, ema)
@@ -453,7 +453,7 @@ def model_flops(model):
 
 # %%
 keras.config.set_dtype_policy("float32")  # measurements of section 2 in float32 (mixed precision has its own rows)
-probe = LESSON_04.build_discriminator()
+probe = LESSON_04.build_discriminator(RECIPE)
 conv1 = next(layer for layer in probe.layers if isinstance(layer, layers.Conv2D))
 x = tf.random.normal([1, 28, 28, 1], seed=3)
 patches = tf.image.extract_patches(x, sizes=[1, 4, 4, 1], strides=[1, 2, 2, 1], rates=[1, 1, 1, 1], padding="SAME")
@@ -506,8 +506,8 @@ def classifier_step(model, opt):
 
 
 def gan_pair(n_classes=0, batch=32, policy=("translation",)):
-    g, d = LESSON_04.build_generator(n_classes=n_classes), LESSON_04.build_discriminator(n_classes=n_classes)
-    step = make_train_step(g, d, *LESSON_04.make_optimizers(RECIPE["learning_rate"]), ema=LESSON_04.make_ema(g),
+    g, d = LESSON_04.build_generator(RECIPE, n_classes), LESSON_04.build_discriminator(RECIPE, n_classes)
+    step = make_train_step(g, d, *LESSON_04.make_optimizers(RECIPE), ema=LESSON_04.make_ema(g),
                            policy=policy, conditional=bool(n_classes), jit_compile=config.jit_compile)
     real = tf.constant(data.to_float_images(bundled.x_train[:batch]))
     args = ((real, tf.one_hot(bundled.y_train[:batch], 10)),) if n_classes else (real,)
@@ -627,7 +627,8 @@ else:
 # %%
 keras.config.set_dtype_policy(config.dtype_policy)
 keras.utils.set_random_seed(8)
-cond_g, cond_d = LESSON_04.build_generator(n_classes=10), LESSON_04.build_discriminator(n_classes=10)
+cond_g = LESSON_04.build_generator(RECIPE, n_classes=10)
+cond_d = LESSON_04.build_discriminator(RECIPE, n_classes=10)
 z = tf.random.normal([2, NOISE_DIM])
 as_3, as_7 = tf.one_hot([3, 3], 10), tf.one_hot([7, 7], 10)
 img = cond_g([z, as_3])
@@ -645,8 +646,8 @@ print(f"conditional generator {cond_g.count_params():,} parameters, discriminato
 COND_MINUTES = profiles.train_minutes(full=0.75, smoke=0.05)
 mnist = data.load_mnist()
 cond_ds = (tf.data.Dataset.from_tensor_slices((data.to_float_images(mnist.x_train), tf.one_hot(mnist.y_train, 10)))
-           .repeat().shuffle(10_000, seed=8).batch(RECIPE["batch_size"], drop_remainder=True).prefetch(tf.data.AUTOTUNE))
-cond_ema, (cg_opt, cd_opt) = LESSON_04.make_ema(cond_g), LESSON_04.make_optimizers(RECIPE["learning_rate"])
+           .repeat().shuffle(10_000, seed=8).batch(RECIPE.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+cond_ema, (cg_opt, cd_opt) = LESSON_04.make_ema(cond_g), LESSON_04.make_optimizers(RECIPE)
 cond_step = make_train_step(cond_g, cond_d, cg_opt, cd_opt, ema=cond_ema, policy=("translation",), conditional=True,
                             jit_compile=config.jit_compile)
 cond_ckpt = run_checkpoint("conditional", cond_g, cond_d, cg_opt, cd_opt, cond_ema)
@@ -980,10 +981,9 @@ if not profiles.is_smoke():  # in the smoke profile (100 steps) the model has no
 # of the network, a GAN's one. The two 2-D models join the cost table:
 
 # %%
-ring_opts = LESSON_04.make_optimizers(RECIPE["learning_rate"])
+ring_opts = LESSON_04.make_optimizers(RECIPE)
 ring_pair_step = tf.function(lambda: LESSON_04.gan_update(ring_g, ring_d, *ring_opts, tf.constant(ring[:256]),
-                                                          tf.random.normal([256, 2]), RECIPE["r1_gamma"],
-                                                          RECIPE["update"]))
+                                                          tf.random.normal([256, 2]), RECIPE))
 add_row("ring GAN G + D", "01", [ring_g, ring_d], model_flops(ring_g) + 2 * model_flops(ring_d), ring_pair_step, (),
         batch=256)
 add_row("DDPM denoiser", "07", [denoiser], model_flops(denoiser), diff_step,

@@ -179,6 +179,7 @@ _ = claims.say(bool(np.median(stats["twitter"][0]) < np.median(stats["google"][0
 # 06's `build_unet` and `build_patch_discriminator`, rather than copy them.
 
 # %% tags=["export"]
+import dataclasses
 import time
 
 import keras
@@ -188,18 +189,22 @@ import tensorflow as tf  # noqa: F811 (the cells tagged export also run on their
 from course_utils import lessons
 
 LESSON_06 = lessons.load_lesson_code("06_image_restoration")  # the U-Net and the PatchGAN
-RECIPE = {
-    "width": 16,             # channels of the U-Net's first level; they double at each of its 3 levels
-    "depth": 3,              # 64 -> 32 -> 16 -> 8 at the bottom
-    "d_width": 32,           # the PatchGAN's first layer (lesson 06's PatchGAN: two stride-2 4x4 convolutions)
-    "batch_size": 16,
-    "learning_rate": 5e-4,   # the papers' 2e-4 is for hours of training; a CPU lesson has minutes
-    "beta_1": 0.5,           # both papers' Adam
-    "l1_weight": 100.0,      # pix2pix's lambda (Isola et al., 2017)
-    "cycle_weight": 10.0,    # CycleGAN's lambda (Zhu et al., 2017)
-    "identity_weight": 5.0,  # 0.5 * lambda, as in CycleGAN's paper
-    "cyclegan_residual": False,  # CycleGAN's generators draw the image (residual ones stay the identity: section 3)
-}
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """The translation recipe, one value passed to the functions below; a variant is dataclasses.replace(RECIPE, ...)."""
+    width: int = 16               # channels of the U-Net's first level; they double at each of its 3 levels
+    depth: int = 3                # 64 -> 32 -> 16 -> 8 at the bottom
+    d_width: int = 32             # the PatchGAN's first layer (lesson 06's PatchGAN: two stride-2 4x4 convolutions)
+    batch_size: int = 16
+    learning_rate: float = 5e-4   # the papers' 2e-4 is for hours of training; a CPU lesson has minutes
+    beta_1: float = 0.5           # both papers' Adam
+    l1_weight: float = 100.0      # pix2pix's lambda (Isola et al., 2017)
+    cycle_weight: float = 10.0    # CycleGAN's lambda (Zhu et al., 2017)
+    identity_weight: float = 5.0  # 0.5 * lambda, as in CycleGAN's paper
+    cyclegan_residual: bool = False  # CycleGAN's generators draw the image (residual ones stay the identity: section 3)
+
+
+RECIPE = Recipe()
 
 
 # %% tags=["export"]
@@ -217,20 +222,20 @@ def to_uint8(images):
 def build_translator(name, recipe=RECIPE, residual=True):
     """A U-Net from 64x64x3 to 64x64x3 (lesson 06's build_unet). residual=True: it adds a correction to its input,
     so it starts close to the identity; False: it draws the whole image."""
-    return LESSON_06.build_unet(3, recipe["width"], recipe["depth"], residual=residual, name=name, image_channels=3)
+    return LESSON_06.build_unet(3, recipe.width, recipe.depth, residual=residual, name=name, image_channels=3)
 
 
 def build_critic(conditional, name, recipe=RECIPE):
     """Lesson 06's PatchGAN on colour: conditional (input and output, 6 channels) for pix2pix, the image alone (3
     channels) for CycleGAN."""
-    return LESSON_06.build_patch_discriminator(3 if conditional else 0, recipe["d_width"], name=name,
+    return LESSON_06.build_patch_discriminator(3 if conditional else 0, recipe.d_width, name=name,
                                                image_channels=3)
 
 
 def make_optimizer(recipe=RECIPE):
     """Adam with the recipe's rate and beta_1 (both papers' beta_1 = 0.5); a LossScaleOptimizer under mixed
     precision (a GPU)."""
-    opt = keras.optimizers.Adam(recipe["learning_rate"], beta_1=recipe["beta_1"])
+    opt = keras.optimizers.Adam(recipe.learning_rate, beta_1=recipe.beta_1)
     if keras.config.dtype_policy().name == "mixed_float16":
         opt = keras.optimizers.LossScaleOptimizer(opt)
     return opt
@@ -263,7 +268,7 @@ def run32(model, x):
     return tf.cast(model(x, training=True), tf.float32)
 
 
-def make_pix2pix_step(g, d, g_opt, d_opt, l1_weight=RECIPE["l1_weight"], adversarial=True, jit_compile=False):
+def make_pix2pix_step(g, d, g_opt, d_opt, l1_weight=RECIPE.l1_weight, adversarial=True, jit_compile=False):
     """One pix2pix step on aligned (source, target) batches. adversarial=False trains with L1 alone (no D)."""
     @tf.function(jit_compile=jit_compile)
     def step(source, target):
@@ -304,19 +309,22 @@ def batch_indices(n, batch_size, seed, step, paired):
 
 def build_networks(kind, recipe=RECIPE, jit_compile=False, **options):
     """The networks of a pix2pix ("g", "d") or a CycleGAN ("g", "f", "d_x", "d_y") run, the generators' and the
-    discriminators' optimizers (built), and its training step."""
+    discriminators' optimizers (built), and its training step with the recipe's loss weights (options: other
+    weights, or adversarial=False for pix2pix)."""
     if kind not in ("pix2pix", "cyclegan"):
         raise ValueError(f"kind must be 'pix2pix' or 'cyclegan', got {kind!r}")
-    residual = kind == "pix2pix" or recipe["cyclegan_residual"]
+    residual = kind == "pix2pix" or recipe.cyclegan_residual
     g = build_translator("g", recipe, residual)
     g_opt, d_opt = make_optimizer(recipe), make_optimizer(recipe)
     if kind == "pix2pix":
         models = {"g": g, "d": build_critic(True, "d", recipe)}
-        step = make_pix2pix_step(g, models["d"], g_opt, d_opt, jit_compile=jit_compile, **options)
+        step = make_pix2pix_step(g, models["d"], g_opt, d_opt, jit_compile=jit_compile,
+                                 **{"l1_weight": recipe.l1_weight, **options})
     else:
         models = {"g": g, "f": build_translator("f", recipe, residual), "d_x": build_critic(False, "d_x", recipe),
                   "d_y": build_critic(False, "d_y", recipe)}
-        step = make_cyclegan_step(*models.values(), g_opt, d_opt, jit_compile=jit_compile, **options)
+        weights = {"cycle_weight": recipe.cycle_weight, "identity_weight": recipe.identity_weight, **options}
+        step = make_cyclegan_step(*models.values(), g_opt, d_opt, jit_compile=jit_compile, **weights)
     g_opt.build([v for k, m in models.items() if k in ("g", "f") for v in m.trainable_variables])
     d_opt.build([v for k, m in models.items() if k.startswith("d") for v in m.trainable_variables])
     return models, g_opt, d_opt, step
@@ -353,7 +361,7 @@ class TranslationRun:
         start, sums, n = clock(), {}, 0
         while clock() - start < budget_s and (max_steps is None or n < max_steps):
             step = int(self.steps.numpy())
-            rows_x, rows_y = batch_indices(len(source), self.recipe["batch_size"], self.seed, step,
+            rows_x, rows_y = batch_indices(len(source), self.recipe.batch_size, self.seed, step,
                                            paired=self.kind == "pix2pix")
             x, y = source[rows_x], target[rows_y]
             if x.dtype == np.uint8:  # converted batch by batch: a float32 copy of the data set is 78 MB per style
@@ -430,8 +438,8 @@ def lsgan_g(fake_scores):
     return tf.reduce_mean(tf.square(fake_scores - 1.0))
 
 
-def make_cyclegan_step(g, f, d_x, d_y, g_opt, d_opt, cycle_weight=RECIPE["cycle_weight"],
-                       identity_weight=RECIPE["identity_weight"], jit_compile=False):
+def make_cyclegan_step(g, f, d_x, d_y, g_opt, d_opt, cycle_weight=RECIPE.cycle_weight,
+                       identity_weight=RECIPE.identity_weight, jit_compile=False):
     """One CycleGAN step on unaligned batches x (Google) and y (Twitter): G: x -> y, F: y -> x; D_Y judges
     Twitter-style images, D_X Google-style ones. Least-squares GAN losses, cycle and identity L1 terms."""
     gens = g.trainable_variables + f.trainable_variables
@@ -551,7 +559,7 @@ def load_shipped(kind, way):
     "t2g"), built with the architecture it was trained with and loaded after its SHA-256 is checked; returns
     (model, record)."""
     name = f"translate_{kind}_{way}"
-    model = build_translator(name, residual=kind == "pix2pix" or RECIPE["cyclegan_residual"])
+    model = build_translator(name, residual=kind == "pix2pix" or RECIPE.cyclegan_residual)
     return model, pretrained.load_trained_model(model, name)
 
 

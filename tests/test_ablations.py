@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import ast
+import dataclasses
 import importlib.util
 import json
 from pathlib import Path
 
-import jupytext
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,54 +64,53 @@ def test_merge_refuses_a_seed_twice_and_other_data(tmp_path):
     assert not (tmp_path / "m.json").exists()
 
 
-def _run_arm_tree() -> ast.FunctionDef:
-    tree = ast.parse((ROOT / "benchmarks" / "ablations.py").read_text(encoding="utf-8"))
-    return next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "run_arm")
+@pytest.fixture(scope="module")
+def lesson04():
+    from course_utils import lessons
+
+    return lessons.load_lesson_code("04_dcgan")
 
 
-def _arms_run_arm_handles() -> set[str]:
-    """The arm names run_arm tests for (``arm == "..."``): each is a change it makes to the recipe."""
-    return {node.comparators[0].value for node in ast.walk(_run_arm_tree())
-            if isinstance(node, ast.Compare) and isinstance(node.left, ast.Name) and node.left.id == "arm"
-            and isinstance(node.ops[0], ast.Eq) and isinstance(node.comparators[0], ast.Constant)}
+def test_the_arm_table_and_the_recipe_changes_name_the_same_arms():
+    """Every arm of the table (ARMS, EXTRA_ARMS) has its recipe change, and no change exists for an arm not run."""
+    table = ablations.ARMS + ablations.EXTRA_ARMS
+    assert len(set(table)) == len(table) and "recipe" in ablations.ARMS
+    assert set(ablations.RECIPE_CHANGES) == set(table)
+    with pytest.raises(ValueError, match="expected an arm of"):
+        ablations.arm_recipe(None, "no batch norm")
 
 
-def _lesson_parameters() -> dict[str, set[str]]:
-    """Parameters of every function in lesson 04's ``export`` cells (what load_lesson_code gives the script)."""
-    cells = [c.source for c in jupytext.read(ROOT / "notebooks" / "04_dcgan.py").cells
-             if c.cell_type == "code" and "export" in c.metadata.get("tags", [])]
-    functions = [n for n in ast.walk(ast.parse("\n\n".join(cells))) if isinstance(n, ast.FunctionDef)]
-    return {f.name: {a.arg for a in f.args.args + f.args.kwonlyargs} for f in functions}
+def test_each_arm_is_a_new_recipe_value_differing_in_its_own_settings_only(lesson04):
+    """An arm is dataclasses.replace(RECIPE, ...): the lesson's RECIPE is untouched, the arm differs from it in
+    exactly the settings the arm names (and 'recipe' and 'two D convolutions', whose change is the network, in none)."""
+    before = dataclasses.asdict(lesson04.RECIPE)
+    for arm, changes in ablations.RECIPE_CHANGES.items():
+        recipe = ablations.arm_recipe(lesson04, arm)
+        assert isinstance(recipe, lesson04.Recipe)
+        after = dataclasses.asdict(recipe)
+        differs = {k for k in after if after[k] != before[k]}
+        assert differs == set(changes), f"{arm}: changes {sorted(differs)}, names {sorted(changes)}"
+        assert (arm in ("recipe", "two D convolutions")) == (not changes)
+    assert dataclasses.asdict(lesson04.RECIPE) == before
 
 
-def test_every_arm_of_the_table_changes_the_recipe_and_no_other_arm_exists():
-    """The arm table (ARMS, EXTRA_ARMS) and run_arm's changes name the same arms; 'recipe' is the one unchanged."""
-    table = set(ablations.ARMS + ablations.EXTRA_ARMS)
-    assert len(table) == len(ablations.ARMS + ablations.EXTRA_ARMS) and "recipe" in ablations.ARMS
-    assert _arms_run_arm_handles() - {"recipe"} == table - {"recipe"}  # ("recipe" is also scored without EMA)
+def test_an_arms_recipe_reaches_the_step_it_changes(lesson04):
+    """The settings the arms change are read by the functions run_arm calls with the arm's recipe: a label-smoothing
+    or R1 change moves the discriminator's loss or penalty (checked on one batch, no training)."""
+    import numpy as np
+    import tensorflow as tf
 
-
-def test_each_arm_changes_an_option_the_lesson_really_has():
-    """``L["f"] = functools.partial(L.f, option=...)``: lesson 04 exports f, and f takes that option."""
-    lesson = _lesson_parameters()
-    patches = [node.value for node in ast.walk(_run_arm_tree())
-               if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
-               and ast.unparse(node.value.func) == "functools.partial"]
-    assert patches, "run_arm changes the recipe with functools.partial"
-    for call in patches:
-        name = ast.unparse(call.args[0]).removeprefix("L.")
-        assert name in lesson, f"lesson 04 exports no {name}()"
-        assert {k.arg for k in call.keywords} <= lesson[name], f"{name}() has no option {[k.arg for k in call.keywords]}"
-
-
-def test_the_step_options_an_arm_sets_are_options_of_the_lessons_make_train_step():
-    """``options["r1_gamma"] = 0.0``: run_arm builds its step with lesson 04's make_train_step(**options), which
-    passes them on to gan_update; an option it does not take would fail only when that arm runs."""
-    set_options = {node.targets[0].slice.value for node in ast.walk(_run_arm_tree())
-                   if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript)
-                   and ast.unparse(node.targets[0].value) == "options"}
-    assert {"r1_gamma", "update"} <= set_options
-    assert set_options <= _lesson_parameters()["make_train_step"], "lesson 04's make_train_step lacks an option"
+    real = tf.constant(np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)).astype("float32"))
+    d = lesson04.build_discriminator()
+    fake = tf.zeros_like(real)
+    seed = tf.constant([0, 0])
+    base = lesson04.discriminator_terms(d, real, fake, seed, lesson04.RECIPE)
+    for arm in ("no label smoothing", "no R1", "2-pixel shifts"):
+        terms = lesson04.discriminator_terms(d, real, fake, seed, ablations.arm_recipe(lesson04, arm))
+        moved = [float(a - b) != 0.0 for a, b in ((terms[2], base[2]), (terms[3], base[3]))]
+        assert any(moved), f"{arm}: the discriminator's loss and penalty did not change"
+    two = ablations.two_conv_discriminator(lesson04.RECIPE)
+    assert len([layer for layer in two.layers if "conv" in layer.name]) == 2
 
 
 def test_the_committed_record_measured_every_arm_of_the_table():

@@ -8,6 +8,7 @@ here even if nobody runs the notebook.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import signal
@@ -80,10 +81,10 @@ def test_recipe_follows_dcgan_and_shapes_meet(L):
     import keras
 
     r = L.RECIPE
-    assert (r["beta_1"], r["leaky_slope"]) == (0.5, 0.2)  # Radford et al. (2016)
-    # The course's measured departures (lesson 04, section 2): batch 32, lr 1e-3, shifts of up to 2 pixels.
-    assert (r["batch_size"], r["learning_rate"], r["translate"], r["r1_gamma"]) == (32, 1e-3, 0, 1.0)
-    assert r["noise_dim"] == L.NOISE_DIM
+    assert (r.beta_1, r.leaky_slope) == (0.5, 0.2)  # Radford et al. (2016)
+    # The course's measured departures (lesson 04, section 2): batch 32, lr 1e-3, R1, no shifts.
+    assert (r.batch_size, r.learning_rate, r.translate, r.r1_gamma) == (32, 1e-3, 0, 1.0)
+    assert r.noise_dim == L.NOISE_DIM
     g, d = L.build_generator(), L.build_discriminator()
     z = np.random.default_rng(0).standard_normal((5, L.NOISE_DIM)).astype("float32")
     images = g(z, training=False)
@@ -98,7 +99,7 @@ def test_recipe_follows_dcgan_and_shapes_meet(L):
     assert all(layer.strides == (2, 2) for layer in d.layers if isinstance(layer, keras.layers.Conv2D))
     g_opt, d_opt = L.make_optimizers()
     assert g_opt is not d_opt
-    assert float(g_opt.learning_rate) == pytest.approx(L.RECIPE["learning_rate"]) and float(g_opt.beta_1) == 0.5
+    assert float(g_opt.learning_rate) == pytest.approx(L.RECIPE.learning_rate) and float(g_opt.beta_1) == 0.5
 
 
 def test_losses_match_the_formulas_and_stay_finite_for_huge_logits(L):
@@ -107,7 +108,7 @@ def test_losses_match_the_formulas_and_stay_finite_for_huge_logits(L):
     real = tf.constant([[-3.0], [0.0], [2.0], [800.0]])
     fake = tf.constant([[1.0], [-800.0], [0.5], [-2.0]])
     sp = lambda v: np.logaddexp(0.0, v)  # noqa: E731
-    a = L.RECIPE["real_label"]
+    a = L.RECIPE.real_label
     assert 0.8 <= a <= 1.0
     d_expected = np.mean(a * sp(-real.numpy()) + (1 - a) * sp(real.numpy())) + np.mean(sp(fake.numpy()))
     assert float(L.discriminator_loss(real, fake, real_label=1.0)) == pytest.approx(
@@ -143,7 +144,7 @@ def test_d_step_minimizes_its_loss_plus_half_gamma_r1(L, tiny_real, update):
 
     real, noise = tf.constant(tiny_real[:16]), tf.random.normal([16, L.NOISE_DIM], seed=5)
     after = {}
-    for gamma in (L.RECIPE["r1_gamma"], 0.0):
+    for gamma in (L.RECIPE.r1_gamma, 0.0):
         keras.utils.set_random_seed(3)
         g, d = L.build_generator(), L.build_discriminator()
         g_opt, d_opt = L.make_optimizers()
@@ -162,7 +163,7 @@ def test_d_step_minimizes_its_loss_plus_half_gamma_r1(L, tiny_real, update):
             objective = L.discriminator_loss(rl, fl) + 0.5 * gamma * r1
         ref_opt = L.make_optimizers()[1]
         ref_opt.apply_gradients(zip(tape.gradient(objective, d_ref.trainable_variables), d_ref.trainable_variables))
-        L.gan_update(g, d, g_opt, d_opt, real, noise, r1_gamma=gamma, update=update)
+        L.gan_update(g, d, g_opt, d_opt, real, noise, dataclasses.replace(L.RECIPE, r1_gamma=gamma, update=update))
         for a, b in zip(d.get_weights(), d_ref.get_weights()):
             assert np.allclose(a, b, atol=1e-6)
         after[gamma] = d.get_weights()
@@ -175,7 +176,7 @@ def test_the_recipes_g_step_goes_through_the_updated_d_on_fresh_noise(L, tiny_re
     import keras
     import tensorflow as tf
 
-    assert L.RECIPE["update"] == "alternating"
+    assert L.RECIPE.update == "alternating"
     real, noise = tf.constant(tiny_real[:16]), tf.random.normal([16, L.NOISE_DIM], seed=5)
     after = {}
     for update in ("alternating", "simultaneous"):
@@ -184,7 +185,7 @@ def test_the_recipes_g_step_goes_through_the_updated_d_on_fresh_noise(L, tiny_re
         g_opt, d_opt = L.make_optimizers()
         g_ref = keras.models.clone_model(g)
         g_ref.set_weights(g.get_weights())
-        L.gan_update(g, d, g_opt, d_opt, real, noise, update=update)  # d is now the updated discriminator
+        L.gan_update(g, d, g_opt, d_opt, real, noise, dataclasses.replace(L.RECIPE, update=update))  # d is updated
         after[update] = g.get_weights()
         if update == "alternating":
             fresh = tf.random.stateless_normal([16, L.NOISE_DIM], [0, 2])  # seed [D's step 0, 0] + [0, 2]
@@ -197,7 +198,9 @@ def test_the_recipes_g_step_goes_through_the_updated_d_on_fresh_noise(L, tiny_re
                 assert np.allclose(a.numpy(), b.numpy(), atol=1e-6)
     assert any(not np.allclose(a, b) for a, b in zip(*after.values()))
     with pytest.raises(ValueError, match="alternating' or 'simultaneous"):
-        L.gan_update(g, d, g_opt, d_opt, real, noise, update="interleaved")
+        dataclasses.replace(L.RECIPE, update="interleaved")  # a bad recipe cannot even be made
+    with pytest.raises(ValueError, match="expected recipe to be a Recipe"):
+        L.gan_update(g, d, g_opt, d_opt, real, noise, {"update": "alternating"})  # nor a dict passed for one
 
 
 # ---- one update, two front ends -------------------------------------------------------------------------------
@@ -235,21 +238,34 @@ def test_conditional_networks_read_the_label_and_keep_the_unconditional_sizes(L)
     plain_g, plain_d = L.build_generator(), L.build_discriminator()
     assert plain_g.count_params() + plain_d.count_params() == 668_130
     # the label adds 10 x 6,272 weights to G's first dense layer and 10 x 16 x 32 to D's first convolution
-    assert g.count_params() - plain_g.count_params() == 10 * 7 * 7 * 2 * L.RECIPE["generator_width"]
-    assert d.count_params() - plain_d.count_params() == 10 * 4 * 4 * L.RECIPE["discriminator_width"]
+    assert g.count_params() - plain_g.count_params() == 10 * 7 * 7 * 2 * L.RECIPE.generator_width
+    assert d.count_params() - plain_d.count_params() == 10 * 4 * 4 * L.RECIPE.discriminator_width
     sampled = L.sample(g, z.numpy(), batch=3, labels=a.numpy())
     np.testing.assert_allclose(sampled, g([z, a], training=False).numpy(), atol=1e-6)
 
 
-def test_make_optimizers_takes_a_constant_rate_instead_of_the_schedule(L):
-    g_opt, _ = L.make_optimizers(5e-4)
+def test_make_optimizers_follows_the_recipe_it_is_given(L):
+    """lr_final = learning_rate is a constant rate (lesson 07's); the recipe's own schedule decays to lr_final."""
+    constant = dataclasses.replace(L.RECIPE, learning_rate=5e-4, lr_final=5e-4)
+    g_opt, _ = L.make_optimizers(constant)
     assert float(g_opt.learning_rate) == pytest.approx(5e-4)
-    for _ in range(3000):  # past lr_hold: the schedule would have started to decay
-        g_opt.iterations.assign_add(1)
+    g_opt.iterations.assign(3000)  # past lr_hold: the schedule would have started to decay
     assert float(g_opt.learning_rate) == pytest.approx(5e-4)
     scheduled, _ = L.make_optimizers()
-    scheduled.iterations.assign(L.RECIPE["lr_hold"] + L.RECIPE["lr_decay"])
-    assert float(scheduled.learning_rate) == pytest.approx(L.RECIPE["lr_final"])
+    scheduled.iterations.assign(L.RECIPE.lr_hold + L.RECIPE.lr_decay // 2)
+    assert float(scheduled.learning_rate) == pytest.approx((L.RECIPE.learning_rate + L.RECIPE.lr_final) / 2)
+    scheduled.iterations.assign(L.RECIPE.lr_hold + L.RECIPE.lr_decay)
+    assert float(scheduled.learning_rate) == pytest.approx(L.RECIPE.lr_final)
+
+
+def test_the_recipe_is_a_frozen_value_and_a_variant_leaves_it_alone(L):
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        L.RECIPE.r1_gamma = 0.0
+    variant = dataclasses.replace(L.RECIPE, r1_gamma=0.0, translate=2)
+    assert (variant.r1_gamma, variant.translate, L.RECIPE.r1_gamma, L.RECIPE.translate) == (0.0, 2, 1.0, 0)
+    for bad in ({"real_label": 0.0}, {"ema_decay": 1.0}, {"r1_gamma": -1.0}):
+        with pytest.raises(ValueError, match="expected"):
+            dataclasses.replace(L.RECIPE, **bad)
 
 
 def test_a_conditional_step_with_its_own_augmentation_and_no_r1(L, tiny_real):
@@ -262,8 +278,8 @@ def test_a_conditional_step_with_its_own_augmentation_and_no_r1(L, tiny_real):
         return -images
 
     g, d = L.build_generator(n_classes=10), L.build_discriminator(n_classes=10)
-    step = L.make_train_step(g, d, *L.make_optimizers(1e-3), ema=L.make_ema(g), update="simultaneous", r1_gamma=0.0,
-                             augment=augment)
+    recipe = dataclasses.replace(L.RECIPE, lr_final=L.RECIPE.learning_rate, update="simultaneous", r1_gamma=0.0)
+    step = L.make_train_step(g, d, *L.make_optimizers(recipe), recipe, ema=L.make_ema(g), augment=augment)
     out = step(tf.constant(tiny_real[:16]), labels=tf.one_hot(np.arange(16) % 10, 10))
     assert float(out["r1"]) == 0.0 and all(np.isfinite(float(v)) for v in out.values())
     assert seen and len(seen) % 2 == 0  # each trace: the real batch and the fakes, each through augment
@@ -279,8 +295,8 @@ def test_ema_generator_is_the_running_average_of_the_trained_one(L, E, tiny_real
     step = L.make_train_step(g, d, *L.make_optimizers(), ema=ema)
     before = _weights(ema)
     step(tf.constant(tiny_real[:16]))
-    assert 0.9 <= L.RECIPE["ema_decay"] < 1
-    beta = min(L.RECIPE["ema_decay"], 2 / 11)  # after step 1: (1 + t) / (10 + t) with t = 1
+    assert 0.9 <= L.RECIPE.ema_decay < 1
+    beta = min(L.RECIPE.ema_decay, 2 / 11)  # after step 1: (1 + t) / (10 + t) with t = 1
     changed = 0
     for old, new_g, new_ema in zip(before, _weights(g), _weights(ema)):
         np.testing.assert_allclose(new_ema, beta * old + (1 - beta) * new_g, rtol=1e-5, atol=1e-7)

@@ -160,7 +160,7 @@ def test_the_references_are_one_step_of_the_lessons_make_gan_step(lesson):
     real_pair, fake_pair = ex.reference_patchgan_inputs(inputs, clean, restored)
     real_logits = disc(real_pair.astype(np.float32), training=True).numpy()
     fake_logits = disc(fake_pair.astype(np.float32), training=True).numpy()
-    lam = lesson.RECIPE["l1_weight"]
+    lam = lesson.RECIPE.l1_weight
     g_want, d_want = ex.reference_pix2pix_losses(real_logits, fake_logits, inputs, clean, restored, lam)
     step = lesson.make_gan_step(model, disc, keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
     out = step(tf.constant(inputs), tf.constant(clean))

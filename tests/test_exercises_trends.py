@@ -155,7 +155,7 @@ def test_reference_translate_is_the_lessons_translate(lesson):
     """The shifts of the exercise are the lesson's random offsets minus 2."""
     images = tf.constant(np.random.default_rng(0).uniform(-1, 1, (6, 9, 9, 1)), tf.float32)
     seed = tf.constant([3, 4])
-    moved = lesson.translate(images, seed, shift=lesson.RECIPE["translate"]).numpy()
+    moved = lesson.translate(images, seed, shift=lesson.RECIPE.translate).numpy()
     offsets = tf.random.stateless_uniform([2, 6], seed, 0, 5, dtype=tf.int32).numpy()
     assert np.allclose(moved, ex.reference_translate(images.numpy(), offsets.T - 2))
 

@@ -7,6 +7,7 @@ changed.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -100,8 +101,8 @@ def test_redraw_density_rejects_bad_input(lesson, mu, sigma):
 @pytest.mark.parametrize("form", ["non-saturating", "minimax"])
 def test_train_and_plot_trains_and_reports(lesson, form):
     seen = []
-    out = lesson.train_and_plot({"steps": 40, "k": 2, "form": form, "lr_d": 1e-3, "lr_g": 2e-3},
-                                   on_snapshot=lambda step, g, d: seen.append(step), snapshot_every=20)
+    recipe = dataclasses.replace(lesson.TOY_RECIPE, steps=40, k=2, form=form, lr_d=1e-3, lr_g=2e-3)
+    out = lesson.train_and_plot(recipe, on_snapshot=lambda step, g, d: seen.append(step), snapshot_every=20)
     assert seen == [20, 40]
     assert {"mean", "std", "w1", "history", "seconds", "figure"} <= set(out)
     assert len(out["history"]["d_loss"]) == 40 and np.all(np.isfinite(out["history"]["g_loss"]))
@@ -109,17 +110,28 @@ def test_train_and_plot_trains_and_reports(lesson, form):
     assert len(out["figure"].axes) == 2
 
 
-@pytest.mark.parametrize("params, message", [
+@pytest.mark.parametrize("settings, message", [
     ({"form": "wgan"}, "form must be 'minimax' or 'non-saturating'"),
     ({"k": 0}, "k must be a positive int, got 0"),
     ({"steps": 2.5}, "steps must be a positive int, got 2.5"),
+    ({"steps": True}, "steps must be a positive int, got True"),
+    ({"seed": -1}, "seed must be a non-negative int, got -1"),
     ({"lr_d": 0.0}, r"lr_d must be a learning rate in \(0, 1\], got 0.0"),
     ({"lr_g": 5}, r"lr_g must be a learning rate in \(0, 1\], got 5"),
-    ({"learning_rate": 1e-3}, r"unknown settings \['learning_rate'\]"),
 ])
-def test_train_and_plot_rejects_bad_settings(lesson, params, message):
+def test_toy_recipe_rejects_bad_settings(lesson, settings, message):
+    """A variant of the recipe is checked when it is made, so train_and_plot never sees a bad one."""
     with pytest.raises(ValueError, match=message):
-        lesson.train_and_plot(params)
+        dataclasses.replace(lesson.TOY_RECIPE, **settings)
+
+
+def test_toy_recipe_is_a_frozen_value_and_train_and_plot_wants_one(lesson):
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        lesson.TOY_RECIPE.k = 3
+    with pytest.raises(TypeError):
+        dataclasses.replace(lesson.TOY_RECIPE, learning_rate=1e-3)  # no such setting
+    with pytest.raises(ValueError, match="expected a ToyRecipe"):
+        lesson.train_and_plot({"steps": 40})  # the old dict of settings
 
 
 @pytest.mark.parametrize("name", ["balanced", "one blob", "hopping"])

@@ -12,23 +12,22 @@ def test_loader_runs_only_export_cells(tmp_path, monkeypatch):
     (tmp_path / "99_demo.py").write_text(DEMO)
     monkeypatch.setattr(lessons, "NOTEBOOKS", tmp_path)
     ns = lessons.load_lesson_code("99_demo")
-    assert ns["Y"] == 42 and ns["f"](1) == 2
+    assert ns.Y == 42 and ns.f(1) == 2
 
 
-def test_loader_returns_a_module_that_also_reads_like_a_dict(tmp_path, monkeypatch):
+def test_loader_returns_a_module_read_by_attribute_only(tmp_path, monkeypatch):
     (tmp_path / "99_demo.py").write_text(DEMO)
     monkeypatch.setattr(lessons, "NOTEBOOKS", tmp_path)
     lesson = lessons.load_lesson_code("99_demo")
     assert isinstance(lesson, lessons.LessonModule) and lesson.Y == 42 and lesson.f(4) == 8
-    assert lesson.f is lesson["f"] and "Y" in lesson and "Z" not in lesson and lesson.get("Z", 0) == 0
-    assert sorted(lesson) == sorted(lesson.keys()) == ["Y", "f"] and len(lesson) == 2
     assert lesson.__name__ == "lesson_99_demo" and lesson.f.__module__ == "lesson_99_demo"
-    with pytest.raises(KeyError, match=r"lesson_99_demo defines no 'Z'; it defines \['Y', 'f'\]"):
-        lesson["Z"]
-    lesson["Z"] = 3  # what monkeypatch.setitem does
-    assert lesson.Z == 3 and "Z" in lesson
-    del lesson["Z"]
-    assert not hasattr(lesson, "Z")
+    with pytest.raises(AttributeError, match=r"lesson_99_demo defines no 'Z'; it defines \['Y', 'f'\]"):
+        _ = lesson.Z
+    assert getattr(lesson, "Z", 0) == 0 and not hasattr(lesson, "Z")
+    with pytest.raises(TypeError):
+        lesson["Y"]  # no dict layer: a name is an attribute
+    with pytest.raises(TypeError):
+        _ = "Y" in lesson
 
 
 def test_loader_errors(tmp_path, monkeypatch):
@@ -63,3 +62,18 @@ def test_loader_refuses_a_link_that_leads_outside(tmp_path, monkeypatch):
     monkeypatch.setattr(lessons, "NOTEBOOKS", notebooks)
     with pytest.raises(ValueError, match=r"97_link.py leads outside .*only lessons in notebooks/ are loaded"):
         lessons.load_lesson_code("97_link")
+
+
+def test_a_cell_can_define_a_frozen_recipe_dataclass(tmp_path, monkeypatch):
+    """The cells compile as in a notebook: this file's ``from __future__ import annotations`` must not leak into
+    them (string annotations make ``dataclasses`` look the class's module up in ``sys.modules``, where a loaded
+    lesson is not)."""
+    (tmp_path / "99_recipe.py").write_text(
+        '# %% tags=["export"]\nimport dataclasses\n\n\n@dataclasses.dataclass(frozen=True)\nclass Recipe:\n'
+        '    width: int = 32\n\n\nRECIPE = Recipe()\n')
+    monkeypatch.setattr(lessons, "NOTEBOOKS", tmp_path)
+    lesson = lessons.load_lesson_code("99_recipe")
+    import dataclasses
+
+    assert dataclasses.replace(lesson.RECIPE, width=8).width == 8 and lesson.RECIPE.width == 32
+    assert lesson.Recipe.__annotations__ == {"width": int}

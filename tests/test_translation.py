@@ -3,6 +3,7 @@ record, its tool and the shipped translation models."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -90,7 +91,7 @@ def _tiny_pairs(n=24, seed=0):
 @pytest.mark.parametrize("kind", ["pix2pix", "cyclegan"])
 def test_a_run_resumes_exactly(L, kind, tmp_path):
     x, y = _tiny_pairs()
-    recipe = {**L.RECIPE, "batch_size": 4}
+    recipe = dataclasses.replace(L.RECIPE, batch_size=4)
     run = L.TranslationRun(tmp_path, kind, seed=3, recipe=recipe)
     run.train(x, y, budget_s=0.0)  # no step yet: the budget is spent before the first one
     assert int(run.steps.numpy()) == 0
@@ -123,10 +124,10 @@ def test_pix2pix_step_options(L):
     full = L.make_pix2pix_step(g, d, L.make_optimizer(), L.make_optimizer())(x, y)
     assert set(full) == {"g_loss", "d_loss", "l1"}
     # the generator's loss is lambda * L1 plus the non-saturating term (positive), so it exceeds lambda * L1
-    assert float(full["g_loss"]) > L.RECIPE["l1_weight"] * float(full["l1"]) * 0.99
+    assert float(full["g_loss"]) > L.RECIPE.l1_weight * float(full["l1"]) * 0.99
     alone = L.make_pix2pix_step(g, d, L.make_optimizer(), L.make_optimizer(), adversarial=False)(x, y)
     assert set(alone) == {"g_loss", "l1"}
-    assert float(alone["g_loss"]) == pytest.approx(L.RECIPE["l1_weight"] * float(alone["l1"]), rel=1e-5)
+    assert float(alone["g_loss"]) == pytest.approx(L.RECIPE.l1_weight * float(alone["l1"]), rel=1e-5)
 
 
 def test_lsgan_losses_match_numpy(L):
@@ -139,7 +140,7 @@ def test_cyclegan_step_reports_its_losses(L):
     out = L.build_networks("cyclegan")[3](*_tiny_pairs(2))
     assert set(out) == {"g_loss", "d_loss", "cycle", "adv"}
     # the generators' loss is the adversarial part plus lambda times the cycle and identity terms (both >= 0)
-    assert float(out["g_loss"]) >= float(out["adv"]) + L.RECIPE["cycle_weight"] * float(out["cycle"]) - 1e-4
+    assert float(out["g_loss"]) >= float(out["adv"]) + L.RECIPE.cycle_weight * float(out["cycle"]) - 1e-4
 
 
 def test_histogram_transfer_keeps_the_background_and_takes_the_palette(L):
@@ -183,7 +184,7 @@ def test_shipped_models_load_with_their_records(L, name):
     assert record["sha256"] == pretrained.SHIPPED_SHA256[name]
     assert record["kind"] in name and record["direction"] in name
     assert set(record["metrics"]) == {"psnr", "ssim", "fid", "coverage"}
-    recipe = json.loads(json.dumps(L.RECIPE))
+    recipe = json.loads(json.dumps(dataclasses.asdict(L.RECIPE)))
     # the pix2pix models were trained before the recipe gained its CycleGAN-only entry "cyclegan_residual"
     assert {k: recipe[k] for k in record["recipe"]} == record["recipe"]
     assert set(recipe) - set(record["recipe"]) <= ({"cyclegan_residual"} if record["kind"] == "pix2pix" else set())
@@ -240,7 +241,7 @@ def _zero_last_conv(model):
 
 @pytest.mark.parametrize("residual", [False, True])
 def test_cyclegans_generators_draw_the_image_unless_told_otherwise(L, residual):
-    recipe = {**L.RECIPE, "cyclegan_residual": residual} if residual else L.RECIPE
+    recipe = dataclasses.replace(L.RECIPE, cyclegan_residual=residual)
     models, *_ = L.build_networks("cyclegan", recipe)
     x = tf.random.uniform([1, 64, 64, 3], -1, 1)
     for name in ("g", "f"):

@@ -17,6 +17,7 @@ machine and the versions:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -60,20 +61,15 @@ def main(argv=None) -> dict:
 
     cfg = device.setup(args.seed, training=True)
     lesson = lessons.load_lesson_code(LESSON)
-    recipe = dict(lesson.RECIPE)
-    if args.augment is not None:
-        recipe["augment"] = tuple(args.augment)
-    if args.loss is not None:
-        recipe["loss"] = args.loss
-    loss = recipe["loss"]
+    changes = {"augment": None if args.augment is None else tuple(args.augment), "loss": args.loss}
+    recipe = dataclasses.replace(lesson.RECIPE, **{k: v for k, v in changes.items() if v is not None})
     train = data.load_emoji(args.style, "train")
     held = data.load_emoji(args.style, "held_out")
     images = getattr(train, args.style)
-    g, d = lesson.build_generator(64), lesson.build_discriminator(64, spectral_norm=recipe["spectral_norm"][loss])
+    g, d = lesson.build_generator(64, recipe=recipe), lesson.build_discriminator(64, recipe=recipe)
     ema = lesson.LESSON_04.make_ema(g)
-    g_opt, d_opt = lesson.make_optimizers(loss)
-    step = lesson.make_train_step(g, d, g_opt, d_opt, ema=ema, loss=loss, augment=recipe["augment"],
-                                  jit_compile=cfg.jit_compile)
+    g_opt, d_opt = lesson.make_optimizers(recipe)
+    step = lesson.make_train_step(g, d, g_opt, d_opt, recipe, ema=ema, jit_compile=cfg.jit_compile)
     batches = iter(lesson.emoji_batches(images, train.categories, seed=args.seed))
     judge = colour_evaluator.load_colour_evaluator()
     n = len(held.categories)  # FID at the floor's sample count
@@ -93,7 +89,7 @@ def main(argv=None) -> dict:
         return {**run.stamp(), "fid": round(fid, 3), "coverage": cov, "learning_rate": float(g_opt.learning_rate)}
 
     budget = 60.0 * args.minutes
-    base_lr = float(recipe["learning_rate"])
+    base_lr = float(recipe.learning_rate)
 
     def decay(run):  # --decay-from: both learning rates fall linearly to 0 at the end of the budget
         if args.decay_from is not None and run.seconds > args.decay_from * budget:
@@ -113,7 +109,7 @@ def main(argv=None) -> dict:
         "description": "The course's 64x64 class-conditional colour generator (weight-averaged), trained with lesson "
                        "08's recipe for longer than a lesson can; loaded by "
                        "course_utils.pretrained.load_trained_model(generator, 'colour_generator').",
-        "recipe": recipe, "size": 64,
+        "recipe": dataclasses.asdict(recipe), "size": 64,
         "schedule": ("constant learning rate" if args.decay_from is None else
                      f"learning rate constant for the first {args.decay_from:.0%} of the budget, then linear to 0"),
         "style": args.style, "n_classes": int(lesson.N_CLASSES),

@@ -16,6 +16,7 @@ machine and the versions:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -48,19 +49,19 @@ def main(argv=None) -> dict:
     lesson = lessons.load_lesson_code(LESSON)
     ds = data.load_mnist(verbose=False)
     x = data.to_float_images(ds.x_train)
-    recipe = dict(lesson["RECIPE"])
-    g, d = lesson["build_generator"](), lesson["build_discriminator"]()
-    ema = lesson["make_ema"](g)
-    g_opt, d_opt = lesson["make_optimizers"]()
-    step = lesson["make_train_step"](g, d, g_opt, d_opt, ema=ema, jit_compile=cfg.jit_compile)
+    recipe = lesson.RECIPE
+    g, d = lesson.build_generator(recipe), lesson.build_discriminator(recipe)
+    ema = lesson.make_ema(g)
+    g_opt, d_opt = lesson.make_optimizers(recipe)
+    step = lesson.make_train_step(g, d, g_opt, d_opt, recipe, ema=ema, jit_compile=cfg.jit_compile)
     batches = iter(tf.data.Dataset.from_tensor_slices(x).repeat().shuffle(len(x), seed=args.seed)
-                   .batch(recipe["batch_size"], drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+                   .batch(recipe.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
     judge = evaluator.load_evaluator()
-    noise = np.random.default_rng(args.seed).standard_normal((args.fid_samples, lesson["NOISE_DIM"])).astype("float32")
+    noise = np.random.default_rng(args.seed).standard_normal((args.fid_samples, recipe.noise_dim)).astype("float32")
     report_noise = np.random.default_rng(args.seed + 1).standard_normal(noise.shape).astype("float32")
 
     def score(model, z):
-        images = lesson["sample"](model, z)
+        images = lesson.sample(model, z)
         cov = judge.class_coverage(images)
         return float(judge.fid(images)), int(cov.n_covered)
 
@@ -81,7 +82,7 @@ def main(argv=None) -> dict:
     record = {
         "description": "The course's DCGAN generator (weight-averaged), trained with lesson 04's recipe for longer "
                        "than a lesson can; loaded by course_utils.pretrained.load_trained_generator.",
-        "recipe": recipe, "steps": chosen["step"], "train_time_s": chosen["time_s"],
+        "recipe": dataclasses.asdict(recipe), "steps": chosen["step"], "train_time_s": chosen["time_s"],
         "trained_steps": steps, "trained_s": round(spent, 1), "seed": args.seed,
         "selection": "the EMA weights at the evaluation with the lowest FID on the selection noise (seed) with all "
                      "10 classes; fid/coverage are measured afterwards on another noise batch (seed + 1)",

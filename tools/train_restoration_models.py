@@ -19,6 +19,7 @@ images (PSNR and SSIM; for digits also the course evaluator's FID and class cove
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import os
 import platform
@@ -79,7 +80,7 @@ def _adversarial(args, lesson, pool, clean, inputs, common, snapshot, gan_second
     gan_s = float(gan.seconds.numpy())
     record = {**common, "description": f"lesson 06's U-Net for {args.task}: L1, then L1 + PatchGAN (pix2pix)",
               "loss": f"L1 for {init_steps} steps ({init_s:.1f} s), then pix2pix (adversarial + "
-                      f"{lesson.RECIPE['l1_weight']:g} x L1)",
+                      f"{lesson.RECIPE.l1_weight:g} x L1)",
               "init_steps": init_steps, "init_time_s": round(init_s, 1), "adversarial_steps": int(gan.steps.numpy()),
               "adversarial_time_s": round(gan_s, 1), "steps": init_steps + int(gan.steps.numpy()),
               "train_time_s": round(init_s + gan_s, 1),
@@ -124,9 +125,9 @@ def main(argv=None) -> list[dict]:
     clean, inputs = held_out(lesson, args.task, mnist)
     cpu = device.cpu_config()
     common = {
-        "task": args.task, "recipe": dict(lesson.RECIPE), "seed": args.seed,
+        "task": args.task, "recipe": dataclasses.asdict(lesson.RECIPE), "seed": args.seed,
         "data": {"digits": f"{mnist.name} ({mnist.source}), {len(mnist.x_train)} training digits",
-                 "photos": f"scikit-image {lesson.TRAIN_PHOTOS}, random {lesson.RECIPE['patch']}-pixel patches"}[
+                 "photos": f"scikit-image {lesson.TRAIN_PHOTOS}, random {lesson.RECIPE.patch}-pixel patches"}[
             lesson.TASKS[args.task]["data"]],
         "held_out": {"digits": f"the {len(clean)} held-out digits",
                      "photos": f"{TEST_PATCHES} patches {TEST_SIZE}x{TEST_SIZE} of {lesson.TEST_PHOTOS} (seed {TEST_SEED})"}[

@@ -17,6 +17,7 @@ writes ``data/translate_{pix2pix,cyclegan}_{g2t,t2g}.{weights.h5,json}``. Checkp
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import os
 import platform
@@ -60,7 +61,7 @@ def main(argv=None) -> list[dict]:
     judge = colour_evaluator.load_colour_evaluator()
     cpu = device.cpu_config()
     common = {
-        "recipe": dict(lesson.RECIPE), "seed": args.seed, "size": 64,
+        "recipe": dataclasses.asdict(lesson.RECIPE), "seed": args.seed, "size": 64,
         "data": {"name": "emoji (both styles, training split)", "train_pairs": int(len(train))},
         "machine": {"cpu_model": cpu.model, "usable_cpus": cpu.usable_cpus, "onednn": device.onednn_active(),
                     "gpus": list(cfg.gpus), "platform": platform.platform(terse=True)},

@@ -99,7 +99,7 @@ def lesson_function(name: str) -> Callable[..., Any]:
         ValueError: if the lesson's export cells define no function of that name.
     """
     lesson = _lesson()
-    fn = lesson.get(name) if isinstance(lesson, dict) else getattr(lesson, name, None)
+    fn = getattr(lesson, name, None)
     if not callable(fn):
         raise ValueError(f"expected notebooks/{LESSON}.py to define {name!r} in a cell tagged 'export', found none")
     return fn
