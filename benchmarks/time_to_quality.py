@@ -525,43 +525,37 @@ def build_runners(args: argparse.Namespace, x: np.ndarray, device_kind: str) -> 
     def noise(dim: int, salt: int) -> np.ndarray:
         return np.random.default_rng([args.seed, salt]).standard_normal((args.fid_samples, dim)).astype(np.float32)
 
-    if "tutorial" in args.recipes:
-        _add_tutorial(runners, args, x, noise)
-    if "canonical" in args.recipes:
-        _add_canonical(runners, args, x, noise)
+    for key in PEER_BUILDERS:  # the tutorial first, then the canonical recipe, as before
+        if key in args.recipes:
+            _add_peer(runners, key, args, x, noise)
     _add_course(runners, args, x, noise, course, device_kind)
     return runners
 
 
-def _add_tutorial(runners: dict[str, Runner], args: argparse.Namespace, x: np.ndarray, noise: Callable) -> None:
+PEER_BUILDERS = {  # key -> label, recipe, (G, D parameters), builders, optimizers, train step, noise seed
+    "tutorial": ("TF tutorial recipe", TUTORIAL, (TUTORIAL_G_PARAMS, TUTORIAL_D_PARAMS), build_tutorial_generator,
+                 build_tutorial_discriminator, make_tutorial_optimizers, make_tutorial_train_step, 1),
+    "canonical": ("canonical DCGAN recipe", CANONICAL, (CANONICAL_G_PARAMS, CANONICAL_D_PARAMS),
+                  build_canonical_generator, build_canonical_discriminator, make_canonical_optimizers,
+                  make_canonical_train_step, 3),
+}
+
+
+def _add_peer(runners: dict[str, Runner], key: str, args: argparse.Namespace, x: np.ndarray, noise: Callable) -> None:
+    """A peer recipe (written out in its own file), its parameter counts checked against the source's."""
     from course_utils import device
 
+    label, recipe, params, build_g, build_d, make_opts, make_step, noise_seed = PEER_BUILDERS[key]
     device.setup(args.seed, mixed_precision=False, xla=False)
-    g, d = build_tutorial_generator(), build_tutorial_discriminator()
-    if (g.count_params(), d.count_params()) != (TUTORIAL_G_PARAMS, TUTORIAL_D_PARAMS):
-        raise RuntimeError(f"tutorial networks have {g.count_params():,} + {d.count_params():,} parameters, "
-                           f"expected {TUTORIAL_G_PARAMS:,} + {TUTORIAL_D_PARAMS:,}")
-    g_opt, d_opt = make_tutorial_optimizers()
-    runners["tutorial"] = Runner(
-        "tutorial", "TF tutorial recipe", g, d, (g_opt, d_opt), make_tutorial_train_step(g, d, g_opt, d_opt),
-        ShuffledBatches(x, TUTORIAL["batch_size"], args.seed), noise(TUTORIAL["noise_dim"], 1),
-        {"recipe": dict(TUTORIAL), "batch_size": TUTORIAL["batch_size"], "noise_dim": TUTORIAL["noise_dim"],
-         "precision": "float32", "jit_compile": False})
-
-
-def _add_canonical(runners: dict[str, Runner], args: argparse.Namespace, x: np.ndarray, noise: Callable) -> None:
-    from course_utils import device
-
-    device.setup(args.seed, mixed_precision=False, xla=False)
-    g, d = build_canonical_generator(), build_canonical_discriminator()
-    if (g.count_params(), d.count_params()) != (CANONICAL_G_PARAMS, CANONICAL_D_PARAMS):
-        raise RuntimeError(f"canonical networks have {g.count_params():,} + {d.count_params():,} parameters, "
-                           f"expected {CANONICAL_G_PARAMS:,} + {CANONICAL_D_PARAMS:,}")
-    g_opt, d_opt = make_canonical_optimizers()
-    runners["canonical"] = Runner(
-        "canonical", "canonical DCGAN recipe", g, d, (g_opt, d_opt), make_canonical_train_step(g, d, g_opt, d_opt),
-        ShuffledBatches(x, CANONICAL["batch_size"], args.seed), noise(CANONICAL["noise_dim"], 3),
-        {"recipe": dict(CANONICAL), "batch_size": CANONICAL["batch_size"], "noise_dim": CANONICAL["noise_dim"],
+    g, d = build_g(), build_d()
+    if (g.count_params(), d.count_params()) != params:
+        raise RuntimeError(f"{key} networks have {g.count_params():,} + {d.count_params():,} parameters, "
+                           f"expected {params[0]:,} + {params[1]:,}")
+    g_opt, d_opt = make_opts()
+    runners[key] = Runner(
+        key, label, g, d, (g_opt, d_opt), make_step(g, d, g_opt, d_opt),
+        ShuffledBatches(x, recipe["batch_size"], args.seed), noise(recipe["noise_dim"], noise_seed),
+        {"recipe": dict(recipe), "batch_size": recipe["batch_size"], "noise_dim": recipe["noise_dim"],
          "precision": "float32", "jit_compile": False})
 
 
@@ -712,9 +706,10 @@ def _link(path: Path) -> str:
 
 
 def _reach_cell(rec: dict[str, Any], target: float, budget: float) -> str:
+    """The first evaluation at FID <= target, or "not within N s" with the best FID the recipe reached."""
     reach = rec["time_to_fid"][f"{target:g}"]
     if reach["first_point_s"] is None:
-        return f"not within {budget:g} s"
+        return f"not within {budget:g} s (best {_fmt(rec['best_fid'], '.1f')})"
     return f"{reach['first_point_s']:.0f} s"
 
 

@@ -636,7 +636,6 @@ TOY_RECIPE = ToyRecipe()
 
 
 # %% tags=["export"]
-# %% tags=["export"]
 def sample_data_1d(rng):
     """A sampler of real 1-D data, p_data = N(DATA_MU, DATA_SIGMA^2), as float32 of shape (n, 1)."""
     return lambda n: rng.normal(DATA_MU, DATA_SIGMA, (n, 1)).astype(np.float32)

@@ -66,6 +66,12 @@ def test_equal_quality_is_the_ratio_of_times_to_the_same_threshold():
     assert "already at or below it untrained" in ttq.equal_quality(untrained, peer, 10.0, 60.0)["note"]
 
 
+def test_a_table_cell_that_misses_the_threshold_gives_the_best_fid():
+    rec = {"time_to_fid": {"10": {"first_point_s": None}, "5": {"first_point_s": 42.4}}, "best_fid": 12.284}
+    assert ttq._reach_cell(rec, 10, 1800.0) == "not within 1800 s (best 12.3)"
+    assert ttq._reach_cell(rec, 5, 1800.0) == "42 s"
+
+
 def test_the_canonical_recipe_is_the_papers():
     import canonical_dcgan as c
 

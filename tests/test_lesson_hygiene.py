@@ -73,6 +73,14 @@ def test_no_code_cell_is_longer_than_40_lines(path):
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_no_code_cell_is_empty(path):
+    """An empty cell (two cell markers in a row in the .py twin) is never run, and reads as a gap in the lesson."""
+    nb = nbformat.read(path, as_version=4)
+    empty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and not c.source.strip()]
+    assert not empty, f"{path.name}: empty code cells at {empty}"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
 def test_saved_outputs_are_clean(path):
     nb = nbformat.read(path, as_version=4)
     assert not noisy_outputs(nb), f"{path.name}:\n" + "\n".join(noisy_outputs(nb))
