@@ -51,7 +51,7 @@ def test_conv2d_matches_tf(lesson, impl, h, w, k, stride, dilation, padding, cha
     x, kernel = _case(2, h, w, channels, k, 4, seed=h + 10 * k + 100 * stride)
     bias = np.linspace(-1, 1, 4).astype(np.float32)
     expected = tf.nn.conv2d(x, kernel, strides=stride, padding=padding.upper(), dilations=dilation).numpy() + bias
-    got = lesson[impl](x, kernel, bias, stride=stride, padding=padding, dilation=dilation)
+    got = getattr(lesson, impl)(x, kernel, bias, stride=stride, padding=padding, dilation=dilation)
     assert _max_err(got, expected) <= TOL
 
 
@@ -109,7 +109,7 @@ def test_conv2d_rejects_bad_arguments(lesson, bad, match):
     x, kernel = _case(1, 5, 5, 2, 3, 1, seed=0)
     for impl in ("conv2d_loops", "conv2d_vectorized"):
         with pytest.raises(ValueError, match=match):
-            lesson[impl](x, kernel, **bad)
+            getattr(lesson, impl)(x, kernel, **bad)
 
 
 def test_conv2d_rejects_channel_mismatch(lesson):
