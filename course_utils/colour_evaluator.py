@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from . import data
-from .evaluator_files import _load_weights, _read_stats, _save_files
+from .evaluator_files import _built_with, _save_files, load_checked, read_npz, stats_from
 from .evaluator_scoring import ClassCoverage, Evaluator, _numeric_array, _to_unit_range
 from .frechet import ReferenceStats, frechet_distance
 
@@ -262,25 +262,13 @@ def save_colour_evaluator(evaluator: ColourEvaluator,
 
 
 def _read_references(path: Path) -> dict[str, ReferenceStats]:
-    both = _read_stats(path, FEATURE_DIM)
-    references = {"both": both}
-    with np.load(path, allow_pickle=False) as npz:
-        arrays = {k: npz[k] for k in npz.files}
+    arrays = read_npz(path)
+    both = stats_from(arrays, path, FEATURE_DIM)
+    references = {"both": ReferenceStats(both.mu, both.sigma, both.n, {**both.metadata, "style": "both"})}
     for style in STYLES[1:]:
-        keys = (f"{style}_mu", f"{style}_sigma", f"{style}_n")
-        if not set(keys) <= set(arrays):
-            raise ValueError(f"{path}: expected arrays {', '.join(keys)}; missing {sorted(set(keys) - set(arrays))}")
-        mu, sigma = arrays[keys[0]], arrays[keys[1]]
-        if mu.shape != (FEATURE_DIM,) or sigma.shape != (FEATURE_DIM, FEATURE_DIM) or not (
-                np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma))):
-            raise ValueError(f"{path}: expected finite {keys[0]} ({FEATURE_DIM},) and {keys[1]} ({FEATURE_DIM}, "
-                             f"{FEATURE_DIM}), got {mu.shape} and {sigma.shape}")
-        references[style] = ReferenceStats(mu, sigma, int(arrays[keys[2]]), {**both.metadata, "style": style})
-    references["both"] = ReferenceStats(both.mu, both.sigma, both.n, {**both.metadata, "style": "both"})
+        references[style] = stats_from(arrays, path, FEATURE_DIM, prefix=f"{style}_",
+                                       metadata={**both.metadata, "style": style})
     return references
-
-
-_CACHE: dict[tuple[str, str, bool], ColourEvaluator] = {}
 
 
 def load_colour_evaluator(directory: str | os.PathLike | None = None, *,
@@ -301,26 +289,11 @@ def load_colour_evaluator(directory: str | os.PathLike | None = None, *,
     Raises:
         ValueError: if a file is missing, corrupt, truncated, or (with ``check_sha256``) not the shipped one.
     """
-    directory = Path(directory) if directory is not None else data.data_dir()
-    weights_path, stats_path = directory / WEIGHTS_NAME, directory / STATS_NAME
-    key = (str(weights_path.resolve()), str(stats_path.resolve()), bool(check_sha256))
-    if key in _CACHE:
-        return _CACHE[key]
-    for path, sha in ((weights_path, WEIGHTS_SHA256), (stats_path, STATS_SHA256)):
-        rebuild = _REBUILD.format(name=path.name)
-        data.verify_file(path, sha if check_sha256 else None, what="the colour evaluator file", remedy=rebuild,
-                         missing=rebuild)
-    references = _read_references(stats_path)
-    model = build_model()
-    _load_weights(model, weights_path)
-    evaluator = ColourEvaluator(model, references)
-    _CACHE[key] = evaluator
-    return evaluator
+    return load_checked(directory, (WEIGHTS_NAME, STATS_NAME), (WEIGHTS_SHA256, STATS_SHA256),
+                        check_sha256=check_sha256, what="the colour evaluator file", restore=_REBUILD,
+                        build=lambda weights, stats: ColourEvaluator(_built_with(weights, build_model),
+                                                                     _read_references(stats)))
 
-
-# ---------------------------------------------------------------------------------------------
-# The shipped colour evaluator, as functions
-# ---------------------------------------------------------------------------------------------
 
 def features(images: Any, value_range: str | tuple[float, float] = "auto") -> np.ndarray:
     """Features of the penultimate layer (64 ReLU units) for a batch of colour images, float64 ``(n, 64)``.

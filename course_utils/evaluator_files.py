@@ -74,25 +74,58 @@ def _load_weights(model, path: Path) -> None:
         raise ValueError(f"{path} could not be read as evaluator weights ({type(err).__name__}: {err})") from err
 
 
-def _read_stats(path: Path, feature_dim: int = FEATURE_DIM) -> ReferenceStats:
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file, with a ``ValueError`` naming the file when it cannot be read."""
     try:
         with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
+            return {k: npz[k] for k in npz.files}
     except Exception as err:  # zip/format errors of a damaged file
         raise ValueError(f"{path} is not a readable .npz file ({type(err).__name__}: {err})") from err
-    missing = {"mu", "sigma", "n"} - set(arrays)
+
+
+def stats_from(arrays: dict[str, np.ndarray], path: Path, feature_dim: int = FEATURE_DIM, prefix: str = "",
+               metadata: dict[str, str] | None = None) -> ReferenceStats:
+    """The checked statistics ``{prefix}mu``, ``{prefix}sigma``, ``{prefix}n`` of one file's arrays."""
+    keys = tuple(prefix + name for name in ("mu", "sigma", "n"))
+    missing = set(keys) - set(arrays)
     if missing:
-        raise ValueError(f"{path}: expected arrays mu, sigma, n; missing {sorted(missing)}")
-    mu, sigma = arrays["mu"], arrays["sigma"]
+        raise ValueError(f"{path}: expected arrays {', '.join(keys)}; missing {sorted(missing)}")
+    mu, sigma = arrays[keys[0]], arrays[keys[1]]
     if mu.shape != (feature_dim,) or sigma.shape != (feature_dim, feature_dim) or not (
             np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma))):
-        raise ValueError(f"{path}: expected finite mu ({feature_dim},) and sigma ({feature_dim}, {feature_dim}), "
-                         f"got {mu.shape} and {sigma.shape}")
-    meta = {k[5:]: str(v) for k, v in arrays.items() if k.startswith("meta_")}
-    return ReferenceStats(mu=mu, sigma=sigma, n=int(arrays["n"]), metadata=meta)
+        raise ValueError(f"{path}: expected finite {keys[0]} ({feature_dim},) and {keys[1]} ({feature_dim}, "
+                         f"{feature_dim}), got {mu.shape} and {sigma.shape}")
+    if metadata is None:
+        metadata = {k[5:]: str(v) for k, v in arrays.items() if k.startswith("meta_")}
+    return ReferenceStats(mu=mu, sigma=sigma, n=int(arrays[keys[2]]), metadata=metadata)
 
 
-_CACHE: dict[tuple[str, str, bool], Evaluator] = {}
+def _read_stats(path: Path, feature_dim: int = FEATURE_DIM) -> ReferenceStats:
+    return stats_from(read_npz(path), path, feature_dim)
+
+
+def load_checked(directory: str | os.PathLike | None, names: tuple[str, str], digests: tuple[str, str], *,
+                 check_sha256: bool, what: str, restore: str, build):
+    """The one loader of a shipped evaluator (digits and colour): verify its weights and statistics files, then
+    ``build(weights_path, stats_path)`` once; later calls with the same files return the same object.
+
+    ``restore`` is the sentence saying how to get a good copy back (``{name}`` is the file's name); it ends both the
+    missing-file and the wrong-digest messages of ``data.verify_file``.
+    """
+    directory = Path(directory) if directory is not None else data.data_dir()
+    paths = tuple(directory / name for name in names)
+    key = (*(str(path.resolve()) for path in paths), bool(check_sha256))
+    if key not in _CACHE:
+        for path, sha in zip(paths, digests):
+            sentence = restore.format(name=path.name)
+            data.verify_file(path, sha if check_sha256 else None, what=what,
+                             remedy=f"It is not the shipped {what[4:] if what.startswith('the ') else what}: "
+                                    f"{sentence[0].lower()}{sentence[1:]}", missing=sentence)
+        _CACHE[key] = build(*paths)
+    return _CACHE[key]
+
+
+_CACHE: dict[tuple[str, str, bool], Evaluator] = {}  # the digit and colour evaluators, by their files
 
 
 def load_evaluator(directory: str | os.PathLike | None = None, *, check_sha256: bool = True) -> Evaluator:
@@ -112,19 +145,15 @@ def load_evaluator(directory: str | os.PathLike | None = None, *, check_sha256: 
     Raises:
         ValueError: if a file is missing, corrupt, truncated, or (with ``check_sha256``) not the shipped one.
     """
-    directory = Path(directory) if directory is not None else data.data_dir()
-    weights_path, stats_path = directory / WEIGHTS_NAME, directory / STATS_NAME
-    key = (str(weights_path.resolve()), str(stats_path.resolve()), check_sha256)
-    if key in _CACHE:
-        return _CACHE[key]
-    for path, sha in ((weights_path, WEIGHTS_SHA256), (stats_path, STATS_SHA256)):
-        restore = (f"restore it from the repository (git checkout -- {path.name}) or regenerate it with "
-                   "`python -m course_utils.evaluator --train`.")
-        data.verify_file(path, sha if check_sha256 else None, what="the evaluator file",
-                         remedy=f"It is not the shipped evaluator file: {restore}", missing=restore.capitalize())
-    reference = _read_stats(stats_path)
-    model = build_model()
+    return load_checked(directory, (WEIGHTS_NAME, STATS_NAME), (WEIGHTS_SHA256, STATS_SHA256),
+                        check_sha256=check_sha256, what="the evaluator file",
+                        restore="Restore it from the repository (git checkout -- {name}) or regenerate it with "
+                                "`python -m course_utils.evaluator --train`.",
+                        build=lambda weights, stats: Evaluator(_built_with(weights), _read_stats(stats)))
+
+
+def _built_with(weights_path: Path, build=build_model):
+    """A fresh network from ``build()`` with the weights of ``weights_path``."""
+    model = build()
     _load_weights(model, weights_path)
-    evaluator = Evaluator(model, reference)
-    _CACHE[key] = evaluator
-    return evaluator
+    return model

@@ -17,6 +17,34 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 _STEM = re.compile(r"^[0-9]{2}_[A-Za-z0-9_]+$")
 
 
+class FrozenDict(dict):
+    """A read-only dict, for a recipe's per-case table (lesson 08's Adam betas for each loss).
+
+    A frozen dataclass stops a field from being re-bound, not a dict in it from being changed; this one refuses
+    every change with a ``TypeError``. It is still a ``dict``: ``json.dumps`` and ``dataclasses.asdict`` write it
+    as one, and it hashes by its items, so a recipe that holds it stays hashable.
+
+    Introduced in 08_colour_gans.
+    """
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError(f"{type(self).__name__} is read-only: make a new recipe with dataclasses.replace(...)")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _refuse
+
+    def __hash__(self):
+        return hash(tuple(sorted(self.items())))
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        return type(self), (dict(self),)
+
+
 class LessonModule(types.ModuleType):
     """The export cells of one lesson, run as a module: ``lesson.build_generator(lesson.RECIPE)``.
 

@@ -204,9 +204,9 @@ class Recipe:
     leaky_slope: float = 0.2
     loss: str = "wgan-gp"      # the fastest of the three at equal time here (section 4's record)
     learning_rate: float = 1e-3  # lesson 04's rate (Radford et al. and Miyato et al. used 2e-4)
-    betas: dict = dataclasses.field(default_factory=lambda: {  # each loss's paper
+    betas: dict = lessons.FrozenDict({  # Adam's betas for each loss, from its paper (a dict that refuses changes)
         "dcgan": (0.5, 0.999), "wgan-gp": (0.0, 0.9), "hinge": (0.0, 0.9)})
-    spectral_norm: dict = dataclasses.field(default_factory=lambda: {  # hinge + SN is Miyato et al.'s pair
+    spectral_norm: dict = lessons.FrozenDict({  # hinge + SN is Miyato et al.'s pair
         "dcgan": False, "wgan-gp": False, "hinge": True})
     gp_weight: float = 10.0    # lambda of Gulrajani et al. (2017)
     augment: tuple = ()        # no DiffAugment: measured in section 5, it cost more than it gave on this data

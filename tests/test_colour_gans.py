@@ -87,6 +87,23 @@ def test_unknown_loss_is_refused(L):
         L.generator_loss("wgan", tf.zeros([2, 1]))
 
 
+def test_the_recipe_is_frozen_to_its_tables(L):
+    """Frozen fields are not enough: the per-loss tables inside the recipe must refuse changes too."""
+    recipe = L.RECIPE
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        recipe.loss = "hinge"
+    for table, key, value in ((recipe.betas, "hinge", (0.5, 0.5)), (recipe.spectral_norm, "dcgan", True)):
+        with pytest.raises(TypeError, match="read-only"):
+            table[key] = value
+        with pytest.raises(TypeError, match="read-only"):
+            table.update({key: value})
+    assert recipe.betas["hinge"] == (0.0, 0.9) and recipe.spectral_norm["dcgan"] is False
+    variant = dataclasses.replace(recipe, loss="hinge")
+    assert hash(variant) != hash(recipe) and variant.betas == recipe.betas
+    written = json.loads(json.dumps(dataclasses.asdict(recipe)))  # the records still write plain dicts
+    assert written["betas"] == {"dcgan": [0.5, 0.999], "wgan-gp": [0.0, 0.9], "hinge": [0.0, 0.9]}
+
+
 def test_penalty_of_a_linear_critic_is_known_in_closed_form(L):
     rng = np.random.default_rng(2)
     critic = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Flatten(), keras.layers.Dense(1, use_bias=False)])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from course_utils import harness, rpc
+from course_utils import harness
 from course_utils.checks import ExerciseError
 from course_utils.exercises import translation as ex
 
@@ -305,39 +305,17 @@ def test_each_check_is_its_exercise():
             check(3)
 
 
-class _DataOnlyRemote:
-    """The grader's stand-in for a student's function: each case goes to its harness through rpc, as data only."""
-
-    def __init__(self, fn, tmp_path):
-        self.fn, self.tmp, self.calls = fn, tmp_path, []
-        self.__course_names__: set[str] = set()
-
-    def __call__(self, *args, **kwargs):
-        raise AssertionError("a check called the student's function directly, not through a harness")
-
-    def __course_harness__(self, name, spec):
-        self.calls.append(name)
-        arrays: dict = {}
-        req, res = self.tmp / "req.npz", self.tmp / "res.npz"
-        rpc.save(req, {"args": rpc.encode([], arrays), "kwargs": rpc.encode(spec, arrays)}, arrays)
-        rpc.serve_call({"__h": lambda **s: harness.HARNESSES[name](self.fn, **s)}, "__h", str(req), str(res))
-        reply, out = rpc.load(res)
-        if "error" in reply:
-            raise (NotImplementedError if reply["error"] == "NotImplementedError" else RuntimeError)(reply["message"])
-        return rpc.decode(reply["result"], out)
-
-
 @pytest.mark.parametrize("name", CHECKS)
-def test_every_case_goes_through_its_harness_as_data(name, tmp_path):
+def test_every_case_goes_through_its_harness_as_data(name, data_only_remote):
     """What the grader does: the judge sees only data, right answers pass and a wrong one is still named."""
     check, solution = CHECKS[name]
-    remote = _DataOnlyRemote(solution, tmp_path)
+    remote = data_only_remote(solution)
     assert check(remote) is True and check(remote, hidden=True) is True
-    assert set(remote.calls) == {f"translation.{name}"}
+    assert remote.harness_names == {f"translation.{name}"}
     wrong = {"cycle_loss": CYCLE_WRONG["compositions in the wrong order"], "conditional_d_loss": D_WRONG["the output alone"],
              "lsgan_losses": LSGAN_WRONG["no 1/2"]}[name]
     with pytest.raises(ExerciseError, match=wrong[1]):
-        check(_DataOnlyRemote(wrong[0], tmp_path))
+        check(data_only_remote(wrong[0]))
 
 
 # ---- The lesson ------------------------------------------------------------------------------------------------

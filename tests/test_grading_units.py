@@ -178,30 +178,7 @@ def test_unreadable_submissions_get_a_reason(tmp_path, content, why):
     assert nb is None and why in reason
 
 
-class _FakeRemote:
-    """The grader's stand-in for a student's function: every harness case goes through rpc as data, both ways."""
-
-    def __init__(self, fn, tmp_path):
-        self.fn, self.tmp, self.calls = fn, tmp_path, []
-
-    def __call__(self, *args, **kwargs):
-        raise AssertionError("a check called the student's function directly, with live objects, not via a harness")
-
-    def __course_harness__(self, name, spec):
-        from course_utils import harness
-
-        self.calls.append((name, spec))
-        arrays: dict = {}
-        req, res = self.tmp / "req.npz", self.tmp / "res.npz"
-        rpc.save(req, {"args": rpc.encode([], arrays), "kwargs": rpc.encode(spec, arrays)}, arrays)
-        rpc.serve_call({"__h": lambda **s: harness.HARNESSES[name](self.fn, **s)}, "__h", str(req), str(res))
-        reply, out = rpc.load(res)
-        if "error" in reply:
-            raise (NotImplementedError if reply["error"] == "NotImplementedError" else RuntimeError)(reply["message"])
-        return rpc.decode(reply["result"], out)
-
-
-def test_lesson_05_is_judged_outside_the_kernel_through_its_harness(tmp_path):
+def test_lesson_05_is_judged_outside_the_kernel_through_its_harness(data_only_remote):
     """The 05 checks hand live objects only to the harness; the judge sees data, and grades right and wrong alike."""
     import keras
     import tensorflow as tf
@@ -227,12 +204,12 @@ def test_lesson_05_is_judged_outside_the_kernel_through_its_harness(tmp_path):
             scaled = loss_fn() * scale
         return [g / scale for g in tape.gradient(scaled, variables)]
 
-    good = _FakeRemote(same_state, tmp_path)
+    good = data_only_remote(same_state)
     assert engineering.check_same_state(good) is True
-    assert {name for name, _ in good.calls} == {"engineering.same_state"} and len(good.calls) == 6
+    assert good.harness_names == {"engineering.same_state"} and len(good.calls) == 6
     with pytest.raises(ExerciseError, match="moving mean"):
-        engineering.check_same_state.__wrapped__(_FakeRemote(trainable_only, tmp_path))
-    assert engineering.check_scaled_gradients(_FakeRemote(scaled_gradients, tmp_path)) is True
+        engineering.check_same_state.__wrapped__(data_only_remote(trainable_only))
+    assert engineering.check_scaled_gradients(data_only_remote(scaled_gradients)) is True
 
     def not_divided(loss_fn, variables, scale):
         with tf.GradientTape() as tape:
@@ -240,7 +217,7 @@ def test_lesson_05_is_judged_outside_the_kernel_through_its_harness(tmp_path):
         return tape.gradient(scaled, variables)
 
     with pytest.raises(ExerciseError, match="still multiplied by the scale"):
-        engineering.check_scaled_gradients.__wrapped__(_FakeRemote(not_divided, tmp_path))
+        engineering.check_scaled_gradients.__wrapped__(data_only_remote(not_divided))
 
 
 def test_harnesses_hold_no_answers():
@@ -258,7 +235,7 @@ def test_harnesses_hold_no_answers():
     assert not grading.IN_KERNEL_LESSONS, "every lesson's checks are judged in the grader"
 
 
-def test_lesson_04_is_judged_outside_the_kernel_through_its_harnesses(tmp_path):
+def test_lesson_04_is_judged_outside_the_kernel_through_its_harnesses(data_only_remote):
     """Lesson 04's four checks on live objects: right answers pass through rpc, wrong ones are named, as data."""
     import tensorflow as tf
 
@@ -270,10 +247,9 @@ def test_lesson_04_is_judged_outside_the_kernel_through_its_harnesses(tmp_path):
                         ("generator_step", dcgan.check_generator_step),
                         ("alternating_update", dcgan.check_alternating_update),
                         ("r1_penalty", dcgan.check_r1_penalty)):
-        remote = _FakeRemote(getattr(lesson, name), tmp_path)
-        remote.__course_names__ = set()
+        remote = data_only_remote(getattr(lesson, name))
         assert check(remote) is True, name
-        assert {n for n, _ in remote.calls} == {f"dcgan.{name}"}, remote.calls
+        assert remote.harness_names == {f"dcgan.{name}"}, remote.calls
 
     def swapped_labels(d, opt, real, fake):
         with tf.GradientTape() as tape:
@@ -298,8 +274,7 @@ def test_lesson_04_is_judged_outside_the_kernel_through_its_harnesses(tmp_path):
     for fn, check, message in ((swapped_labels, dcgan.check_discriminator_step, "labels are swapped"),
                                (no_training_flag, dcgan.check_discriminator_step, "no training argument"),
                                (r1_without_outer_path, dcgan.check_r1_penalty, "the value is right, but")):
-        remote = _FakeRemote(fn, tmp_path)
-        remote.__course_names__ = set()
+        remote = data_only_remote(fn)
         with pytest.raises(ExerciseError, match=message):
             check.__wrapped__(remote)
 
