@@ -190,6 +190,24 @@ def test_shipped_colour_generator_loads_with_its_record(L):
         pretrained.load_trained_model(L.build_generator(32), "colour_generator")
 
 
+def test_the_shipped_colour_record_states_the_schedule_its_command_ran():
+    """Lesson 08 reads decay_from_s to compare the constant-rate and decaying phases of the curve; it must be what
+    the record's own command asked for (tools/train_colour_generator.py: --decay-from is a fraction of --minutes)."""
+    record = json.loads((ROOT / "data" / "colour_generator.json").read_text())
+    words = record["command"].split()
+    minutes = float(words[words.index("--minutes") + 1]) if "--minutes" in words else 25.0
+    fraction = float(words[words.index("--decay-from") + 1]) if "--decay-from" in words else None
+    assert record.get("decay_from_s") == (None if fraction is None else round(fraction * minutes * 60, 1))
+    assert record["trained_s"] == pytest.approx(minutes * 60, abs=1)
+    times = [c["time_s"] for c in record["curve"]]
+    assert times == sorted(times) and times[-1] <= record["trained_s"]
+    if fraction is not None:  # evaluations on both sides of the switch, so the lesson's comparison is defined
+        assert times[0] <= record["decay_from_s"] < times[-1]
+    chosen = [c for c in record["curve"] if c["step"] == record["steps"]]
+    assert len(chosen) == 1 and chosen[0]["time_s"] == record["train_time_s"]
+    assert chosen[0]["fid"] == min(c["fid"] for c in record["curve"])  # the best EMA weights, as "selection" says
+
+
 def test_the_committed_loss_record_has_what_the_lesson_reads():
     record = json.loads(RECORD.read_text())
     assert set(record["arms"]) == {"dcgan", "wgan-gp", "hinge + SN", "hinge + SN, DiffAugment"}

@@ -112,6 +112,7 @@ def main(argv=None) -> dict:
         "recipe": dataclasses.asdict(recipe), "size": 64,
         "schedule": ("constant learning rate" if args.decay_from is None else
                      f"learning rate constant for the first {args.decay_from:.0%} of the budget, then linear to 0"),
+        "decay_from_s": None if args.decay_from is None else round(args.decay_from * budget, 1),
         "style": args.style, "n_classes": int(lesson.N_CLASSES),
         "clock": "CPU seconds of the process (time.process_time)" if args.clock == "cpu" else "wall-clock seconds",
         "steps": chosen["step"], "train_time_s": chosen["time_s"], "trained_steps": steps, "trained_s": round(spent, 1),
