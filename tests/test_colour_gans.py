@@ -4,6 +4,7 @@ the shipped colour generator."""
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from course_utils import lessons, pretrained  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORD = ROOT / "benchmarks" / "figures" / "colour_losses.json"
+TOOL = ROOT / "tools" / "train_colour_generator.py"
 
 
 @pytest.fixture(scope="module")
@@ -193,10 +195,12 @@ def test_shipped_colour_generator_loads_with_its_record(L):
 def test_the_shipped_colour_record_states_the_schedule_its_command_ran():
     """Lesson 08 reads decay_from_s to compare the constant-rate and decaying phases of the curve; it must be what
     the record's own command asked for (tools/train_colour_generator.py: --decay-from is a fraction of --minutes)."""
+    spec = importlib.util.spec_from_file_location("train_colour_generator", TOOL)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
     record = json.loads((ROOT / "data" / "colour_generator.json").read_text())
-    words = record["command"].split()
-    minutes = float(words[words.index("--minutes") + 1]) if "--minutes" in words else 25.0
-    fraction = float(words[words.index("--decay-from") + 1]) if "--decay-from" in words else None
+    args = tool.build_parser().parse_args(record["command"].split()[2:])  # after "python tools/..."
+    minutes, fraction = args.minutes, args.decay_from
     assert record.get("decay_from_s") == (None if fraction is None else round(fraction * minutes * 60, 1))
     assert record["trained_s"] == pytest.approx(minutes * 60, abs=1)
     times = [c["time_s"] for c in record["curve"]]

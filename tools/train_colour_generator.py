@@ -33,7 +33,8 @@ LESSON = "08_colour_gans"
 NAME = "colour_generator"
 
 
-def main(argv=None) -> dict:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (tests read a record's `command` with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=positive_option, default=25.0, help="training time (evaluation excluded)")
     parser.add_argument("--seed", type=int_option(0), default=2026)
@@ -50,6 +51,11 @@ def main(argv=None) -> dict:
                         help="what the budget counts: wall-clock seconds, or the CPU seconds this process got "
                              "(time.process_time; fair on a shared machine when pinned to one core with taskset)")
     parser.add_argument("--out", type=Path, default=None, help="folder to write to (default: data/)")
+    return parser
+
+
+def main(argv=None) -> dict:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.decay_from is not None and not 0 <= args.decay_from < 1:
         parser.error(f"--decay-from must be in [0, 1), got {args.decay_from}")
@@ -91,8 +97,10 @@ def main(argv=None) -> dict:
     budget = 60.0 * args.minutes
     base_lr = float(recipe.learning_rate)
 
+    decay_start = None if args.decay_from is None else args.decay_from * budget
+
     def decay(run):  # --decay-from: both learning rates fall linearly to 0 at the end of the budget
-        if args.decay_from is not None and run.seconds > args.decay_from * budget:
+        if decay_start is not None and run.seconds > decay_start:
             for opt in (g_opt, d_opt):
                 opt.learning_rate = base_lr * (budget - run.seconds) / ((1 - args.decay_from) * budget)
 
@@ -112,7 +120,7 @@ def main(argv=None) -> dict:
         "recipe": dataclasses.asdict(recipe), "size": 64,
         "schedule": ("constant learning rate" if args.decay_from is None else
                      f"learning rate constant for the first {args.decay_from:.0%} of the budget, then linear to 0"),
-        "decay_from_s": None if args.decay_from is None else round(args.decay_from * budget, 1),
+        "decay_from_s": None if decay_start is None else round(decay_start, 1),
         "style": args.style, "n_classes": int(lesson.N_CLASSES),
         "clock": "CPU seconds of the process (time.process_time)" if args.clock == "cpu" else "wall-clock seconds",
         "steps": chosen["step"], "train_time_s": chosen["time_s"], "trained_steps": steps, "trained_s": round(spent, 1),
