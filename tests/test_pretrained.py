@@ -205,3 +205,23 @@ def test_every_file_in_data_is_documented_with_its_digest():
         assert f"`{path.name}`" in readme or path.name in readme, f"data/README.md does not name {path.name}"
         if path.suffix in {".h5", ".npz"}:
             assert data.sha256_of(path) in readme, f"data/README.md lacks the SHA-256 of {path.name}"
+
+
+@pytest.mark.parametrize("name", ["colour_generator", "dcgan_generator"])
+def test_the_data_readme_quotes_the_shipped_generators_record(name):
+    """data/README.md's 'how it was trained' row is typed by hand next to the record the training tool wrote: its
+    command, step count, FID and coverage must be the record's, so a new generator cannot ship with an old row."""
+    record = json.loads((data.data_dir() / f"{name}.json").read_text(encoding="utf-8"))
+    readme = (data.data_dir() / "README.md").read_text(encoding="utf-8")
+    rows = [line for line in readme.splitlines()
+            if line.startswith("| how it was trained |") and f"`{record['command']}`" in line]
+    assert len(rows) == 1, f"data/README.md has no 'how it was trained' row quoting `{record['command']}`"
+    row = rows[0]
+    assert f"{record['trained_steps']:,} steps" in row, f"the row does not state {record['trained_steps']:,} steps"
+    assert f"FID {record['fid']:.3f}" in row, f"the row does not state the record's FID {record['fid']:.3f}"
+    assert f"{record['coverage']} of {record.get('n_classes', 10)}" in row, "the row does not state the coverage"
+    if record["steps"] != record["trained_steps"]:  # the kept weights are not the last ones: say which were kept
+        assert f"step {record['steps']:,}" in row, f"the row does not name the kept step {record['steps']:,}"
+    if "floor" in record:
+        assert f"{record['floor']:.3f}" in row and f"{record['fid'] / record['floor']:.2f}x" in row, \
+            "the row does not state the real-vs-real floor and the ratio to it"
