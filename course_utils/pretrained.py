@@ -26,7 +26,7 @@ MODEL_FIELDS = ("schema", "name", "file", "sha256", "params", "recipe", "steps",
                 "versions")
 """The fields every shipped model's record has (the generator's record has FID fields instead of ``metrics``)."""
 SHIPPED_SHA256 = {
-    "colour_generator": "f88218e56477461e420cdc1327f4615007e23857b3a8ca6b28712a63231d8f4e",
+    "colour_generator": "828a4787f30dc0efb8da13a7bb82f1f1175e9539af5f2051e039814d77f77139",
     "dcgan_generator": "969cf9438d99292871ca99caef7a472781e85bb5157f431482f2fa2e1d15d8a7",
     "restore_denoise": "2c220ee8c81d9a927c6b9bc5708315070486deb6ce3326d197d8d9a6c2328c38",
     "restore_inpaint": "f7ef4d9de3cd11e400c51f38dca042713a0082a6d83e153e4be520c8301367fd",

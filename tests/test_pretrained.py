@@ -223,5 +223,6 @@ def test_the_data_readme_quotes_the_shipped_generators_record(name):
     if record["steps"] != record["trained_steps"]:  # the kept weights are not the last ones: say which were kept
         assert f"step {record['steps']:,}" in row, f"the row does not name the kept step {record['steps']:,}"
     if "floor" in record:
-        assert f"{record['floor']:.3f}" in row and f"{record['fid'] / record['floor']:.2f}x" in row, \
+        ratio = record["metrics"]["fid_over_floor"]
+        assert f"{record['floor']:.3f}" in row and f"{ratio:.2f}x" in row, \
             "the row does not state the real-vs-real floor and the ratio to it"
