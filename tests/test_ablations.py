@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
+from tests.scripts import load_script
+
 ROOT = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("ablations", ROOT / "benchmarks" / "ablations.py")
-ablations = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(ablations)
+ablations = load_script(ROOT / "benchmarks" / "ablations.py")
 
 
 def _run(arm, seed, fids, ms=30.0):

@@ -6,7 +6,6 @@ record and the figures it writes, so the script cannot rot. It asserts nothing a
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -16,17 +15,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.scripts import load_script
+
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "benchmarks" / "time_to_quality.py"
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 
 def _load_script():
-    spec = importlib.util.spec_from_file_location("time_to_quality", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 ttq = _load_script()

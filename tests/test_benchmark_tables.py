@@ -5,23 +5,19 @@ A table typed or edited by hand, or a record re-measured without regenerating th
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.scripts import load_script
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def _script(name):
-    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO / "benchmarks" / f"{name}.py")
 
 
 def _block(text: str, tag: str) -> str:

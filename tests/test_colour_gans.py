@@ -4,7 +4,6 @@ the shipped colour generator."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 from pathlib import Path
 
@@ -15,6 +14,7 @@ tf = pytest.importorskip("tensorflow")
 import keras  # noqa: E402
 
 from course_utils import lessons, pretrained  # noqa: E402
+from tests.scripts import load_script  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORD = ROOT / "benchmarks" / "figures" / "colour_losses.json"
@@ -195,9 +195,7 @@ def test_shipped_colour_generator_loads_with_its_record(L):
 def test_the_shipped_colour_record_states_the_schedule_its_command_ran():
     """Lesson 08 reads decay_from_s to compare the constant-rate and decaying phases of the curve; it must be what
     the record's own command asked for (tools/train_colour_generator.py: --decay-from is a fraction of --minutes)."""
-    spec = importlib.util.spec_from_file_location("train_colour_generator", TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_script(TOOL)
     record = json.loads((ROOT / "data" / "colour_generator.json").read_text())
     args = tool.build_parser().parse_args(record["command"].split()[2:])  # after "python tools/..."
     minutes, fraction = args.minutes, args.decay_from

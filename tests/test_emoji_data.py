@@ -7,11 +7,9 @@ folder holding both tarballs (``npm pack emoji-datasource-google@16.0.0 emoji-da
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 import os
 import shutil
-import sys
 import tarfile
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import numpy as np
 import pytest
 
 from course_utils import data, emoji
+from tests.scripts import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLE = ROOT / "data" / data.BUNDLED_EMOJI.name
@@ -28,11 +27,7 @@ HELD_OUT_DIGEST = "f84623f930825035753a5c934c6dc487ccb77d12dd6b61d6c58be6298dac7
 
 
 def _load_build_script():
-    spec = importlib.util.spec_from_file_location("build_emoji", ROOT / "data" / "build_emoji.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["build_emoji"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "data" / "build_emoji.py")
 
 
 build = _load_build_script()

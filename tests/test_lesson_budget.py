@@ -6,7 +6,6 @@ The end-to-end test runs lesson 00 in the smoke profile, to check that the kerne
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -15,16 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.scripts import load_script
+
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "benchmarks" / "lesson_budget.py"
 
 
 def _load_script():
-    spec = importlib.util.spec_from_file_location("lesson_budget", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 lb = _load_script()

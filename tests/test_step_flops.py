@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.scripts import load_script
+
 REPO = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("step_flops", REPO / "benchmarks" / "step_flops.py")
-sf = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = sf
-spec.loader.exec_module(sf)
+sf = load_script(REPO / "benchmarks" / "step_flops.py")
 
 
 def _graph_of_conv_step(batch=4, h=8, cin=3, cout=5, k=3, stride=1):

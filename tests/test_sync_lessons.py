@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
+from tests.scripts import load_script
+
 ROOT = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("sync_lessons", ROOT / "tools" / "sync_lessons.py")
-sync = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(sync)
+sync = load_script(ROOT / "tools" / "sync_lessons.py")
 
 HEADER = "# ---\n# jupyter:\n#   jupytext:\n#     notebook_metadata_filter: old\n# ---\n\n"
 OLD_CELL = "# Set-up (the same in every lesson): old\nimport os\n"
