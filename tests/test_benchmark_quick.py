@@ -22,11 +22,7 @@ SCRIPT = REPO / "benchmarks" / "time_to_quality.py"
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 
-def _load_script():
-    return load_script(SCRIPT)
-
-
-ttq = _load_script()
+ttq = load_script(SCRIPT)
 
 
 def _curve(*points):

@@ -26,11 +26,7 @@ N_ALL, N_HELD_OUT = 1871, 282
 HELD_OUT_DIGEST = "f84623f930825035753a5c934c6dc487ccb77d12dd6b61d6c58be6298dac7108"
 
 
-def _load_build_script():
-    return load_script(ROOT / "data" / "build_emoji.py")
-
-
-build = _load_build_script()
+build = load_script(ROOT / "data" / "build_emoji.py")
 
 
 @pytest.fixture(scope="module")

@@ -20,11 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "benchmarks" / "lesson_budget.py"
 
 
-def _load_script():
-    return load_script(SCRIPT)
-
-
-lb = _load_script()
+lb = load_script(SCRIPT)
 
 STATUS = """Name:\tpython
 State:\tS (sleeping)
